@@ -6,6 +6,7 @@
 
 mod charts;
 mod commands;
+mod engine_setup;
 mod progress;
 
 use std::process::ExitCode;
@@ -30,15 +31,15 @@ enum Command {
     /// Grade existing samples against LiveCodeBench or HumanEval problems.
     Eval(commands::eval::EvalArgs),
     /// Generate samples from a Qwen3 model with lcb's engine.
-    Generate(commands::unavailable::Args),
+    Generate(commands::generate::GenerateArgs),
     /// Run the temperature sweep: generate, grade and record pass rates per temperature.
-    Sweep(commands::unavailable::Args),
+    Sweep(commands::sweep::SweepArgs),
     /// Show pass rate vs temperature and pass@k tables for a results directory.
     Report(commands::report::ReportArgs),
     /// Token budget and KV-cache memory for a model and a problem set.
-    Info(commands::unavailable::Args),
+    Info(commands::info::InfoArgs),
     /// Measure generation throughput.
-    Bench(commands::unavailable::Args),
+    Bench(commands::bench::BenchArgs),
     /// Merge result trees produced by `lcb sweep --shard I/N`.
     Merge(commands::merge::MergeArgs),
 }
@@ -48,11 +49,11 @@ fn main() -> ExitCode {
     progress::init_logging();
     let result = match cli.command {
         Command::Eval(args) => commands::eval::run(args),
-        Command::Generate(_) => commands::unavailable::run("generate"),
-        Command::Sweep(_) => commands::unavailable::run("sweep"),
+        Command::Generate(args) => commands::generate::run(args),
+        Command::Sweep(args) => commands::sweep::run(args),
         Command::Report(args) => commands::report::run(args),
-        Command::Info(_) => commands::unavailable::run("info"),
-        Command::Bench(_) => commands::unavailable::run("bench"),
+        Command::Info(args) => commands::info::run(args),
+        Command::Bench(args) => commands::bench::run(args),
         Command::Merge(args) => commands::merge::run(args),
     };
     match result {

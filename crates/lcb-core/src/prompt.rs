@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::generator::Prompt;
 use crate::problem::LcbProblem;
 
 /// LCB's `SYSTEM_MESSAGE_GENERIC`.
@@ -27,6 +28,18 @@ pub enum PromptStyle {
     Chat,
     /// LCB's `CodeQwenInstruct` raw ChatML string (what lcb_runner uses for Qwen models).
     CodeQwen,
+}
+
+/// A problem as model input in a given style: LCB's generic chat messages (with Qwen3
+/// thinking on or off) or LCB's CodeQwen raw prompt.
+pub fn model_input(problem: &LcbProblem, style: PromptStyle, thinking: bool) -> Prompt {
+    match style {
+        PromptStyle::Chat => Prompt::Chat {
+            messages: generic_messages(problem),
+            enable_thinking: thinking,
+        },
+        PromptStyle::CodeQwen => Prompt::Text(codeqwen_prompt(problem)),
+    }
 }
 
 /// One chat message.

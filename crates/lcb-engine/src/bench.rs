@@ -103,8 +103,10 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Resets the peak resident memory to the current one (Linux `clear_refs` 5).
+/// Returns freed memory to the kernel and resets the peak resident memory to the current
+/// one (Linux `clear_refs` 5), so the next phase's peak is its own.
 fn reset_peak_rss() {
+    crate::engine::release_free_memory();
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
@@ -214,7 +216,7 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
         .unwrap_or_else(|| options.device.default_dtype());
     let dtype = options.device.compute_dtype(requested);
     let setup_start = Instant::now();
-    let loaded = load(options, dtype)?;
+    let mut loaded = load(options, dtype)?;
     let cfg = loaded.cfg.clone();
     let prompt_ids = prompts(&cfg, options.prompts, options.prompt_tokens, options.seed);
     let config = EngineConfig {
@@ -231,13 +233,15 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
         resident_prompts: 2,
         prefill_chunk: options.prefill_chunk,
     };
+    // The engine takes the weights, so the source tensors are freed once it has fused them
+    // and do not count in its memory; the peer gets its own copy later.
+    let weights = std::mem::replace(&mut loaded.weights, Weights::Tensors(HashMap::new()));
     let engine = Engine::start(
         EngineParts {
             name: loaded.name.clone(),
             config: cfg.clone(),
-            weights: loaded.weights.clone(),
-            tokenizer: None,
-            chat_template: None,
+            weights,
+            prompts: Default::default(),
             eos: loaded.eos.clone(),
         },
         config,
@@ -323,6 +327,8 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
         "lcb": ours,
     });
     if options.compare {
+        // The same weights again (same seed, or the same files) for the peer.
+        let loaded = self::load(options, dtype)?;
         let peer = run_peer(options, &loaded, dtype, &prompt_ids[0])?;
         let ratio = (generated as f64 / wall) / peer.output_tokens_per_s;
         let decode_ratio = ((stats.decode_tokens - warm_stats.decode_tokens) as f64

@@ -21,12 +21,12 @@ use lcb_core::generator::{
 };
 use lcb_core::hub::HubOptions;
 
-use crate::chat_template::{ChatTemplate, RenderOptions};
 use crate::config::Qwen3Config;
 use crate::device::{dtype_name, DeviceSpec};
 use crate::error::{Error, Result};
 use crate::loader::{ModelFiles, ModelSource};
 use crate::model::{Batch, DecodeGroup, KvPool, PrefillChunk, PrefixKv, Qwen3Model};
+use crate::prompt_encoder::PromptEncoder;
 use crate::sampling::{sample_rows, SamplerParams};
 use crate::scheduler::{GroupSpec, Request, RequestTiming, Scheduler, SchedulerConfig};
 use crate::stop::StopStrings;
@@ -85,10 +85,8 @@ pub struct EngineParts {
     pub config: Qwen3Config,
     /// The weights.
     pub weights: Weights,
-    /// The tokenizer (needed for text prompts, stop strings and text output).
-    pub tokenizer: Option<Arc<Tokenizer>>,
-    /// The chat template (needed for chat prompts).
-    pub chat_template: Option<ChatTemplate>,
+    /// Tokenizer (needed for text prompts, stop strings and text output) and chat template.
+    pub prompts: PromptEncoder,
     /// End-of-sequence ids.
     pub eos: Vec<u32>,
 }
@@ -138,8 +136,7 @@ pub struct Engine {
     config: Qwen3Config,
     engine_config: EngineConfig,
     dtype: DType,
-    tokenizer: Option<Arc<Tokenizer>>,
-    chat_template: Option<ChatTemplate>,
+    prompts: PromptEncoder,
 }
 
 impl std::fmt::Debug for Engine {
@@ -208,21 +205,13 @@ impl Engine {
         let files = ModelFiles::resolve(&source, hub)?;
         let cfg = files.config()?;
         let eos = files.eos_token_ids(&cfg)?;
-        let tokenizer = match &files.tokenizer {
-            Some(path) => Some(Arc::new(Tokenizer::from_file(path, cfg.vocab_size)?)),
-            None => None,
-        };
-        let chat_template = ChatTemplate::from_files(
-            files.tokenizer_config.as_deref(),
-            files.chat_template.as_deref(),
-        )?;
+        let prompts = PromptEncoder::from_files(&files, &cfg)?;
         Self::start(
             EngineParts {
                 name: source.name(),
                 config: cfg,
                 weights: Weights::Files(files),
-                tokenizer,
-                chat_template,
+                prompts,
                 eos,
             },
             config,
@@ -245,7 +234,8 @@ impl Engine {
         let dtype = requested.unwrap_or_else(|| config.devices[0].default_dtype());
         let dtype = config.devices[0].compute_dtype(dtype);
         let (slots, prefix_budget) = plan_memory(&parts.config, dtype, &config)?;
-        let token_bytes: Arc<dyn Fn(u32) -> Vec<u8> + Send + Sync> = match &parts.tokenizer {
+        let token_bytes: Arc<dyn Fn(u32) -> Vec<u8> + Send + Sync> = match parts.prompts.tokenizer()
+        {
             Some(t) => {
                 let t = t.clone();
                 Arc::new(move |id| t.token_bytes(id).to_vec())
@@ -297,8 +287,7 @@ impl Engine {
             config: parts.config,
             engine_config: config,
             dtype,
-            tokenizer: parts.tokenizer,
-            chat_template: parts.chat_template,
+            prompts: parts.prompts,
         };
         for (rx, worker) in ready.iter().zip(&engine.workers) {
             match rx.recv() {
@@ -322,7 +311,7 @@ impl Engine {
 
     /// The tokenizer, if the model has one.
     pub fn tokenizer(&self) -> Option<&Arc<Tokenizer>> {
-        self.tokenizer.as_ref()
+        self.prompts.tokenizer()
     }
 
     /// Decode slots per device.
@@ -355,32 +344,7 @@ impl Engine {
 
     /// Token ids of a prompt (rendered with the chat template for chat prompts).
     pub fn encode_prompt(&self, prompt: &Prompt) -> Result<Vec<u32>> {
-        let text = self.render_prompt(prompt)?;
-        self.tokenizer
-            .as_ref()
-            .ok_or_else(|| Error::Invalid("the model has no tokenizer.json".into()))?
-            .encode(&text)
-    }
-
-    fn render_prompt(&self, prompt: &Prompt) -> Result<String> {
-        match prompt {
-            Prompt::Text(text) => Ok(text.clone()),
-            Prompt::Chat {
-                messages,
-                enable_thinking,
-            } => self
-                .chat_template
-                .as_ref()
-                .ok_or_else(|| Error::Invalid("the model has no chat template".into()))?
-                .render_messages(
-                    messages,
-                    &RenderOptions {
-                        add_generation_prompt: true,
-                        enable_thinking: Some(*enable_thinking),
-                        tools: None,
-                    },
-                ),
-        }
+        self.prompts.encode(prompt)
     }
 
     fn group_spec(&self, group: &SampleGroup) -> Result<GroupSpec> {
@@ -404,7 +368,7 @@ impl Engine {
             )));
         }
         let stops = StopStrings::new(&p.stop);
-        if !stops.is_empty() && self.tokenizer.is_none() {
+        if !stops.is_empty() && self.prompts.tokenizer().is_none() {
             return Err(Error::Invalid(
                 "stop strings need the model's tokenizer".into(),
             ));
@@ -492,7 +456,8 @@ impl Generator for Engine {
     }
 
     fn prompt_text(&self, prompt: &Prompt) -> Result<String, GenError> {
-        self.render_prompt(prompt)
+        self.prompts
+            .render(prompt)
             .map_err(|e| GenError::Invalid(e.to_string()))
     }
 
@@ -548,6 +513,16 @@ fn keep_large_buffers() {
     }
 }
 
+/// Returns memory freed while loading (weights as read, before fusing and transposing) to
+/// the kernel: [`keep_large_buffers`] stops glibc from doing so on its own.
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of the allocator's heaps.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 struct WorkerSetup {
     device: DeviceSpec,
     dtype: DType,
@@ -576,6 +551,7 @@ fn load_on_device(setup: &WorkerSetup) -> Result<(Qwen3Model, KvPool)> {
         setup.dtype,
         &device,
     )?;
+    release_free_memory();
     Ok((model, pool))
 }
 

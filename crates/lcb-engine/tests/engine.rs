@@ -274,8 +274,7 @@ fn stop_strings_and_eos_end_samples() {
         name: "tiny".into(),
         config: cfg,
         weights: lcb_engine::engine::Weights::Files(files),
-        tokenizer: engine.tokenizer().cloned(),
-        chat_template: None,
+        prompts: lcb_engine::prompt_encoder::PromptEncoder::new(engine.tokenizer().cloned(), None),
         eos: vec![ids[k]],
     };
     let with_eos = Engine::start(parts, config(4)).unwrap();

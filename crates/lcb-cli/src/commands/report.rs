@@ -1,10 +1,5 @@
 //! `lcb report`: pass rate vs temperature, pass@k and verdicts of a results tree, in the
 //! terminal, as PNG/SVG images or one HTML page; one question in detail; two trees compared.
-//!
-//! Wiring (for the lead): this module needs `mod charts;` in `main.rs` and
-//! `pub mod report;` in `commands/mod.rs`, then
-//! `Report(commands::report::ReportArgs)` in `Command` and
-//! `Command::Report(args) => commands::report::run(args)` in `main`.
 
 use std::path::{Path, PathBuf};
 

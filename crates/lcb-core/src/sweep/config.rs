@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::prompt::PromptStyle;
+use crate::generator::Prompt;
+use crate::problem::LcbProblem;
+use crate::prompt::{model_input, PromptStyle};
 
 /// The reference workload's temperatures.
 pub const DEFAULT_TEMPERATURES: [f64; 16] = [
@@ -40,6 +42,14 @@ pub struct SweepSettings {
     pub seed: u64,
     /// Skip questions solved greedily.
     pub skip_greedy_solved: bool,
+}
+
+impl SweepSettings {
+    /// The model input for a problem under these settings: LCB's generic chat messages
+    /// (thinking as set) or LCB's CodeQwen raw prompt.
+    pub fn prompt_for(&self, problem: &LcbProblem) -> Prompt {
+        model_input(problem, self.prompt_style, self.thinking)
+    }
 }
 
 /// Which questions (dataset indices in benchmark order) to run.

@@ -23,7 +23,6 @@ use crate::generator::{
     Completion, GenerationRequest, Generator, Prompt, SampleGroup, SamplingParams,
 };
 use crate::problem::Problem;
-use crate::prompt::{codeqwen_prompt, generic_messages, PromptStyle};
 use crate::verdict::Grade;
 
 /// The random stream of the greedy check (temperature streams are the temperature's bits).
@@ -360,13 +359,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         let Problem::Lcb(p) = problem else {
             return Err("the sweep runs LiveCodeBench problems only".into());
         };
-        Ok(match self.plan.settings.prompt_style {
-            PromptStyle::Chat => Prompt::Chat {
-                messages: generic_messages(p),
-                enable_thinking: self.plan.settings.thinking,
-            },
-            PromptStyle::CodeQwen => Prompt::Text(codeqwen_prompt(p)),
-        })
+        Ok(self.plan.settings.prompt_for(p))
     }
 
     fn params(&self, temperature: f64) -> SamplingParams {

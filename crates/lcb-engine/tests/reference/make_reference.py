@@ -142,7 +142,8 @@ def main():
                     sys.exit(f"greedy margin {margin} too small for case {case['prompt'][:30]!r}; change SEED")
                 nxt = int(top2.indices[0])
                 generated.append(nxt)
-                logprobs.append(float(torch.log_softmax(logits, -1)[nxt]))
+                # float64: torch's float32 log_softmax over 151,936 entries is itself off by ~1e-4.
+                logprobs.append(float(torch.log_softmax(logits.double(), -1)[nxt]))
                 inp = torch.tensor([[nxt]])
         # Cross-check: transformers' own greedy generate gives the same tokens.
         check = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,

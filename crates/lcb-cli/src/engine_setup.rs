@@ -1,0 +1,45 @@
+//! Builds lcb's candle engine from command-line settings, for the commands that generate.
+
+use anyhow::{Context, Result};
+use lcb_core::generator::Generator;
+use lcb_core::hub::HubOptions;
+use lcb_engine::device::{parse_dtype, DeviceSpec};
+use lcb_engine::engine::{parse_memory_size, Engine, EngineConfig};
+
+/// Engine settings as the commands take them (strings straight from the command line).
+pub struct EngineArgs<'a> {
+    /// A local Hugging Face directory or a hub id.
+    pub model: &'a str,
+    /// `cpu`, `cuda:N` or a comma list.
+    pub devices: &'a str,
+    /// `f32`, `bf16`, `f16`, or `None` for the device's default.
+    pub dtype: Option<&'a str>,
+    /// KV-cache memory per device (`4GiB`, `512MiB`, bytes).
+    pub kv_memory: &'a str,
+    /// Most tokens one sample may generate.
+    pub max_new_tokens: usize,
+    /// Most samples decoding at once per device.
+    pub max_slots: usize,
+}
+
+/// Loads the model on every device and returns the engine.
+pub fn engine(args: &EngineArgs) -> Result<Engine> {
+    let devices = DeviceSpec::parse_list(args.devices)
+        .with_context(|| format!("--devices `{}`", args.devices))?;
+    let dtype = args.dtype.map(parse_dtype).transpose().context("--dtype")?;
+    let config = EngineConfig {
+        devices,
+        dtype,
+        kv_memory: parse_memory_size(args.kv_memory).context("--kv-memory")?,
+        max_new_tokens: args.max_new_tokens,
+        max_slots: args.max_slots.max(1),
+        ..Default::default()
+    };
+    Engine::load(args.model, &HubOptions::default(), config)
+        .with_context(|| format!("cannot load the model `{}`", args.model))
+}
+
+/// The engine behind the [`Generator`] seam, for the sweep.
+pub fn generator(args: &EngineArgs) -> Result<Box<dyn Generator>> {
+    Ok(Box::new(engine(args)?))
+}
