@@ -8,7 +8,7 @@
 //! soon as its last sample is graded, and `summary.json` when the question is done.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -159,6 +159,7 @@ pub fn run(
 
     let tokens = AtomicUsize::new(0);
     let graded = AtomicUsize::new(0);
+    let last_generated_us = AtomicU64::new(0);
     let next = AtomicUsize::new(0);
     let outcomes = Mutex::new(Vec::new());
     let (grade_tx, grade_rx) = crossbeam_channel::bounded::<GradeJob<'_>>(4096);
@@ -181,6 +182,8 @@ pub fn run(
                     grade_tx,
                     tokens: &tokens,
                     graded: &graded,
+                    run_started: started,
+                    last_generated_us: &last_generated_us,
                 };
                 let (next, outcomes) = (&next, &outcomes);
                 scope.spawn(move || loop {
@@ -217,6 +220,8 @@ pub fn run(
     };
     let count =
         |f: fn(&QuestionOutcome) -> bool| report.outcomes.iter().filter(|(_, o)| f(o)).count();
+    // From the start to the last generated sample: what generation alone took in this run.
+    let generation_seconds = last_generated_us.load(Ordering::SeqCst) as f64 * 1e-6;
     summary.finished = (!report.cancelled).then(now_rfc3339);
     summary.totals = serde_json::json!({
         "questions_done": count(|o| matches!(o, QuestionOutcome::Done(_))),
@@ -226,6 +231,8 @@ pub fn run(
         "tokens_generated": report.tokens,
         "samples_graded": report.graded,
         "seconds": seconds,
+        "generation_seconds": generation_seconds,
+        "gen_tps": report.tokens as f64 / generation_seconds.max(1e-9),
         "pipeline_tps": report.tokens as f64 / seconds.max(1e-9),
     });
     store.write(&store.run_summary_path(), &summary)?;
@@ -344,6 +351,10 @@ struct QuestionContext<'s, 'a> {
     grade_tx: Sender<GradeJob<'s>>,
     tokens: &'s AtomicUsize,
     graded: &'s AtomicUsize,
+    /// When the run started, and the latest moment (µs after it) a sample was generated:
+    /// the run's generation time, without the grading tail.
+    run_started: Instant,
+    last_generated_us: &'s AtomicU64,
 }
 
 /// Per-temperature accumulation while a question runs.
@@ -355,6 +366,12 @@ struct Pending {
 }
 
 impl<'s, 'a: 's> QuestionContext<'s, 'a> {
+    /// Records that a sample was just generated.
+    fn note_generated(&self) {
+        let us = self.run_started.elapsed().as_micros() as u64;
+        self.last_generated_us.fetch_max(us, Ordering::SeqCst);
+    }
+
     fn prompt(&self, problem: &Problem) -> Result<Prompt, String> {
         let Problem::Lcb(p) = problem else {
             return Err("the sweep runs LiveCodeBench problems only".into());
@@ -515,6 +532,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                         self.tokens.fetch_add(c.token_ids.len(), Ordering::SeqCst);
                         question_tokens += c.token_ids.len();
                         last_generated = Instant::now();
+                        self.note_generated();
                         let code = crate::extract::extract_code(&c.text);
                         pending[g].raws[i] = Some(c);
                         let job = GradeJob { problem, code, reply: reply_tx.clone(), group: g, index: i };
@@ -586,6 +604,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             .map_err(|e| e.to_string())?;
         self.tokens
             .fetch_add(completion.token_ids.len(), Ordering::SeqCst);
+        self.note_generated();
         let code = crate::extract::extract_code(&completion.text);
         let grade = self
             .evaluator

@@ -1,0 +1,279 @@
+//! `lcb sweep` end to end with the real parts: the embedded tiny Qwen3 (`fixtures/model`),
+//! lcb's engine on the CPU, the fixture problems and the sandboxed grader.
+//!
+//! * The embedded default, at a small n, reproduces the model's recorded greedy pass rate
+//!   exactly (34 of 45; `fixtures/model/README.md`) and writes a valid tree.
+//! * With the greedy check on, exactly the greedily solved questions are skipped.
+//! * A sweep killed with SIGKILL at several points and then resumed writes the same files as
+//!   an uninterrupted one (apart from timing fields).
+//! * Bad input is refused before any work starts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The greedy pass count of the fixture model on the 45 fixture problems
+/// (`fixtures/model/README.md`, "Greedy: 34 of 45 problems pass").
+const RECORDED_GREEDY_PASSED: usize = 34;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn lcb() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lcb"));
+    c.current_dir(repo());
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    let out = lcb().args(args).output().expect("run lcb");
+    assert!(
+        out.status.success(),
+        "lcb {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn read(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every result file of a tree, timing fields removed, by path.
+fn snapshot(root: &Path) -> BTreeMap<String, Value> {
+    let mut files = BTreeMap::new();
+    for dir in std::fs::read_dir(root).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let f = f.unwrap().path();
+            let mut v = read(&f);
+            for k in ["gen_tps", "eval_tps", "pipeline_tps", "total_time"] {
+                v.as_object_mut().unwrap().remove(k);
+            }
+            if let Some(rows) = v.get_mut("results").and_then(Value::as_array_mut) {
+                for r in rows {
+                    r.as_object_mut().unwrap().remove("gen_tps");
+                }
+            }
+            files.insert(f.strip_prefix(root).unwrap().display().to_string(), v);
+        }
+    }
+    files
+}
+
+/// Checks one `t{T}_n{n}.json` against its own completions and returns (passed, n).
+fn check_temperature_file(path: &Path, temperature: f64, n: usize) -> (usize, usize) {
+    let v = read(path);
+    assert_eq!(v["temperature"].as_f64(), Some(temperature), "{}", path.display());
+    assert_eq!(v["n"].as_u64(), Some(n as u64));
+    let completions = v["completions"].as_array().unwrap();
+    assert_eq!(completions.len(), n);
+    let passed = completions
+        .iter()
+        .filter(|c| {
+            let ok = c["passed"].as_bool().unwrap();
+            assert_eq!(ok, c["verdict"] == "passed", "{}: {c}", path.display());
+            assert!(c["num_tokens"].as_u64().unwrap() > 0);
+            ok
+        })
+        .count();
+    assert_eq!(v["passed"].as_u64(), Some(passed as u64));
+    let rate = v["pass_rate"].as_f64().unwrap();
+    assert!((rate - 100.0 * passed as f64 / n as f64).abs() < 1e-9);
+    assert_eq!(v["sampling_params"]["temperature"].as_f64(), Some(temperature));
+    assert!(v["prompt"].as_str().unwrap().ends_with("<think>\n\n</think>\n\n"));
+    for k in ["gen_tps", "eval_tps", "pipeline_tps"] {
+        assert!(v[k].as_f64().unwrap() > 0.0, "{k} in {}", path.display());
+    }
+    (passed, n)
+}
+
+#[test]
+fn embedded_default_reproduces_the_recorded_greedy_pass_rate() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let stdout = run(&[
+        "sweep",
+        "--temperatures",
+        "0,1.5",
+        "-n",
+        "2",
+        "--eval-workers",
+        "2",
+        "--output",
+        dir,
+    ])
+    .stdout;
+    let stdout = String::from_utf8(stdout).unwrap();
+    assert!(stdout.contains("sweep done: 45 questions"), "{stdout}");
+    assert!(stdout.contains(&format!("results: {dir}")), "{stdout}");
+
+    let summary = read(&out.path().join("run_summary.json"));
+    assert_eq!(summary["settings"]["n"], 2);
+    assert_eq!(summary["settings"]["skip_greedy_solved"], false);
+    let mut greedy_passed = 0;
+    let mut hot_passed = 0;
+    for q in 0..45 {
+        let qdir = out.path().join(format!("q{q}"));
+        assert!(!qdir.join("skipped.json").exists(), "the default samples every question");
+        let (p0, n0) = check_temperature_file(&qdir.join("t0_0_n2.json"), 0.0, 2);
+        // Greedy: both samples are the same text.
+        let t0 = read(&qdir.join("t0_0_n2.json"));
+        assert_eq!(t0["completions"][0]["raw"], t0["completions"][1]["raw"]);
+        greedy_passed += p0 / n0;
+        hot_passed += check_temperature_file(&qdir.join("t1_5_n2.json"), 1.5, 2).0;
+        let s = read(&qdir.join("summary.json"));
+        assert_eq!(s["question_idx"], q);
+        let rows = s["results"].as_array().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["passed"], t0["passed"]);
+    }
+    assert_eq!(greedy_passed, RECORDED_GREEDY_PASSED);
+    // The curve falls with temperature (the README's measurement: about 15% at T = 1.5).
+    assert!(hot_passed < 2 * RECORDED_GREEDY_PASSED, "{hot_passed} of 90 passed at T=1.5");
+
+    // `lcb report` reads the tree.
+    let report = run(&["report", dir, "--json"]).stdout;
+    let report: Value = serde_json::from_slice(&report).unwrap();
+    let greedy_rate = report["temperatures"][0]["pass_rate"].as_f64().unwrap();
+    assert!((greedy_rate - RECORDED_GREEDY_PASSED as f64 / 45.0).abs() < 1e-12);
+}
+
+#[test]
+fn greedy_check_skips_exactly_the_greedily_solved_questions() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    run(&[
+        "sweep",
+        "--model",
+        "fixtures/model",
+        "--problems",
+        "fixtures/problems/lcb_fixtures.jsonl",
+        "--temperatures",
+        "0.7",
+        "-n",
+        "2",
+        "--max-tokens",
+        "200",
+        "--eval-workers",
+        "2",
+        "--output",
+        dir,
+    ]);
+    let skipped: Vec<usize> = (0..45)
+        .filter(|q| out.path().join(format!("q{q}/skipped.json")).exists())
+        .collect();
+    assert_eq!(skipped.len(), RECORDED_GREEDY_PASSED, "{skipped:?}");
+    for q in 0..45 {
+        let qdir = out.path().join(format!("q{q}"));
+        if skipped.contains(&q) {
+            let s = read(&qdir.join("skipped.json"));
+            assert_eq!(s["reason"], "greedy_passed");
+            assert_eq!(s["greedy"]["passed"], true);
+            assert!(!qdir.join("t0_7_n2.json").exists());
+        } else {
+            check_temperature_file(&qdir.join("t0_7_n2.json"), 0.7, 2);
+        }
+    }
+}
+
+#[test]
+fn killed_sweeps_resume_to_identical_files() {
+    let args = |dir: &str| -> Vec<String> {
+        [
+            "sweep",
+            "--questions",
+            "0..8",
+            "--temperatures",
+            "0.6,1.2",
+            "-n",
+            "6",
+            "--eval-workers",
+            "2",
+            "--inflight",
+            "1",
+            "--output",
+            dir,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let reference = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    run(&args(reference.path().to_str().unwrap())
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    let full = started.elapsed();
+    let expected = snapshot(reference.path());
+    assert_eq!(expected.len(), 8 * 3);
+
+    let mut interrupted = 0;
+    for fraction in [0.15, 0.4, 0.7] {
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().to_str().unwrap().to_owned();
+        let mut child = lcb()
+            .args(args(&dir))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(full.mul_f64(fraction));
+        let finished_early = child.try_wait().unwrap().is_some();
+        let _ = child.kill(); // SIGKILL
+        child.wait().unwrap();
+        if !finished_early && snapshot(out.path()).len() < expected.len() {
+            interrupted += 1;
+        }
+        // No temporary file is left as a result; resuming completes the tree.
+        run(&args(&dir).iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(
+            snapshot(out.path()),
+            expected,
+            "after a kill at {:.0}% of a full run",
+            100.0 * fraction
+        );
+    }
+    assert!(interrupted >= 2, "only {interrupted} kills landed mid-run");
+}
+
+#[test]
+fn bad_input_is_refused_before_any_work() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("res");
+    let dir = dir.to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (&["--temperatures", "0.5,x"], "`x` is not a temperature"),
+        (&["--shard", "3/2"], "shard"),
+        (&["--model", "no/such/dir/x"], "no/such/dir/x"),
+        (&["--problems", "missing.jsonl"], "missing.jsonl"),
+        (&["--questions", "40..99"], "out of range"),
+    ];
+    for (extra, needle) in cases {
+        let o = lcb()
+            .args(["sweep", "--output", dir])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{extra:?} was accepted");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle), "{extra:?}: {err}");
+        assert!(!Path::new(dir).join("q0").exists(), "{extra:?} started work");
+    }
+    let file = out.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let o = lcb()
+        .args(["sweep", "--output", file.join("x").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("output directory"));
+}
