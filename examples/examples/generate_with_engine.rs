@@ -13,9 +13,9 @@ use lcb_core::prompt::ChatMessage;
 use lcb_engine::{Engine, EngineConfig};
 
 fn main() -> anyhow::Result<()> {
-    let model = std::env::args().nth(1).unwrap_or_else(|| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/model").to_owned()
-    });
+    let model = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/model").to_owned());
     let engine = Engine::load(
         &model,
         &HubOptions::default(),

@@ -28,7 +28,10 @@ struct NoGrading;
 
 impl Evaluator for NoGrading {
     fn grade(&self, requests: &[GradeRequest<'_>]) -> Result<Vec<Grade>, EvalError> {
-        Ok(requests.iter().map(|_| Grade::new(Verdict::NoCode)).collect())
+        Ok(requests
+            .iter()
+            .map(|_| Grade::new(Verdict::NoCode))
+            .collect())
     }
 }
 
@@ -42,7 +45,10 @@ fn main() -> anyhow::Result<()> {
     let problems_ref = args
         .next()
         .unwrap_or_else(|| format!("{root}/fixtures/problems/lcb_fixtures.jsonl"));
-    let problems = dataset::load(&ProblemSource::parse(&problems_ref)?, &HubOptions::default())?;
+    let problems = dataset::load(
+        &ProblemSource::parse(&problems_ref)?,
+        &HubOptions::default(),
+    )?;
     let max_tokens = 200;
     let engine = Engine::load(
         &model,

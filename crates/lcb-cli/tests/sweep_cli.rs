@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -72,7 +71,12 @@ fn snapshot(root: &Path) -> BTreeMap<String, Value> {
 /// Checks one `t{T}_n{n}.json` against its own completions and returns (passed, n).
 fn check_temperature_file(path: &Path, temperature: f64, n: usize) -> (usize, usize) {
     let v = read(path);
-    assert_eq!(v["temperature"].as_f64(), Some(temperature), "{}", path.display());
+    assert_eq!(
+        v["temperature"].as_f64(),
+        Some(temperature),
+        "{}",
+        path.display()
+    );
     assert_eq!(v["n"].as_u64(), Some(n as u64));
     let completions = v["completions"].as_array().unwrap();
     assert_eq!(completions.len(), n);
@@ -88,8 +92,14 @@ fn check_temperature_file(path: &Path, temperature: f64, n: usize) -> (usize, us
     assert_eq!(v["passed"].as_u64(), Some(passed as u64));
     let rate = v["pass_rate"].as_f64().unwrap();
     assert!((rate - 100.0 * passed as f64 / n as f64).abs() < 1e-9);
-    assert_eq!(v["sampling_params"]["temperature"].as_f64(), Some(temperature));
-    assert!(v["prompt"].as_str().unwrap().ends_with("<think>\n\n</think>\n\n"));
+    assert_eq!(
+        v["sampling_params"]["temperature"].as_f64(),
+        Some(temperature)
+    );
+    assert!(v["prompt"]
+        .as_str()
+        .unwrap()
+        .ends_with("<think>\n\n</think>\n\n"));
     for k in ["gen_tps", "eval_tps", "pipeline_tps"] {
         assert!(v[k].as_f64().unwrap() > 0.0, "{k} in {}", path.display());
     }
@@ -123,7 +133,10 @@ fn embedded_default_reproduces_the_recorded_greedy_pass_rate() {
     let mut hot_passed = 0;
     for q in 0..45 {
         let qdir = out.path().join(format!("q{q}"));
-        assert!(!qdir.join("skipped.json").exists(), "the default samples every question");
+        assert!(
+            !qdir.join("skipped.json").exists(),
+            "the default samples every question"
+        );
         let (p0, n0) = check_temperature_file(&qdir.join("t0_0_n2.json"), 0.0, 2);
         // Greedy: both samples are the same text.
         let t0 = read(&qdir.join("t0_0_n2.json"));
@@ -138,7 +151,10 @@ fn embedded_default_reproduces_the_recorded_greedy_pass_rate() {
     }
     assert_eq!(greedy_passed, RECORDED_GREEDY_PASSED);
     // The curve falls with temperature (the README's measurement: about 15% at T = 1.5).
-    assert!(hot_passed < 2 * RECORDED_GREEDY_PASSED, "{hot_passed} of 90 passed at T=1.5");
+    assert!(
+        hot_passed < 2 * RECORDED_GREEDY_PASSED,
+        "{hot_passed} of 90 passed at T=1.5"
+    );
 
     // `lcb report` reads the tree.
     let report = run(&["report", dir, "--json"]).stdout;
@@ -266,7 +282,10 @@ fn bad_input_is_refused_before_any_work() {
         assert!(!o.status.success(), "{extra:?} was accepted");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(needle), "{extra:?}: {err}");
-        assert!(!Path::new(dir).join("q0").exists(), "{extra:?} started work");
+        assert!(
+            !Path::new(dir).join("q0").exists(),
+            "{extra:?} started work"
+        );
     }
     let file = out.path().join("file");
     std::fs::write(&file, "").unwrap();

@@ -9,7 +9,7 @@
 //!
 //! Batch invariance: candle's CPU matmul switches to a matrix-vector kernel (different
 //! rounding) when it has a single row, so every matmul here is given at least two rows;
-//! the suffix part on the CPU runs in [`SuffixAttentionCpu`], which reads each slot's exact
+//! the suffix part on the CPU runs in [`SuffixAttention`], which reads each slot's exact
 //! length instead of a batch-wide padded one. With both, a sample's numbers on the CPU do
 //! not depend on what else is in the batch, bit for bit.
 
@@ -84,8 +84,9 @@ pub fn prefix_attention(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<(Tensor, T
 /// slot's keys and values (row `i` reads slot `i` of the pool, its first `lens[i]` positions).
 /// Returns the f32 output and log-sum-exp, as [`prefix_attention`].
 ///
-/// On the CPU with f32 this is [`SuffixAttentionCpu`]; elsewhere the slots are read as one
-/// batch padded to the longest length, the padding masked out.
+/// On the CPU with f32 this is [`SuffixAttention`]; on a GPU with `LCB_CUDA_KERNELS=1`, its
+/// CUDA kernel (opt-in until it has been measured on a GPU); elsewhere the slots are read as
+/// one batch padded to the longest length, the padding masked out.
 pub fn suffix_attention(
     q: &Tensor,
     k_pool: &Tensor,
@@ -93,17 +94,36 @@ pub fn suffix_attention(
     lens: &[usize],
     padded_mask: &Tensor,
 ) -> Result<(Tensor, Tensor)> {
-    if q.device().is_cpu() && q.dtype() == DType::F32 {
-        let op = SuffixAttentionCpu {
-            lens: lens.to_vec(),
-        };
-        let packed = q.contiguous()?.apply_op3_no_bwd(k_pool, v_pool, &op)?;
-        let head_dim = q.dim(3)?;
-        let out = packed.narrow(3, 0, head_dim)?.contiguous()?;
-        let lse = packed.narrow(3, head_dim, 1)?.contiguous()?;
-        return Ok((out, lse));
+    let cpu_kernel = q.device().is_cpu() && q.dtype() == DType::F32;
+    if cpu_kernel || (q.device().is_cuda() && cuda_kernels_enabled()) {
+        return suffix_attention_kernel(q, k_pool, v_pool, lens);
     }
     suffix_attention_padded(q, k_pool, v_pool, padded_mask)
+}
+
+/// Whether the engine's own CUDA kernels are switched on (`LCB_CUDA_KERNELS=1`).
+pub fn cuda_kernels_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("LCB_CUDA_KERNELS").is_ok_and(|v| v == "1"))
+}
+
+/// [`SuffixAttention`] on `q` (any float dtype; computed in f32) and the pools: the output
+/// `(rows, kv_heads, group, head_dim)` and log-sum-exp `(rows, kv_heads, group, 1)`, f32.
+pub fn suffix_attention_kernel(
+    q: &Tensor,
+    k_pool: &Tensor,
+    v_pool: &Tensor,
+    lens: &[usize],
+) -> Result<(Tensor, Tensor)> {
+    let op = SuffixAttention {
+        lens: lens.to_vec(),
+    };
+    let q = q.to_dtype(DType::F32)?.contiguous()?;
+    let packed = q.apply_op3_no_bwd(&k_pool.contiguous()?, &v_pool.contiguous()?, &op)?;
+    let head_dim = q.dim(3)?;
+    let out = packed.narrow(3, 0, head_dim)?.contiguous()?;
+    let lse = packed.narrow(3, head_dim, 1)?.contiguous()?;
+    Ok((out, lse))
 }
 
 /// The device-agnostic suffix attention: slots `0..rows` narrowed to the longest length
@@ -199,16 +219,19 @@ pub fn naive_decode_attention(
         .reshape((1, kv_heads, group, head_dim))?)
 }
 
-/// The CPU kernel of the suffix part: for each (row, key/value head), scores against exactly
+/// The suffix part as one kernel: for each (row, key/value head), scores against exactly
 /// the slot's `lens[row]` keys, a softmax with log-sum-exp, the weighted sum of values.
 /// Rows and heads run in parallel; inner loops use eight independent accumulators so they
 /// vectorise, in a fixed order that depends only on the head width and the slot's length.
 ///
 /// Inputs: queries `(rows, kv_heads, group, head_dim)` f32 contiguous; key and value pools
-/// `(slots, kv_heads, capacity, head_dim)` f32 contiguous, row `i` reading slot `i`.
-/// Output `(rows, kv_heads, group, head_dim + 1)`: the attention output, then the
-/// log-sum-exp.
-pub struct SuffixAttentionCpu {
+/// `(slots, kv_heads, capacity, head_dim)` contiguous (f32 on the CPU; f32, bf16 or f16 on
+/// CUDA), row `i` reading slot `i`. Output `(rows, kv_heads, group, head_dim + 1)` f32: the
+/// attention output, then the log-sum-exp.
+///
+/// The CPU code is the twin of the CUDA kernel (`kernels/suffix_attention.cu`, one warp per
+/// query row, online softmax); tests compare the two.
+pub struct SuffixAttention {
     /// Valid positions of each row's slot (at least 1).
     pub lens: Vec<usize>,
 }
@@ -229,7 +252,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
-impl candle_core::CustomOp3 for SuffixAttentionCpu {
+impl candle_core::CustomOp3 for SuffixAttention {
     fn name(&self) -> &'static str {
         "lcb-suffix-attention"
     }
@@ -305,5 +328,125 @@ impl candle_core::CustomOp3 for SuffixAttentionCpu {
             CpuStorage::F32(out),
             Shape::from((rows, kv_heads, group, out_width)),
         ))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        q: &candle_core::CudaStorage,
+        q_l: &Layout,
+        k: &candle_core::CudaStorage,
+        k_l: &Layout,
+        v: &candle_core::CudaStorage,
+        v_l: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        crate::model::cuda_ops::suffix_attention(self, q, q_l, k, k_l, v, v_l)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
+
+    use super::*;
+
+    /// Random queries, pools and ragged lengths: 5 rows, 2 key/value heads, groups of 3.
+    fn inputs(device: &Device) -> (Tensor, Tensor, Tensor, Vec<usize>, Tensor) {
+        let (rows, kv_heads, group, head_dim, capacity) = (5, 2, 3, 40, 17);
+        let lens = vec![1, 17, 9, 4, 12];
+        let q = (Tensor::randn(0f32, 1.0, (rows, kv_heads, group, head_dim), device).unwrap()
+            * 0.3)
+            .unwrap();
+        let k = Tensor::randn(0f32, 1.0, (rows + 2, kv_heads, capacity, head_dim), device).unwrap();
+        let v = Tensor::randn(0f32, 1.0, (rows + 2, kv_heads, capacity, head_dim), device).unwrap();
+        let longest = *lens.iter().max().unwrap();
+        let mask: Vec<f32> = lens
+            .iter()
+            .flat_map(|&l| (0..longest).map(move |j| if j < l { 0.0 } else { f32::NEG_INFINITY }))
+            .collect();
+        let mask = Tensor::from_vec(mask, (rows, 1, 1, longest), device).unwrap();
+        (q, k, v, lens, mask)
+    }
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
+    #[test]
+    fn cpu_kernel_matches_the_padded_path() {
+        let (q, k, v, lens, mask) = inputs(&Device::Cpu);
+        let (out, lse) = suffix_attention_kernel(&q, &k, &v, &lens).unwrap();
+        let (want_out, want_lse) = suffix_attention_padded(&q, &k, &v, &mask).unwrap();
+        assert!(max_diff(&out, &want_out) < 1e-5);
+        assert!(max_diff(&lse, &want_lse) < 1e-5);
+        // A row of length 1 attends to exactly its one key: output = that value.
+        let first_value = v.narrow(0, 0, 1).unwrap().narrow(2, 0, 1).unwrap();
+        let row0 = out.narrow(0, 0, 1).unwrap();
+        assert!(max_diff(&row0, &first_value.broadcast_as(row0.shape()).unwrap()) < 1e-6);
+    }
+
+    #[test]
+    fn merge_of_split_keys_equals_attention_over_all() {
+        // Attention over 17 keys computed whole and as 9 + 8 merged by log-sum-exp.
+        let (q, k, v, _, _) = inputs(&Device::Cpu);
+        let rows = q.dim(0).unwrap();
+        let whole = suffix_attention_kernel(&q, &k, &v, &vec![17; rows]).unwrap();
+        let first = suffix_attention_kernel(&q, &k, &v, &vec![9; rows]).unwrap();
+        let rest = suffix_attention_kernel(
+            &q,
+            &k.narrow(2, 9, 8).unwrap().contiguous().unwrap(),
+            &v.narrow(2, 9, 8).unwrap().contiguous().unwrap(),
+            &vec![8; rows],
+        )
+        .unwrap();
+        let merged = merge(&first.0, &first.1, &rest.0, &rest.1).unwrap();
+        assert!(max_diff(&merged, &whole.0) < 1e-5);
+    }
+
+    /// The CUDA kernel against its CPU twin, in f32 and with bf16/f16 pools. Skips (with a
+    /// message) where no GPU is present, as on CI.
+    #[cfg(feature = "cuda")]
+    #[test]
+    fn cuda_kernel_matches_its_cpu_twin() {
+        let gpu = match Device::new_cuda(0) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("no CUDA device ({e}); skipping the GPU side");
+                return;
+            }
+        };
+        let (q, k, v, lens, _) = inputs(&Device::Cpu);
+        for (dtype, tolerance) in [(DType::F32, 1e-5), (DType::BF16, 1e-5), (DType::F16, 1e-5)] {
+            // The CPU twin reads the same rounded values, in f32.
+            let k = k.to_dtype(dtype).unwrap();
+            let v = v.to_dtype(dtype).unwrap();
+            let (want_out, want_lse) = suffix_attention_kernel(
+                &q,
+                &k.to_dtype(DType::F32).unwrap(),
+                &v.to_dtype(DType::F32).unwrap(),
+                &lens,
+            )
+            .unwrap();
+            let (out, lse) = suffix_attention_kernel(
+                &q.to_device(&gpu).unwrap(),
+                &k.to_device(&gpu).unwrap(),
+                &v.to_device(&gpu).unwrap(),
+                &lens,
+            )
+            .unwrap();
+            let out = out.to_device(&Device::Cpu).unwrap();
+            let lse = lse.to_device(&Device::Cpu).unwrap();
+            assert!(max_diff(&out, &want_out) < tolerance, "{dtype:?} output");
+            assert!(max_diff(&lse, &want_lse) < tolerance, "{dtype:?} lse");
+        }
     }
 }

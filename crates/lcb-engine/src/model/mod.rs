@@ -1,5 +1,6 @@
 //! The network: Qwen3's forward pass over a ragged batch ([`qwen3`]), its cache storage
-//! ([`kv`]) and attention kernels ([`attention`]).
+//! ([`kv`]) and attention kernels ([`attention`]; with the `cuda` feature, their CUDA launches
+//! live in `cuda_ops`).
 //!
 //! A step's work is described on the host by a [`Batch`]: decode rows (one new token per
 //! active slot, each slot attached to the prompt it samples from) and at most one prefill
@@ -7,6 +8,8 @@
 //! step for all of them.
 
 pub mod attention;
+#[cfg(feature = "cuda")]
+mod cuda_ops;
 pub mod kv;
 pub mod qwen3;
 
