@@ -5,6 +5,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// The kernels under `kernels/`, one PTX module each.
+const KERNELS: &[&str] = &["suffix_attention"];
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=kernels");
@@ -16,7 +19,7 @@ fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let nvcc = std::env::var("NVCC").unwrap_or_else(|_| "nvcc".into());
     let cap = std::env::var("CUDA_COMPUTE_CAP").unwrap_or_else(|_| "90".into());
-    for kernel in ["suffix_attention"] {
+    for kernel in KERNELS {
         let src = format!("kernels/{kernel}.cu");
         let ptx = out.join(format!("{kernel}.ptx"));
         let status = Command::new(&nvcc)
