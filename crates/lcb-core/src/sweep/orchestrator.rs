@@ -160,6 +160,7 @@ pub fn run(
     let tokens = AtomicUsize::new(0);
     let graded = AtomicUsize::new(0);
     let last_generated_us = AtomicU64::new(0);
+    let generating = GenerationPermits::new(plan.inflight);
     let next = AtomicUsize::new(0);
     let outcomes = Mutex::new(Vec::new());
     let (grade_tx, grade_rx) = crossbeam_channel::bounded::<GradeJob<'_>>(4096);
@@ -169,7 +170,9 @@ pub fn run(
             scope.spawn(move || grading_loop(evaluator, rx));
         }
         drop(grade_rx);
-        let workers: Vec<_> = (0..plan.inflight.max(1))
+        // Up to `inflight` questions generate at once; as many again may be finishing their
+        // grading meanwhile (bounded, so finished completions never pile up).
+        let workers: Vec<_> = (0..2 * plan.inflight.max(1))
             .map(|_| {
                 let grade_tx = grade_tx.clone();
                 let ctx = QuestionContext {
@@ -184,6 +187,7 @@ pub fn run(
                     graded: &graded,
                     run_started: started,
                     last_generated_us: &last_generated_us,
+                    generating: &generating,
                 };
                 let (next, outcomes) = (&next, &outcomes);
                 scope.spawn(move || loop {
@@ -355,6 +359,54 @@ struct QuestionContext<'s, 'a> {
     /// the run's generation time, without the grading tail.
     run_started: Instant,
     last_generated_us: &'s AtomicU64,
+    /// Questions generating at once (`plan.inflight`); a question gives its permit back as
+    /// soon as its last sample is generated, so the next question's request reaches the
+    /// generator while the previous one's samples are still being graded.
+    generating: &'s GenerationPermits,
+}
+
+/// A counting semaphore over questions that are generating.
+struct GenerationPermits {
+    free: Mutex<usize>,
+    returned: std::sync::Condvar,
+}
+
+/// One question's right to generate; given back when dropped.
+struct GenerationPermit<'p>(&'p GenerationPermits);
+
+impl GenerationPermits {
+    fn new(count: usize) -> Self {
+        GenerationPermits {
+            free: Mutex::new(count.max(1)),
+            returned: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Waits for a permit; `None` once `cancel` is set.
+    fn acquire<'p>(&'p self, cancel: &AtomicBool) -> Option<GenerationPermit<'p>> {
+        let mut free = self.free.lock().expect("permits lock");
+        loop {
+            if cancel.load(Ordering::SeqCst) {
+                return None;
+            }
+            if *free > 0 {
+                *free -= 1;
+                return Some(GenerationPermit(self));
+            }
+            free = self
+                .returned
+                .wait_timeout(free, Duration::from_millis(100))
+                .expect("permits lock")
+                .0;
+        }
+    }
+}
+
+impl Drop for GenerationPermit<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().expect("permits lock") += 1;
+        self.0.returned.notify_one();
+    }
 }
 
 /// Per-temperature accumulation while a question runs.
@@ -462,6 +514,10 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             .prompt_text(&prompt)
             .map_err(|e| e.to_string())?;
 
+        let Some(permit) = self.generating.acquire(self.cancel) else {
+            return Ok(QuestionOutcome::Cancelled);
+        };
+        let mut permit = Some(permit);
         // Greedy check, unless every temperature file is already there.
         if settings.skip_greedy_solved && missing.len() == settings.temperatures.len() {
             if let Some(record) = self.greedy_check(problem, &prompt)? {
@@ -544,6 +600,8 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                             return Err("the generator closed the request before finishing it".into());
                         }
                         generation_open = false;
+                        // Every sample is generated: let the next question start.
+                        drop(permit.take());
                     }
                 },
                 recv(reply_rx) -> msg => {
