@@ -45,27 +45,9 @@ fn read(path: &Path) -> Value {
 
 /// Every result file of a tree, timing fields removed, by path.
 fn snapshot(root: &Path) -> BTreeMap<String, Value> {
-    let mut files = BTreeMap::new();
-    for dir in std::fs::read_dir(root).unwrap() {
-        let dir = dir.unwrap().path();
-        if !dir.is_dir() {
-            continue;
-        }
-        for f in std::fs::read_dir(&dir).unwrap() {
-            let f = f.unwrap().path();
-            let mut v = read(&f);
-            for k in ["gen_tps", "eval_tps", "pipeline_tps", "total_time"] {
-                v.as_object_mut().unwrap().remove(k);
-            }
-            if let Some(rows) = v.get_mut("results").and_then(Value::as_array_mut) {
-                for r in rows {
-                    r.as_object_mut().unwrap().remove("gen_tps");
-                }
-            }
-            files.insert(f.strip_prefix(root).unwrap().display().to_string(), v);
-        }
-    }
-    files
+    lcb_core::sweep::ResultStore::new(root)
+        .timing_free_snapshot()
+        .unwrap()
 }
 
 /// Checks one `t{T}_n{n}.json` against its own completions and returns (passed, n).
@@ -249,8 +231,16 @@ fn killed_sweeps_resume_to_identical_files() {
         if !finished_early && snapshot(out.path()).len() < expected.len() {
             interrupted += 1;
         }
-        // No temporary file is left as a result; resuming completes the tree.
+        // Resuming completes the tree and leaves no temporary file behind.
         run(&args(&dir).iter().map(String::as_str).collect::<Vec<_>>());
+        let leftovers: Vec<_> = std::fs::read_dir(out.path())
+            .unwrap()
+            .map(|d| d.unwrap().path())
+            .filter(|d| d.is_dir())
+            .flat_map(|d| std::fs::read_dir(d).unwrap().map(|f| f.unwrap().file_name()))
+            .filter(|name| name.to_string_lossy().starts_with(".lcb-tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
         assert_eq!(
             snapshot(out.path()),
             expected,

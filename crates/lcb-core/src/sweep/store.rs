@@ -262,4 +262,50 @@ impl ResultStore {
                 }),
         }
     }
+
+    /// Every question file of the tree (`q{idx}/*.json`, keyed by their relative path) with
+    /// the timing fields ([`TIMING_FIELDS`]) removed: two runs with the same settings and
+    /// seed give equal snapshots, however they were interrupted and resumed.
+    pub fn timing_free_snapshot(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, serde_json::Value>> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |error| Error::Io { path, error }
+        };
+        let mut files = std::collections::BTreeMap::new();
+        for dir in std::fs::read_dir(&self.root).map_err(io(&self.root))? {
+            let dir = dir.map_err(io(&self.root))?.path();
+            if !dir.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(&dir).map_err(io(&dir))? {
+                let file = file.map_err(io(&dir))?.path();
+                if file.extension().is_none_or(|e| e != "json") {
+                    continue;
+                }
+                let Some(mut value) = self.read::<serde_json::Value>(&file)? else {
+                    continue;
+                };
+                strip_timing(&mut value);
+                if let Some(rows) = value.get_mut("results").and_then(|r| r.as_array_mut()) {
+                    rows.iter_mut().for_each(strip_timing);
+                }
+                let key = file.strip_prefix(&self.root).unwrap_or(&file);
+                files.insert(key.display().to_string(), value);
+            }
+        }
+        Ok(files)
+    }
+}
+
+/// The fields of result files that measure time rather than results.
+pub const TIMING_FIELDS: [&str; 4] = ["gen_tps", "eval_tps", "pipeline_tps", "total_time"];
+
+fn strip_timing(value: &mut serde_json::Value) {
+    if let Some(object) = value.as_object_mut() {
+        for key in TIMING_FIELDS {
+            object.remove(key);
+        }
+    }
 }

@@ -153,30 +153,8 @@ fn plan<'a>(set: &'a ProblemSet, settings: SweepSettings, force: bool) -> SweepP
 }
 
 /// The tree's files with timing fields removed, for identity checks.
-fn snapshot(root: &std::path::Path) -> Vec<(String, serde_json::Value)> {
-    let mut files = vec![];
-    for dir in std::fs::read_dir(root).unwrap() {
-        let dir = dir.unwrap().path();
-        if !dir.is_dir() {
-            continue;
-        }
-        for f in std::fs::read_dir(&dir).unwrap() {
-            let f = f.unwrap().path();
-            let mut v: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
-            for k in ["gen_tps", "eval_tps", "pipeline_tps", "total_time"] {
-                v.as_object_mut().unwrap().remove(k);
-            }
-            if let Some(rows) = v.get_mut("results").and_then(|r| r.as_array_mut()) {
-                for r in rows {
-                    r.as_object_mut().unwrap().remove("gen_tps");
-                }
-            }
-            files.push((f.strip_prefix(root).unwrap().display().to_string(), v));
-        }
-    }
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    files
+fn snapshot(root: &std::path::Path) -> std::collections::BTreeMap<String, serde_json::Value> {
+    ResultStore::new(root).timing_free_snapshot().unwrap()
 }
 
 #[test]
