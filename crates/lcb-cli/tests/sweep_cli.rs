@@ -237,7 +237,11 @@ fn killed_sweeps_resume_to_identical_files() {
             .unwrap()
             .map(|d| d.unwrap().path())
             .filter(|d| d.is_dir())
-            .flat_map(|d| std::fs::read_dir(d).unwrap().map(|f| f.unwrap().file_name()))
+            .flat_map(|d| {
+                std::fs::read_dir(d)
+                    .unwrap()
+                    .map(|f| f.unwrap().file_name())
+            })
             .filter(|name| name.to_string_lossy().starts_with(".lcb-tmp-"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
