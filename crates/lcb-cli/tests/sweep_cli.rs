@@ -256,6 +256,72 @@ fn killed_sweeps_resume_to_identical_files() {
 }
 
 #[test]
+fn ctrl_c_stops_cleanly_and_the_run_resumes() {
+    let args = |dir: &str| -> Vec<String> {
+        [
+            "sweep",
+            "--questions",
+            "0..6",
+            "--temperatures",
+            "0.8,1.6",
+            "-n",
+            "8",
+            "--eval-workers",
+            "2",
+            "--output",
+            dir,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap().to_owned();
+    let mut child = lcb()
+        .args(args(&dir))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the first question's files are written.
+    let first = out.path().join("q0/summary.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !first.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.code() == Some(130) {
+        assert!(stderr.contains("interrupted"), "{stderr}");
+    } else {
+        // It finished before the signal arrived: nothing to check about interruption.
+        assert!(output.status.success(), "{stderr}");
+    }
+    // Every file left behind is complete and valid JSON.
+    let partial = snapshot(out.path());
+    assert!(partial.contains_key("q0/summary.json"));
+    // Resuming completes the tree exactly as an uninterrupted run writes it.
+    run(&args(&dir).iter().map(String::as_str).collect::<Vec<_>>());
+    let reference = tempfile::tempdir().unwrap();
+    run(&args(reference.path().to_str().unwrap())
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert_eq!(snapshot(out.path()), snapshot(reference.path()));
+    for (path, value) in &partial {
+        assert_eq!(
+            snapshot(out.path())[path],
+            *value,
+            "{path} changed on resume"
+        );
+    }
+}
+
+#[test]
 fn bad_input_is_refused_before_any_work() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("res");
