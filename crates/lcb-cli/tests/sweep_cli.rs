@@ -276,7 +276,7 @@ fn ctrl_c_stops_cleanly_and_the_run_resumes() {
     };
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().to_str().unwrap().to_owned();
-    let mut child = lcb()
+    let child = lcb()
         .args(args(&dir))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
