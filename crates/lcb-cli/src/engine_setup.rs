@@ -6,6 +6,9 @@ use lcb_core::hub::HubOptions;
 use lcb_engine::device::{parse_dtype, DeviceSpec};
 use lcb_engine::engine::{parse_memory_size, Engine, EngineConfig};
 
+/// The `--kv-memory` help shared by the commands that generate.
+pub const KV_MEMORY_HELP: &str = "KV-cache memory per device (e.g. 4GiB): bounds the samples decoded at once [default: 4GiB on the CPU; on GPUs, what --gpu-memory-utilization leaves]";
+
 /// Engine settings as the commands take them (strings straight from the command line).
 pub struct EngineArgs<'a> {
     /// A local Hugging Face directory or a hub id.
@@ -14,8 +17,12 @@ pub struct EngineArgs<'a> {
     pub devices: &'a str,
     /// `f32`, `bf16`, `f16`, or `None` for the device's default.
     pub dtype: Option<&'a str>,
-    /// KV-cache memory per device (`4GiB`, `512MiB`, bytes).
-    pub kv_memory: &'a str,
+    /// KV-cache memory per device (`4GiB`, `512MiB`, bytes); `None`: 4 GiB on the CPU, and on
+    /// GPUs whatever `gpu_memory_utilization` leaves.
+    pub kv_memory: Option<&'a str>,
+    /// Fraction of a GPU's memory the engine may use (weights, cache, work) when
+    /// `kv_memory` is not given.
+    pub gpu_memory_utilization: f64,
     /// Most tokens one sample may generate.
     pub max_new_tokens: usize,
     /// Most samples decoding at once per device.
@@ -30,7 +37,14 @@ pub fn engine(args: &EngineArgs) -> Result<Engine> {
     let config = EngineConfig {
         devices,
         dtype,
-        kv_memory: parse_memory_size(args.kv_memory).context("--kv-memory")?,
+        kv_memory: match args.kv_memory {
+            Some(size) => parse_memory_size(size).context("--kv-memory")?,
+            None => EngineConfig::default().kv_memory,
+        },
+        gpu_memory_utilization: args
+            .kv_memory
+            .is_none()
+            .then_some(args.gpu_memory_utilization),
         max_new_tokens: args.max_new_tokens,
         max_slots: args.max_slots.max(1),
         ..Default::default()

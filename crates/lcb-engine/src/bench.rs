@@ -62,6 +62,8 @@ pub struct BenchOptions {
     pub new_tokens: usize,
     /// KV cache memory.
     pub kv_memory: u64,
+    /// On GPUs, size the cache from this fraction of the device's memory instead.
+    pub gpu_memory_utilization: Option<f64>,
     /// Prefill chunk.
     pub prefill_chunk: usize,
     /// Most decode slots (`0`: as many as samples per prompt).
@@ -86,6 +88,7 @@ impl Default for BenchOptions {
             temperatures: REFERENCE_TEMPERATURES.to_vec(),
             new_tokens: 16,
             kv_memory: 4 << 30,
+            gpu_memory_utilization: None,
             prefill_chunk: 512,
             max_slots: 0,
             compare: false,
@@ -223,6 +226,7 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
         devices: vec![options.device],
         dtype: Some(dtype),
         kv_memory: options.kv_memory,
+        gpu_memory_utilization: options.gpu_memory_utilization,
         max_new_tokens: options.new_tokens,
         max_slots: if options.max_slots == 0 {
             options.samples
@@ -311,7 +315,7 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
         },
         "model": {
             "source": loaded.name,
-            "parameters": parameter_count(&cfg),
+            "parameters": cfg.parameter_count(),
             "shape": cfg,
         },
         "dtype": dtype_name(dtype),
@@ -339,14 +343,6 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
         report["decode_ratio"] = number(decode_ratio);
     }
     Ok(report)
-}
-
-fn parameter_count(cfg: &Qwen3Config) -> usize {
-    let (h, d, i) = (cfg.hidden_size, cfg.head_dim, cfg.intermediate_size);
-    let attn = h * d * (2 * cfg.num_attention_heads + 2 * cfg.num_key_value_heads) + 2 * d;
-    let layer = attn + 3 * h * i + 2 * h;
-    let embed = cfg.vocab_size * h * if cfg.tie_word_embeddings { 1 } else { 2 };
-    cfg.num_hidden_layers * layer + embed + h
 }
 
 /// The peer's measurements.
@@ -478,7 +474,7 @@ mod tests {
 
     #[test]
     fn the_0_6b_shape_has_596m_parameters() {
-        let n = parameter_count(&Qwen3Config::qwen3_0_6b());
+        let n = Qwen3Config::qwen3_0_6b().parameter_count();
         assert!((595_000_000..597_000_000).contains(&n), "{n}");
     }
 }

@@ -224,6 +224,15 @@ impl Qwen3Config {
         self.num_attention_heads / self.num_key_value_heads
     }
 
+    /// Number of weights (embeddings counted once when tied).
+    pub fn parameter_count(&self) -> usize {
+        let (h, d, i) = (self.hidden_size, self.head_dim, self.intermediate_size);
+        let attn = h * d * (2 * self.num_attention_heads + 2 * self.num_key_value_heads) + 2 * d;
+        let layer = attn + 3 * h * i + 2 * h;
+        let embed = self.vocab_size * h * if self.tie_word_embeddings { 1 } else { 2 };
+        self.num_hidden_layers * layer + embed + h
+    }
+
     /// Bytes of key + value cache one token takes across all layers, at `dtype_bytes` per
     /// element (112 KiB for Qwen3-0.6B in bf16).
     pub fn kv_bytes_per_token(&self, dtype_bytes: usize) -> usize {

@@ -85,6 +85,19 @@ impl DeviceSpec {
         }
     }
 
+    /// Free and total memory of a GPU in bytes (`None` on the CPU).
+    pub fn memory_info(&self) -> Result<Option<(u64, u64)>> {
+        match self {
+            DeviceSpec::Cpu => Ok(None),
+            DeviceSpec::Cuda(_) => {
+                let device = self.open()?;
+                gpu_memory_info(&device).map(Some).map_err(|e| {
+                    Error::Invalid(format!("device {self}: cannot read its memory: {e}"))
+                })
+            }
+        }
+    }
+
     /// The type the engine computes in when `requested` is asked for on this device.
     ///
     /// candle's CPU matmul has no bf16 kernel, so bf16 on the CPU computes in f32 (the
@@ -159,4 +172,20 @@ mod tests {
         let err = DeviceSpec::Cuda(0).open().unwrap_err().to_string();
         assert!(err.contains("--features cuda"), "{err}");
     }
+}
+
+#[cfg(feature = "cuda")]
+fn gpu_memory_info(device: &Device) -> std::result::Result<(u64, u64), String> {
+    let cuda = device.as_cuda_device().map_err(|e| e.to_string())?;
+    let (free, total) = cuda
+        .cuda_stream()
+        .context()
+        .mem_get_info()
+        .map_err(|e| format!("{e:?}"))?;
+    Ok((free as u64, total as u64))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gpu_memory_info(_device: &Device) -> std::result::Result<(u64, u64), String> {
+    Err("this lcb was built without CUDA".into())
 }

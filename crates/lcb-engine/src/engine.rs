@@ -41,6 +41,10 @@ pub struct EngineConfig {
     pub dtype: Option<DType>,
     /// Bytes of key/value cache per device: decode slots plus resident prompts.
     pub kv_memory: u64,
+    /// On GPUs: size the key/value cache from the device's memory instead, so that weights,
+    /// cache and working memory together use at most this fraction of it (what other
+    /// processes already use counts against it, as in vLLM). Overrides `kv_memory` there.
+    pub gpu_memory_utilization: Option<f64>,
     /// Most tokens one sample may generate (each slot's capacity).
     pub max_new_tokens: usize,
     /// Most decode slots per device, whatever the memory allows.
@@ -59,6 +63,7 @@ impl Default for EngineConfig {
             devices: vec![DeviceSpec::Cpu],
             dtype: None,
             kv_memory: 4 << 30,
+            gpu_memory_utilization: None,
             max_new_tokens: 2048,
             max_slots: 256,
             max_prompt_tokens: 4096,
@@ -174,6 +179,44 @@ pub fn parse_memory_size(text: &str) -> Result<u64> {
     Ok((value * scale as f64) as u64)
 }
 
+/// The key/value cache a GPU can hold: `fraction` of its `total` memory, less what is already
+/// in use (`total - free`), the weights and a working reserve (activations and logits).
+pub fn kv_budget_from_gpu(
+    free: u64,
+    total: u64,
+    fraction: f64,
+    weights: u64,
+    reserve: u64,
+) -> Result<u64> {
+    if !(fraction > 0.0 && fraction <= 1.0) {
+        return Err(Error::Invalid(format!(
+            "GPU memory utilization {fraction} must be in (0, 1]"
+        )));
+    }
+    let allowed = (total as f64 * fraction) as u64;
+    let used_elsewhere = total.saturating_sub(free);
+    let needed = used_elsewhere + weights + reserve;
+    allowed
+        .checked_sub(needed)
+        .filter(|&b| b > 0)
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "GPU memory utilization {fraction} of {} MiB leaves no room for the cache: {} MiB \
+             already in use, {} MiB of weights, {} MiB working reserve",
+                total >> 20,
+                used_elsewhere >> 20,
+                weights >> 20,
+                reserve >> 20
+            ))
+        })
+}
+
+/// Working memory the engine reserves on a GPU besides weights and cache: the step's
+/// logits in f32 (twice, for sampling) plus 1 GiB for activations.
+fn gpu_reserve(cfg: &Qwen3Config, slots: usize) -> u64 {
+    2 * (slots as u64) * (cfg.vocab_size as u64) * 4 + (1 << 30)
+}
+
 /// Decode slots and prompt-token budget that fit `config.kv_memory` on one device.
 pub fn plan_memory(
     cfg: &Qwen3Config,
@@ -233,6 +276,20 @@ impl Engine {
         let requested = config.dtype;
         let dtype = requested.unwrap_or_else(|| config.devices[0].default_dtype());
         let dtype = config.devices[0].compute_dtype(dtype);
+        let mut config = config;
+        if let Some(fraction) = config.gpu_memory_utilization {
+            if let Some((free, total)) = config.devices[0].memory_info()? {
+                let weights = (parts.config.parameter_count() * dtype.size_in_bytes()) as u64;
+                let reserve = gpu_reserve(&parts.config, config.max_slots.min(1024));
+                config.kv_memory = kv_budget_from_gpu(free, total, fraction, weights, reserve)?;
+                tracing::info!(
+                    "KV cache: {} MiB ({fraction} of {} MiB on {})",
+                    config.kv_memory >> 20,
+                    total >> 20,
+                    config.devices[0]
+                );
+            }
+        }
         let (slots, prefix_budget) = plan_memory(&parts.config, dtype, &config)?;
         let token_bytes: Arc<dyn Fn(u32) -> Vec<u8> + Send + Sync> = match parts.prompts.tokenizer()
         {
@@ -740,5 +797,37 @@ mod tests {
             ..config
         };
         assert!(plan_memory(&cfg, DType::BF16, &small).is_err());
+    }
+
+    #[test]
+    fn gpu_budget_is_the_fraction_left_after_others_weights_and_reserve() {
+        const GIB: u64 = 1 << 30;
+        // An 80 GiB GPU with 2 GiB used by another process, 0.9 of it for lcb.
+        let budget = kv_budget_from_gpu(78 * GIB, 80 * GIB, 0.9, GIB, 3 * GIB).unwrap();
+        assert_eq!(budget, (80.0 * 0.9 * GIB as f64) as u64 - 6 * GIB);
+        // Nothing left: a clear error naming the parts.
+        let err = kv_budget_from_gpu(10 * GIB, 80 * GIB, 0.9, GIB, GIB).unwrap_err();
+        assert!(err.to_string().contains("already in use"), "{err}");
+        assert!(kv_budget_from_gpu(78 * GIB, 80 * GIB, 1.5, GIB, GIB).is_err());
+        assert!(kv_budget_from_gpu(78 * GIB, 80 * GIB, 0.0, GIB, GIB).is_err());
+        // Qwen3-0.6B in bf16 on an idle H100 (80 GiB): about 66 GiB of cache, room for
+        // hundreds of 2,048-token samples beside two 4,096-token prompts.
+        let cfg = Qwen3Config::qwen3_0_6b();
+        let weights = (cfg.parameter_count() * 2) as u64;
+        let kv =
+            kv_budget_from_gpu(80 * GIB, 80 * GIB, 0.9, weights, gpu_reserve(&cfg, 512)).unwrap();
+        assert!(kv > 60 * GIB && kv < 72 * GIB, "{}", kv >> 20);
+        let config = EngineConfig {
+            kv_memory: kv,
+            max_slots: usize::MAX,
+            ..Default::default()
+        };
+        let (slots, _) = plan_memory(&cfg, DType::BF16, &config).unwrap();
+        assert!(slots > 256, "{slots}");
+    }
+
+    #[test]
+    fn the_cpu_has_no_gpu_memory_to_size_from() {
+        assert_eq!(DeviceSpec::Cpu.memory_info().unwrap(), None);
     }
 }

@@ -49,9 +49,12 @@ pub struct BenchArgs {
     /// Tokens generated per sample.
     #[arg(long, value_name = "N", default_value_t = 16)]
     new_tokens: usize,
-    /// Key/value cache memory (e.g. 4GiB).
-    #[arg(long, value_name = "SIZE", default_value = "4GiB")]
-    kv_memory: String,
+    #[arg(long, value_name = "SIZE", help = crate::engine_setup::KV_MEMORY_HELP)]
+    kv_memory: Option<String>,
+    /// On GPUs without --kv-memory: the fraction of the device's memory the engine may use
+    /// for weights, cache and work.
+    #[arg(long, value_name = "F", default_value_t = 0.9)]
+    gpu_memory_utilization: f64,
     /// Most samples decoded at once [default: --samples].
     #[arg(long, value_name = "N", default_value_t = 0)]
     slots: usize,
@@ -95,7 +98,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
         samples: args.samples,
         temperatures: REFERENCE_TEMPERATURES.to_vec(),
         new_tokens: args.new_tokens,
-        kv_memory: parse_memory_size(&args.kv_memory)?,
+        kv_memory: match &args.kv_memory {
+            Some(size) => parse_memory_size(size)?,
+            None => BenchOptions::default().kv_memory,
+        },
+        gpu_memory_utilization: args
+            .kv_memory
+            .is_none()
+            .then_some(args.gpu_memory_utilization),
         prefill_chunk: args.prefill_chunk,
         max_slots: args.slots,
         compare: args.compare,

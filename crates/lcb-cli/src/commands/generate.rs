@@ -80,9 +80,12 @@ pub struct GenerateArgs {
     /// Write JSON Lines here (written whole when generation succeeds) instead of stdout.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Key/value cache memory per device (e.g. 2GiB): bounds the samples decoded at once.
-    #[arg(long, value_name = "SIZE", default_value = "2GiB")]
-    kv_memory: String,
+    #[arg(long, value_name = "SIZE", help = crate::engine_setup::KV_MEMORY_HELP)]
+    kv_memory: Option<String>,
+    /// On GPUs without --kv-memory: the fraction of the device's memory the engine may use
+    /// for weights, cache and work (memory other processes use counts against it).
+    #[arg(long, value_name = "F", default_value_t = 0.9)]
+    gpu_memory_utilization: f64,
 }
 
 /// Runs `lcb generate`.
@@ -109,7 +112,8 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         model: &args.model,
         devices: &args.device,
         dtype: args.dtype.as_deref(),
-        kv_memory: &args.kv_memory,
+        kv_memory: args.kv_memory.as_deref(),
+        gpu_memory_utilization: args.gpu_memory_utilization,
         max_new_tokens: args.max_tokens,
         max_slots: args.n.min(256),
     })?;

@@ -78,9 +78,12 @@ pub struct SweepArgs {
     /// GPUs].
     #[arg(long, value_name = "TYPE")]
     dtype: Option<String>,
-    /// KV-cache memory per device (e.g. 4GiB): bounds the samples decoded at once.
-    #[arg(long, value_name = "SIZE", default_value = "4GiB")]
-    kv_memory: String,
+    #[arg(long, value_name = "SIZE", help = crate::engine_setup::KV_MEMORY_HELP)]
+    kv_memory: Option<String>,
+    /// On GPUs without --kv-memory: the fraction of the device's memory the engine may use
+    /// for weights, cache and work (memory other processes use counts against it).
+    #[arg(long, value_name = "F", default_value_t = 0.9)]
+    gpu_memory_utilization: f64,
     /// Most samples decoding at once per device (also bounded by --kv-memory).
     #[arg(long, value_name = "N", default_value_t = 256)]
     slots: usize,
@@ -241,7 +244,8 @@ pub fn run(args: SweepArgs) -> Result<()> {
         model: &model,
         devices: &args.devices,
         dtype: args.dtype.as_deref(),
-        kv_memory: &args.kv_memory,
+        kv_memory: args.kv_memory.as_deref(),
+        gpu_memory_utilization: args.gpu_memory_utilization,
         max_new_tokens: max_tokens,
         max_slots: args.slots,
     })?;
