@@ -135,6 +135,22 @@ pub fn dtype_name(dtype: DType) -> &'static str {
     dtype.as_str()
 }
 
+#[cfg(feature = "cuda")]
+fn gpu_memory_info(device: &Device) -> std::result::Result<(u64, u64), String> {
+    let cuda = device.as_cuda_device().map_err(|e| e.to_string())?;
+    let (free, total) = cuda
+        .cuda_stream()
+        .context()
+        .mem_get_info()
+        .map_err(|e| format!("{e:?}"))?;
+    Ok((free as u64, total as u64))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gpu_memory_info(_device: &Device) -> std::result::Result<(u64, u64), String> {
+    Err("this lcb was built without CUDA".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,20 +188,4 @@ mod tests {
         let err = DeviceSpec::Cuda(0).open().unwrap_err().to_string();
         assert!(err.contains("--features cuda"), "{err}");
     }
-}
-
-#[cfg(feature = "cuda")]
-fn gpu_memory_info(device: &Device) -> std::result::Result<(u64, u64), String> {
-    let cuda = device.as_cuda_device().map_err(|e| e.to_string())?;
-    let (free, total) = cuda
-        .cuda_stream()
-        .context()
-        .mem_get_info()
-        .map_err(|e| format!("{e:?}"))?;
-    Ok((free as u64, total as u64))
-}
-
-#[cfg(not(feature = "cuda"))]
-fn gpu_memory_info(_device: &Device) -> std::result::Result<(u64, u64), String> {
-    Err("this lcb was built without CUDA".into())
 }
