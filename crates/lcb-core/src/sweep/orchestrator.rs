@@ -550,7 +550,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             .collect();
         self.observer.question_started(idx, groups.len() * n);
         let submitted = Instant::now();
-        let completions = if groups.is_empty() {
+        let mut completions = if groups.is_empty() {
             crossbeam_channel::never()
         } else {
             self.generator
@@ -600,6 +600,10 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                             return Err("the generator closed the request before finishing it".into());
                         }
                         generation_open = false;
+                        // A disconnected channel is always ready: without this swap the
+                        // loop would spin on it until the last verdict, burning a core that
+                        // generation and grading need.
+                        completions = crossbeam_channel::never();
                         // Every sample is generated: let the next question start.
                         drop(permit.take());
                     }

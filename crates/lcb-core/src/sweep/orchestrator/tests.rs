@@ -454,3 +454,100 @@ fn killed_runs_resume_to_identical_results() {
         "only {interrupted} kill points interrupted the child"
     );
 }
+
+/// Grades like [`Contains`], slowly: each call takes 200 ms, as a sandbox running real tests.
+struct SlowContains;
+impl Evaluator for SlowContains {
+    fn grade(
+        &self,
+        requests: &[GradeRequest<'_>],
+    ) -> Result<Vec<Grade>, crate::evaluator::EvalError> {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        Contains.grade(requests)
+    }
+}
+
+const WAIT_CHILD_ENV: &str = "LCB_SWEEP_WAIT_CHILD";
+
+/// CPU seconds this process has used (user + system), from `/proc/self/stat`.
+#[cfg(target_os = "linux")]
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the command name (which may hold spaces) start at field 3; utime and stime
+    // are fields 14 and 15, in clock ticks of 1/100 s (USER_HZ on Linux).
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}
+
+/// When started by `questions_waiting_for_grading_do_not_spin`: runs a sweep whose grading is
+/// slow and generation instant, then prints the CPU and wall seconds it took.
+#[cfg(target_os = "linux")]
+#[test]
+fn grading_wait_child() {
+    if std::env::var(WAIT_CHILD_ENV).is_err() {
+        return;
+    }
+    let set = problems();
+    let out = tempfile::tempdir().unwrap();
+    let generator = Canned {
+        greedy_good: vec![],
+        delay: Default::default(),
+    };
+    let cpu = process_cpu_seconds();
+    let started = std::time::Instant::now();
+    run(
+        &generator,
+        &SlowContains,
+        &plan(&set, settings(), false),
+        &ResultStore::new(out.path()),
+        &Silent,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    println!(
+        "LCB_WAIT {} {}",
+        process_cpu_seconds() - cpu,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// A question whose samples are all generated waits for its verdicts without using the CPU:
+/// grading and generation need every core. (A disconnected channel in the wait loop once made
+/// each waiting question spin at 100% of a core.) Measured in a child process so that other
+/// tests' threads do not count.
+#[cfg(target_os = "linux")]
+#[test]
+fn questions_waiting_for_grading_do_not_spin() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "sweep::orchestrator::tests::grading_wait_child",
+            "--test-threads",
+            "1",
+            "--nocapture",
+        ])
+        .env(WAIT_CHILD_ENV, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("LCB_WAIT ").map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("no measurement in the child's output: {stdout}"));
+    let numbers: Vec<f64> = line
+        .split_whitespace()
+        .take(2)
+        .map(|w| w.parse().unwrap())
+        .collect();
+    let (cpu, wall) = (numbers[0], numbers[1]);
+    // Grading alone takes a few 200 ms calls; waiting costs next to nothing, spinning would
+    // cost about a core for the whole run.
+    assert!(wall >= 0.4, "the sweep took only {wall} s");
+    assert!(
+        cpu < 0.25 * wall,
+        "{cpu:.2} CPU-seconds over {wall:.2} s: waiting questions are busy-waiting"
+    );
+}
