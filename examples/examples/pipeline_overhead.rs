@@ -49,6 +49,11 @@ fn main() -> anyhow::Result<()> {
         &ProblemSource::parse(&problems_ref)?,
         &HubOptions::default(),
     )?;
+    // As `lcb sweep` on the CPU: all cores but one for generation unless the environment
+    // says otherwise (RAYON_NUM_THREADS=N measures other splits).
+    if lcb_engine::device::cpu_threads_from_env().is_none() {
+        lcb_engine::device::set_cpu_threads(lcb_engine::device::cpu_threads_beside_grading());
+    }
     let max_tokens = 200;
     let engine = Engine::load(
         &model,
@@ -58,7 +63,16 @@ fn main() -> anyhow::Result<()> {
             ..Default::default()
         },
     )?;
-    let sandbox = SandboxEvaluator::new(SandboxConfig::default())?;
+    // `LCB_PIPELINE_WORKERS=N` sets the number of grading workers (default: one per core).
+    let workers = std::env::var("LCB_PIPELINE_WORKERS")
+        .ok()
+        .map(|w| w.parse())
+        .transpose()?
+        .unwrap_or(0);
+    let sandbox = SandboxEvaluator::new(SandboxConfig {
+        workers,
+        ..SandboxConfig::default()
+    })?;
     let settings = SweepSettings {
         model: model.clone(),
         temperatures: DEFAULT_TEMPERATURES.to_vec(),
@@ -73,10 +87,19 @@ fn main() -> anyhow::Result<()> {
         skip_greedy_solved: false,
     };
     let mut rates = Vec::new();
-    for (name, evaluator) in [
-        ("generation only", &NoGrading as &dyn Evaluator),
-        ("generation + sandbox grading", &sandbox as &dyn Evaluator),
+    // `LCB_PIPELINE_RUN=gen|graded` runs one of the two, to measure it alone (CPU use).
+    let only = std::env::var("LCB_PIPELINE_RUN").ok();
+    for (key, name, evaluator) in [
+        ("gen", "generation only", &NoGrading as &dyn Evaluator),
+        (
+            "graded",
+            "generation + sandbox grading",
+            &sandbox as &dyn Evaluator,
+        ),
     ] {
+        if only.as_deref().is_some_and(|o| o != key) {
+            continue;
+        }
         let out = tempfile::tempdir()?;
         let plan = SweepPlan {
             problems: &problems,
@@ -105,6 +128,9 @@ fn main() -> anyhow::Result<()> {
             report.tokens, report.graded
         );
         rates.push((report.tokens, tps));
+    }
+    if rates.len() < 2 {
+        return Ok(());
     }
     assert_eq!(rates[0].0, rates[1].0, "both runs generate the same tokens");
     println!(

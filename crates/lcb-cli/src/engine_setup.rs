@@ -6,6 +6,40 @@ use lcb_core::hub::HubOptions;
 use lcb_engine::device::{parse_dtype, DeviceSpec};
 use lcb_engine::engine::{parse_memory_size, Engine, EngineConfig};
 
+/// The `--threads` help shared by the commands that generate.
+pub const THREADS_HELP: &str = "CPU threads for the engine's matrix work [default: $CANDLE_NUM_THREADS or $RAYON_NUM_THREADS, else one per core]";
+
+/// Applies `--threads` (or, for the sweep, its default) before any model is loaded.
+///
+/// `leave_one_for_grading`: the sweep grades on the same cores while it generates, so on the
+/// CPU it gives generation all cores but one unless told otherwise
+/// ([`lcb_engine::device::cpu_threads_beside_grading`]).
+/// Returns the thread count now in force, `None` when nothing was chosen (candle's default).
+pub fn configure_cpu_threads(
+    flag: Option<usize>,
+    devices: &str,
+    leave_one_for_grading: bool,
+) -> Result<Option<usize>> {
+    let chosen = match flag {
+        Some(0) => anyhow::bail!("--threads must be at least 1"),
+        Some(n) => Some(n),
+        None => {
+            let on_cpu = DeviceSpec::parse_list(devices)
+                .map(|list| list.contains(&DeviceSpec::Cpu))
+                .unwrap_or(false);
+            if let Some(n) = lcb_engine::device::cpu_threads_from_env() {
+                return Ok(Some(n));
+            }
+            (leave_one_for_grading && on_cpu).then(lcb_engine::device::cpu_threads_beside_grading)
+        }
+    };
+    if let Some(n) = chosen {
+        lcb_engine::device::set_cpu_threads(n);
+        tracing::info!("engine CPU threads: {n}");
+    }
+    Ok(chosen)
+}
+
 /// The `--kv-memory` help shared by the commands that generate.
 pub const KV_MEMORY_HELP: &str = "KV-cache memory per device (e.g. 4GiB): bounds the samples decoded at once [default: 4GiB on the CPU; on GPUs, what --gpu-memory-utilization leaves]";
 

@@ -6,6 +6,7 @@
 //! * With the greedy check on, exactly the greedily solved questions are skipped.
 //! * A sweep killed with SIGKILL at several points and then resumed writes the same files as
 //!   an uninterrupted one (apart from timing fields).
+//! * The engine's CPU thread count changes nothing in the results.
 //! * Bad input is refused before any work starts.
 
 use std::collections::BTreeMap;
@@ -322,12 +323,45 @@ fn ctrl_c_stops_cleanly_and_the_run_resumes() {
 }
 
 #[test]
+fn results_do_not_depend_on_the_engine_thread_count() {
+    let sweep = |threads: &str| {
+        let out = tempfile::tempdir().unwrap();
+        run(&[
+            "sweep",
+            "--questions",
+            "0..6",
+            "--temperatures",
+            "0.7,1.5",
+            "-n",
+            "4",
+            "--threads",
+            threads,
+            "--output",
+            out.path().to_str().unwrap(),
+        ]);
+        let tree = snapshot(out.path());
+        assert_eq!(tree.len(), 6 * 3, "{threads} threads");
+        tree
+    };
+    let one = sweep("1");
+    assert!(
+        one == sweep("2"),
+        "1 and 2 engine threads gave different results"
+    );
+    assert!(
+        one == sweep("3"),
+        "1 and 3 engine threads gave different results"
+    );
+}
+
+#[test]
 fn bad_input_is_refused_before_any_work() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("res");
     let dir = dir.to_str().unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["--temperatures", "0.5,x"], "`x` is not a temperature"),
+        (&["--threads", "0"], "--threads must be at least 1"),
         (&["--shard", "3/2"], "shard"),
         (&["--model", "no/such/dir/x"], "no/such/dir/x"),
         (&["--problems", "missing.jsonl"], "missing.jsonl"),

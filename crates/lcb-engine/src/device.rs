@@ -1,4 +1,5 @@
-//! Naming devices (`cpu`, `cuda:2`) and the numeric types each can compute in.
+//! Naming devices (`cpu`, `cuda:2`), the numeric types each can compute in, and how many
+//! threads the CPU backend uses.
 
 use std::fmt;
 use std::str::FromStr;
@@ -149,6 +150,42 @@ fn gpu_memory_info(device: &Device) -> std::result::Result<(u64, u64), String> {
 #[cfg(not(feature = "cuda"))]
 fn gpu_memory_info(_device: &Device) -> std::result::Result<(u64, u64), String> {
     Err("this lcb was built without CUDA".into())
+}
+
+/// The environment variables candle and rayon read, once, to size their CPU thread pools.
+const CPU_THREAD_VARIABLES: [&str; 2] = ["CANDLE_NUM_THREADS", "RAYON_NUM_THREADS"];
+
+/// Sets how many threads the CPU backend uses for matrix work, for the whole process.
+///
+/// candle and rayon size their thread pools once, at the first CPU tensor operation, from
+/// `CANDLE_NUM_THREADS` and `RAYON_NUM_THREADS`; this sets both, so call it before loading a
+/// model on the CPU and before the program starts other threads. Only speed depends on it:
+/// the CPU kernels split work by rows, never inside a sum, so outputs are the same bit for bit
+/// with any thread count.
+pub fn set_cpu_threads(threads: usize) {
+    let threads = threads.max(1).to_string();
+    for name in CPU_THREAD_VARIABLES {
+        std::env::set_var(name, &threads);
+    }
+}
+
+/// The CPU threads to give generation when grading runs on the same cores: one per core but
+/// one (at least one). candle's threads wait for each other, spinning, at every operation, so
+/// a grading process on one of their cores stalls them all (`docs/benchmarks.md`).
+pub fn cpu_threads_beside_grading() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .saturating_sub(1)
+        .max(1)
+}
+
+/// The CPU thread count the environment already asks for (`CANDLE_NUM_THREADS`, else
+/// `RAYON_NUM_THREADS`), if any.
+pub fn cpu_threads_from_env() -> Option<usize> {
+    CPU_THREAD_VARIABLES
+        .iter()
+        .find_map(|name| std::env::var(name).ok()?.trim().parse().ok())
+        .filter(|&n: &usize| n > 0)
 }
 
 #[cfg(test)]

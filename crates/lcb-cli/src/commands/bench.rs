@@ -58,6 +58,8 @@ pub struct BenchArgs {
     /// Most samples decoded at once [default: --samples].
     #[arg(long, value_name = "N", default_value_t = 0)]
     slots: usize,
+    #[arg(long, value_name = "N", help = crate::engine_setup::THREADS_HELP)]
+    threads: Option<usize>,
     /// Prompt tokens per prefill chunk.
     #[arg(long, value_name = "N", default_value_t = 512)]
     prefill_chunk: usize,
@@ -89,6 +91,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         (None, Shape::Tiny) => BenchModel::Tiny,
         (None, Shape::Qwen3_0_6B) => BenchModel::Qwen3_0_6B,
     };
+    crate::engine_setup::configure_cpu_threads(args.threads, &args.device, false)?;
     let options = BenchOptions {
         model,
         device: args.device.parse::<DeviceSpec>()?,

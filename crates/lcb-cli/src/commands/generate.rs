@@ -86,6 +86,8 @@ pub struct GenerateArgs {
     /// for weights, cache and work (memory other processes use counts against it).
     #[arg(long, value_name = "F", default_value_t = 0.9)]
     gpu_memory_utilization: f64,
+    #[arg(long, value_name = "N", help = crate::engine_setup::THREADS_HELP)]
+    threads: Option<usize>,
 }
 
 /// Runs `lcb generate`.
@@ -108,6 +110,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             .with_context(|| format!("cannot read the prompt file {}", path.display()))?,
         (None, None) => bail!("give --prompt or --prompt-file"),
     };
+    crate::engine_setup::configure_cpu_threads(args.threads, &args.device, false)?;
     let engine = crate::engine_setup::engine(&crate::engine_setup::EngineArgs {
         model: &args.model,
         devices: &args.device,

@@ -87,6 +87,11 @@ pub struct SweepArgs {
     /// Most samples decoding at once per device (also bounded by --kv-memory).
     #[arg(long, value_name = "N", default_value_t = 256)]
     slots: usize,
+    /// CPU threads for the engine's matrix work [default: $CANDLE_NUM_THREADS or
+    /// $RAYON_NUM_THREADS, else on the CPU one per core but one, which grading gets: the
+    /// engine's threads stall whenever another process takes one of their cores].
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// Results directory.
     #[arg(long, default_value = "results")]
     output: PathBuf,
@@ -240,6 +245,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
         // The embedded default samples every question so its curve shows the whole set.
         skip_greedy_solved: !(args.no_skip || embedded),
     };
+    crate::engine_setup::configure_cpu_threads(args.threads, &args.devices, true)?;
     let generator = crate::engine_setup::generator(&crate::engine_setup::EngineArgs {
         model: &model,
         devices: &args.devices,
