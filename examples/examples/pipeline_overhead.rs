@@ -8,7 +8,9 @@
 //! cargo run --release -p lcb-examples --example pipeline_overhead -- [N] [MODEL] [PROBLEMS]
 //! ```
 //! Defaults: n = 8 over the 16 reference temperatures, the embedded fixture model and
-//! problems, every question sampled.
+//! problems, every question sampled, the engine on all cores but one (as `lcb sweep` on the
+//! CPU). Environment: `RAYON_NUM_THREADS=N` engine threads, `LCB_PIPELINE_WORKERS=N` grading
+//! workers (default one per core), `LCB_PIPELINE_RUN=gen|graded` only one of the two runs.
 
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
