@@ -411,26 +411,35 @@ fn killed_runs_resume_to_identical_results() {
     .unwrap();
     let expected = snapshot(reference.path());
     let exe = std::env::current_exe().unwrap();
+    let child = |out: &std::path::Path| {
+        std::process::Command::new(&exe)
+            .args([
+                "--exact",
+                "sweep::orchestrator::tests::sweep_child_process",
+                "--test-threads",
+                "1",
+            ])
+            .env(CHILD_ENV, out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // Kill points are fractions of an uninterrupted child run, timed on this machine now.
+    let started = std::time::Instant::now();
+    let timing = tempfile::tempdir().unwrap();
+    assert!(child(timing.path()).wait().unwrap().success());
+    let full = started.elapsed();
     let mut interrupted = 0;
-    for kill_after_ms in [15, 40, 80, 130, 200] {
+    for fraction in [0.1, 0.25, 0.4, 0.6, 0.8] {
+        let kill_after = full.mul_f64(fraction);
         let out = tempfile::tempdir().unwrap();
         // Kill twice at the same point, then let a run in this process finish the tree.
         for _ in 0..2 {
-            let mut child = std::process::Command::new(&exe)
-                .args([
-                    "--exact",
-                    "sweep::orchestrator::tests::sweep_child_process",
-                    "--test-threads",
-                    "1",
-                ])
-                .env(CHILD_ENV, out.path())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(kill_after_ms));
-            let _ = child.kill(); // SIGKILL
-            child.wait().unwrap();
+            let mut running = child(out.path());
+            std::thread::sleep(kill_after);
+            let _ = running.kill(); // SIGKILL
+            running.wait().unwrap();
         }
         let resumed = run(
             &generator,
@@ -445,7 +454,7 @@ fn killed_runs_resume_to_identical_results() {
         assert_eq!(
             snapshot(out.path()),
             expected,
-            "after a kill at {kill_after_ms} ms"
+            "after a kill at {kill_after:?} of {full:?}"
         );
     }
     // The kills really landed mid-run (the resumed run had work left) at least twice.
