@@ -318,20 +318,74 @@ fn self_test(mut worker: Worker) -> Result<Worker, String> {
 
 fn run_worker(spec: WorkerSpec, mut worker: Option<Worker>, jobs: Receiver<Job>) {
     for job in jobs {
-        let result = (|| {
-            if worker.is_none() {
-                worker = Some(Worker::start(&spec)?);
-            }
-            let w = worker.as_mut().expect("just started");
-            let reply = w.grade(&job.problem, &job.code, job.timeout, job.wait);
-            if reply.is_err() {
-                // A worker that failed once is not trusted again.
-                worker = None;
-            }
-            reply.map(|r| classify(&r))
-        })();
+        let result = grade_with_retry(
+            || attempt(&spec, &mut worker, &job),
+            || Worker::start(&spec).and_then(self_test).map(|_| ()),
+        );
         let _ = job.reply.send((job.slot, result));
     }
+}
+
+/// Why one grading attempt gave no reply.
+#[derive(Debug)]
+enum AttemptError {
+    /// No worker could be started: the grader itself is broken, whatever the program.
+    Start(String),
+    /// The worker died, hung or garbled its reply while grading.
+    Grade(String),
+}
+
+/// Grades one job on `worker`, starting a worker first if there is none. A worker that failed
+/// once is dropped: it is never trusted again.
+fn attempt(
+    spec: &WorkerSpec,
+    worker: &mut Option<Worker>,
+    job: &Job,
+) -> Result<Grade, AttemptError> {
+    if worker.is_none() {
+        *worker = Some(Worker::start(spec).map_err(AttemptError::Start)?);
+    }
+    let w = worker.as_mut().expect("just started");
+    match w.grade(&job.problem, &job.code, job.timeout, job.wait) {
+        Ok(reply) => Ok(classify(&reply)),
+        Err(e) => {
+            *worker = None;
+            Err(AttemptError::Grade(e))
+        }
+    }
+}
+
+/// The policy when a worker fails: one retry on a fresh worker, because the usual causes (the
+/// OOM killer, a signal from outside, an overloaded host missing the reply deadline) are
+/// transient and a sweep of millions of programs must not stop for one of them. If the retry
+/// fails too, a fresh worker is checked with the self-test: when it passes, the grader is
+/// healthy and this program is what brings workers down, so it fails as a runtime error (as
+/// LiveCodeBench scores a program whose grading process dies); when it does not, grading
+/// itself is broken and the error is returned.
+fn grade_with_retry(
+    mut attempt: impl FnMut() -> Result<Grade, AttemptError>,
+    healthy: impl FnOnce() -> Result<(), String>,
+) -> Result<Grade, String> {
+    let first = match attempt() {
+        Ok(grade) => return Ok(grade),
+        Err(AttemptError::Start(e)) => return Err(e),
+        Err(AttemptError::Grade(e)) => e,
+    };
+    tracing::warn!("grading worker failed ({first}); retrying on a fresh worker");
+    let second = match attempt() {
+        Ok(grade) => return Ok(grade),
+        Err(AttemptError::Start(e)) => return Err(e),
+        Err(AttemptError::Grade(e)) => e,
+    };
+    healthy().map_err(|e| {
+        format!("grading failed twice ({first}; {second}) and a fresh worker is unhealthy: {e}")
+    })?;
+    Ok(Grade {
+        verdict: Verdict::RuntimeError,
+        detail: Some(format!(
+            "the grading worker failed twice on this program ({first}; {second})"
+        )),
+    })
 }
 
 /// The cache and dedup key: which problem, which time limit, which program.
@@ -418,5 +472,60 @@ impl Drop for SandboxEvaluator {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failing(n: usize) -> impl FnMut() -> Result<Grade, AttemptError> {
+        let mut calls = 0;
+        move || {
+            calls += 1;
+            if calls <= n {
+                Err(AttemptError::Grade(format!("worker exited #{calls}")))
+            } else {
+                Ok(Grade::new(Verdict::Passed))
+            }
+        }
+    }
+
+    #[test]
+    fn one_failure_is_retried_on_a_fresh_worker() {
+        let grade = grade_with_retry(failing(1), || panic!("no health check needed"));
+        assert_eq!(grade.unwrap().verdict, Verdict::Passed);
+    }
+
+    #[test]
+    fn a_program_that_fails_a_healthy_grader_twice_is_a_runtime_error() {
+        let grade = grade_with_retry(failing(2), || Ok(())).unwrap();
+        assert_eq!(grade.verdict, Verdict::RuntimeError);
+        let detail = grade.detail.unwrap();
+        assert!(detail.contains("#1") && detail.contains("#2"), "{detail}");
+    }
+
+    #[test]
+    fn an_unhealthy_grader_is_an_error_not_a_verdict() {
+        let err = grade_with_retry(failing(2), || Err("self-test failed".into())).unwrap_err();
+        assert!(
+            err.contains("self-test failed") && err.contains("#2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_worker_that_cannot_start_is_an_error_at_once() {
+        let mut calls = 0;
+        let err = grade_with_retry(
+            || {
+                calls += 1;
+                Err(AttemptError::Start("cannot start python".into()))
+            },
+            || Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(err, "cannot start python");
+        assert_eq!(calls, 1);
     }
 }

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 use lcb_core::problem::{HumanEvalProblem, LcbProblem, Problem, TestCase, TestType};
+use std::path::Path;
+
 use lcb_eval::{SandboxConfig, SandboxEvaluator};
 
 /// A stdin problem with the given (input, output) tests.
@@ -58,4 +60,19 @@ pub fn pool(workers: usize, timeout: f64) -> SandboxEvaluator {
         ..Default::default()
     })
     .expect("sandbox pool starts")
+}
+
+/// Processes whose environment mentions the pool's scratch root: its workers and anything
+/// their children left behind.
+pub fn sandbox_processes(root: &Path) -> Vec<u32> {
+    let needle = root.to_string_lossy().into_owned().into_bytes();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.windows(needle.len()).any(|w| w == needle.as_slice()))
+                .unwrap_or(false)
+        })
+        .collect()
 }

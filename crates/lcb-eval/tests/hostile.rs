@@ -12,21 +12,6 @@ use lcb_core::evaluator::{Evaluator, GradeRequest};
 use lcb_core::verdict::Verdict;
 use lcb_eval::SandboxEvaluator;
 
-/// Processes whose environment mentions the pool's scratch root: its workers and anything
-/// their children left behind.
-fn sandbox_processes(root: &Path) -> Vec<u32> {
-    let needle = root.to_string_lossy().into_owned().into_bytes();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .map(|env| env.windows(needle.len()).any(|w| w == needle.as_slice()))
-                .unwrap_or(false)
-        })
-        .collect()
-}
-
 struct Case {
     name: &'static str,
     code: String,
