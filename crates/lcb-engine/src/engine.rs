@@ -483,7 +483,11 @@ impl Engine {
             .workers
             .iter()
             .min_by_key(|w| {
-                w.submitted.load(Ordering::Relaxed) - w.completed.load(Ordering::Relaxed)
+                // Relaxed loads from racing submitters may see a completion before its
+                // submission: saturate rather than wrap.
+                w.submitted
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(w.completed.load(Ordering::Relaxed))
             })
             .expect("an engine has at least one worker");
         worker.submitted.fetch_add(total, Ordering::Relaxed);
@@ -673,7 +677,7 @@ fn run_worker(setup: WorkerSetup, inbox: Receiver<Command>, ready: Sender<Result
         drop(stats);
         // Close finished requests' channels only now that their timings are published.
         drop(channels);
-        let sent = sched.sent_total();
+        let sent = sched.finished_total();
         setup
             .completed
             .fetch_add(sent - sent_before, Ordering::Relaxed);

@@ -100,7 +100,8 @@ struct PromptState<K> {
     cursor: (usize, usize),
     total: usize,
     started: usize,
-    sent: usize,
+    /// Samples done with: sent, or abandoned because nobody listens any more.
+    finished: usize,
     cancelled: bool,
     prefill_done: Option<Instant>,
     first_token: Option<Instant>,
@@ -134,7 +135,7 @@ impl<K> PromptState<K> {
     }
 
     fn done(&self) -> bool {
-        self.sent == self.total || (self.cancelled && self.started == self.sent)
+        self.finished == self.total || (self.cancelled && self.started == self.finished)
     }
 }
 
@@ -189,7 +190,7 @@ pub struct Scheduler<K> {
     timings: Vec<RequestTiming>,
     /// Channels of retired requests, closed by [`Scheduler::take_retired`].
     closing: Vec<Sender<Result<Completion, GenError>>>,
-    sent_total: u64,
+    finished_total: u64,
 }
 
 impl<K: Clone> Scheduler<K> {
@@ -209,7 +210,7 @@ impl<K: Clone> Scheduler<K> {
             token_bytes,
             timings: Vec::new(),
             closing: Vec::new(),
-            sent_total: 0,
+            finished_total: 0,
         }
     }
 
@@ -232,7 +233,7 @@ impl<K: Clone> Scheduler<K> {
             cursor: (0, 0),
             total,
             started: 0,
-            sent: 0,
+            finished: 0,
             cancelled: false,
             prefill_done: None,
             first_token: None,
@@ -247,12 +248,14 @@ impl<K: Clone> Scheduler<K> {
 
     /// Samples generated but not yet finished, plus samples not started.
     pub fn outstanding(&self) -> usize {
-        self.prompts.iter().map(|p| p.total - p.sent).sum()
+        self.prompts.iter().map(|p| p.total - p.finished).sum()
     }
 
-    /// Samples sent since the start (for load balancing across devices).
-    pub fn sent_total(&self) -> u64 {
-        self.sent_total
+    /// Samples finished since the start, for load balancing across devices: sent, abandoned
+    /// (their request's receiver was dropped, including samples never started) or failed.
+    /// Every submitted sample is counted exactly once, when its request leaves.
+    pub fn finished_total(&self) -> u64 {
+        self.finished_total
     }
 
     /// The active slots, slot `i` first.
@@ -396,13 +399,13 @@ impl<K: Clone> Scheduler<K> {
             return false;
         };
         Self::send(p, slot, reason);
-        self.sent_total += 1;
+        self.finished_total += 1;
         true
     }
 
     fn send(p: &mut PromptState<K>, slot: &mut SlotState, reason: FinishReason) {
         let generated = std::mem::take(&mut slot.generated);
-        p.sent += 1;
+        p.finished += 1;
         p.generated_tokens += generated.len();
         let completion = Completion {
             group: slot.group,
@@ -493,8 +496,17 @@ impl<K: Clone> Scheduler<K> {
         // From the last slot down, so a slot moved into a hole has already been updated.
         for i in (0..self.slots.len()).rev() {
             let mut slot = self.slots[i].clone();
-            let cancelled = self.prompt(slot.prompt).is_none_or(|p| p.cancelled);
-            let finished = cancelled || self.push_token(&mut slot, sampled[i]);
+            let finished = match self.prompts.iter_mut().find(|p| p.id == slot.prompt) {
+                Some(p) if p.cancelled => {
+                    // Nobody listens: abandon the sample, but count it, or the prompt (and
+                    // its cache) would wait forever for a sample that is never sent.
+                    p.finished += 1;
+                    self.finished_total += 1;
+                    true
+                }
+                Some(_) => self.push_token(&mut slot, sampled[i]),
+                None => true,
+            };
             if !finished {
                 self.slots[i] = slot;
                 continue;
@@ -539,6 +551,8 @@ impl<K: Clone> Scheduler<K> {
             .partition(|p| p.done() && !in_slots.contains(&p.id));
         self.prompts = keep.into();
         for p in done {
+            // A cancelled request's samples that never started are finished now.
+            self.finished_total += (p.total - p.finished) as u64;
             let secs = |t: Option<Instant>| t.map_or(0.0, |t| (t - p.submitted).as_secs_f64());
             self.timings.push(RequestTiming {
                 prompt_tokens: p.tokens.len(),
@@ -554,6 +568,7 @@ impl<K: Clone> Scheduler<K> {
     /// Fails every queued request with `error` and clears all state (after a device error).
     pub fn fail_all(&mut self, error: &str) {
         for p in self.prompts.drain(..) {
+            self.finished_total += (p.total - p.finished) as u64;
             let _ = p.reply.send(Err(GenError::Failed(error.to_owned())));
         }
         self.slots.clear();
@@ -746,5 +761,53 @@ mod tests {
         s.fill_slots();
         assert!(s.is_idle());
         assert_eq!(s.take_retired().0.len(), 1);
+    }
+
+    #[test]
+    fn a_request_dropped_while_samples_are_in_slots_leaves() {
+        let mut s = scheduler(4);
+        let (a, rx) = request(2, vec![group(10, 3, 1.0)]);
+        s.add(a);
+        prefill_all(&mut s, 1);
+        s.fill_slots();
+        assert_eq!(s.active().len(), 4);
+        drop(rx);
+        let tok = Sampled {
+            token: 2,
+            logprob: -1.0,
+        };
+        // Each step: the first finished sample's send fails, the rest are abandoned.
+        for _ in 0..4 {
+            let rows = s.active().len();
+            if rows == 0 {
+                break;
+            }
+            s.apply_tokens(&vec![tok; rows]);
+            s.fill_slots();
+        }
+        assert!(s.active().is_empty(), "abandoned samples leave their slots");
+        assert!(
+            s.is_idle(),
+            "the cancelled prompt (and its cache) is retired"
+        );
+        assert_eq!(s.take_retired().0.len(), 1);
+        assert_eq!(
+            s.finished_total(),
+            10,
+            "every submitted sample is counted once"
+        );
+    }
+
+    #[test]
+    fn failing_all_counts_every_outstanding_sample_as_finished() {
+        let mut s = scheduler(2);
+        let (a, rx) = request(2, vec![group(5, 3, 1.0)]);
+        s.add(a);
+        prefill_all(&mut s, 1);
+        s.fill_slots();
+        s.fail_all("device lost");
+        assert!(s.is_idle());
+        assert_eq!(s.finished_total(), 5);
+        assert!(matches!(rx.try_recv(), Ok(Err(GenError::Failed(_)))));
     }
 }

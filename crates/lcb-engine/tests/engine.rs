@@ -229,6 +229,44 @@ fn continuous_batching_returns_every_sample_once_whatever_the_slots() {
 }
 
 #[test]
+fn requests_whose_receivers_are_dropped_free_the_engine() {
+    let dir = model_dir();
+    let engine = Engine::load(
+        dir.path().to_str().unwrap(),
+        &HubOptions::default(),
+        config(4),
+    )
+    .unwrap();
+    let wait = std::time::Duration::from_secs(120);
+    // More abandoned requests than may be resident at once (2): each would hold its prompt's
+    // cache for ever if its abandoned samples were never counted.
+    for i in 0..3 {
+        let rx = engine
+            .submit(GenerationRequest {
+                prompt: Prompt::Text(format!("def f{i}():\n")),
+                groups: vec![group(params(1.0, 20, 1), 30, 0)],
+            })
+            .unwrap();
+        rx.recv_timeout(wait).unwrap().unwrap();
+        drop(rx);
+    }
+    let rx = engine
+        .submit(GenerationRequest {
+            prompt: Prompt::Text("x = 1\n".into()),
+            groups: vec![group(params(0.0, 5, 1), 3, 0)],
+        })
+        .unwrap();
+    let done: Vec<Completion> = (0..3)
+        .map(|_| {
+            rx.recv_timeout(wait)
+                .expect("a later request completes")
+                .unwrap()
+        })
+        .collect();
+    assert!(done.iter().all(|c| c.token_ids.len() == 5));
+}
+
+#[test]
 fn stop_strings_and_eos_end_samples() {
     let dir = model_dir();
     let path = dir.path().to_str().unwrap();
