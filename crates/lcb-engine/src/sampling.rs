@@ -30,8 +30,10 @@ impl SamplerParams {
         top_k: None,
     };
 
+    /// Greedy at temperature 0 or below, with top-k 1, and at temperatures so small that
+    /// `1 / T` overflows (tempered weights would be NaN, which would sample uniformly).
     fn is_greedy(&self) -> bool {
-        self.temperature <= 0.0 || self.top_k == Some(1)
+        self.temperature <= 0.0 || !(1.0 / self.temperature).is_finite() || self.top_k == Some(1)
     }
 }
 
@@ -49,7 +51,8 @@ pub struct Sampled {
 /// 2e-7). libm's `expf` is scalar and very slow on the underflow path that most of a
 /// 150k-entry softmax takes (`exp(logit - max)` for unlikely tokens), which made sampling
 /// cost more than the model on the CPU. Inputs below -87.3 give ~1e-38 instead of smaller
-/// values or 0, which changes no sum.
+/// values or 0, which changes no sum (every softmax sum is at least 1) but means no weight is
+/// ever exactly 0: a walk must not take "last non-zero weight" for a likely token.
 #[inline(always)]
 // `max`/`min` map to single vector instructions; `clamp` adds NaN handling and an assertion.
 #[allow(clippy::manual_clamp)]
@@ -237,24 +240,32 @@ pub fn sample(logits: &[f32], params: &SamplerParams, key: DrawKey) -> Sampled {
 }
 
 /// Inverse CDF over block-summed weights: finds the block where the cumulative mass passes
-/// `u * total`, then walks inside it.
+/// `u * total`, then walks token by token from its start.
+///
+/// A block's mass is an eight-lane f32 sum, the walk a sequential f64 sum: they can differ in
+/// the last bits. When the target falls in that gap the walk is not over at the block's end:
+/// it carries on into the next blocks (where the exact cumulative mass does pass the target)
+/// instead of settling on the block's last token, which is any token at all, usually one
+/// with no probability (`exp_f32` never returns exactly 0).
 fn walk_blocks(weights: &[f32], blocks: &[f64], u: f64) -> usize {
     let total: f64 = blocks.iter().sum();
     let target = u * total;
     let mut cumulative = 0.0;
+    let mut start = 0;
     for (b, &mass) in blocks.iter().enumerate() {
         if cumulative + mass > target || b + 1 == blocks.len() {
-            let start = b * BLOCK;
-            let end = (start + BLOCK).min(weights.len());
-            return start
-                + walk(
-                    weights[start..end].iter().copied().enumerate(),
-                    target - cumulative,
-                );
+            start = b * BLOCK;
+            break;
         }
         cumulative += mass;
     }
-    0
+    let tail = weights[start..].iter().copied().enumerate();
+    match walk(tail, target - cumulative) {
+        Some(i) => start + i,
+        // Rounding left the target past the last token: the most likely token is the only
+        // choice that is certainly plausible.
+        None => argmax(weights),
+    }
 }
 
 /// Draw from `softmax(logits / T)` restricted by top-k and top-p.
@@ -293,25 +304,24 @@ fn sample_filtered(logits: &[f32], max: f32, params: &SamplerParams, u: f64) -> 
     }
     let kept = &weights[..keep];
     let total: f64 = kept.iter().map(|&w| f64::from(w)).sum();
-    let chosen = walk(kept.iter().copied().enumerate(), u * total);
+    // `total` is the same f64 sum in the same order as the walk's, so `u * total` (u < 1) is
+    // always reached; the most likely candidate is a safe answer if it ever is not.
+    let chosen = walk(kept.iter().copied().enumerate(), u * total).unwrap_or(0);
     candidates[chosen] as usize
 }
 
-/// The first index whose cumulative weight exceeds `target` (the last non-zero one if
-/// rounding leaves the target unreached).
-fn walk(weights: impl Iterator<Item = (usize, f32)>, target: f64) -> usize {
+/// The first index whose cumulative weight exceeds `target`; `None` if none does.
+fn walk(weights: impl Iterator<Item = (usize, f32)>, target: f64) -> Option<usize> {
     let mut cumulative = 0.0;
-    let mut last_nonzero = 0;
     for (i, w) in weights {
         if w > 0.0 {
-            last_nonzero = i;
             cumulative += f64::from(w);
             if cumulative > target {
-                return i;
+                return Some(i);
             }
         }
     }
-    last_nonzero
+    None
 }
 
 /// Samples every row of `logits` (`rows × vocab`, row-major) in parallel; row `i` uses
@@ -347,6 +357,44 @@ mod tests {
             temperature,
             top_p,
             top_k,
+        }
+    }
+
+    #[test]
+    fn a_rounding_gap_at_a_block_end_walks_on_instead_of_taking_the_last_token() {
+        // Block 0: one likely token (5) among negligible ones; block 1: token 1030 likely.
+        let mut weights = vec![1e-38f32; 2 * BLOCK];
+        weights[5] = 1.0;
+        weights[1030] = 1.0;
+        let exact0: f64 = weights[..BLOCK].iter().map(|&w| f64::from(w)).sum();
+        // The block's f32 lane sum a little above the exact sum, as rounding can make it.
+        let blocks = [exact0 * (1.0 + 1e-6), 1.0];
+        let total: f64 = blocks.iter().sum();
+        let target = exact0 * (1.0 + 0.5e-6);
+        let chosen = walk_blocks(&weights, &blocks, target / total);
+        assert_eq!(chosen, 1030, "the gap must not select token {}", BLOCK - 1);
+        // Ordinary draws land on the likely tokens.
+        assert_eq!(walk_blocks(&weights, &blocks, 0.25), 5);
+        assert_eq!(walk_blocks(&weights, &blocks, 0.75), 1030);
+    }
+
+    #[test]
+    fn a_target_past_every_weight_falls_back_to_the_most_likely_token() {
+        let weights = [0.1f32, 0.7, 0.2];
+        // Block sums larger than the weights: the target is never reached.
+        assert_eq!(walk_blocks(&weights, &[2.0], 0.99), 1);
+    }
+
+    #[test]
+    fn temperatures_too_small_to_invert_are_greedy() {
+        let mut logits = vec![0.0f32; 300];
+        logits[123] = 3.0;
+        logits[7] = 2.9;
+        for t in [1e-39f32, f32::MIN_POSITIVE / 4.0] {
+            for step in 0..20 {
+                let s = sample(&logits, &params(t, 1.0, None), key(step));
+                assert_eq!(s.token, 123, "T = {t:e}");
+            }
         }
     }
 
