@@ -278,15 +278,31 @@ impl Engine {
         let dtype = config.devices[0].compute_dtype(dtype);
         let mut config = config;
         if let Some(fraction) = config.gpu_memory_utilization {
-            if let Some((free, total)) = config.devices[0].memory_info()? {
-                let weights = (parts.config.parameter_count() * dtype.size_in_bytes()) as u64;
-                let reserve = gpu_reserve(&parts.config, config.max_slots.min(1024));
-                config.kv_memory = kv_budget_from_gpu(free, total, fraction, weights, reserve)?;
+            // Every device runs the same plan, so the device with the least room sets it:
+            // another process on `cuda:3` must not make `cuda:3` run out of memory.
+            let weights = (parts.config.parameter_count() * dtype.size_in_bytes()) as u64;
+            let reserve = gpu_reserve(&parts.config, config.max_slots.min(1024));
+            let mut budget: Option<(u64, u64, DeviceSpec)> = None;
+            for &device in &config.devices {
+                if let Some((free, total)) = device.memory_info()? {
+                    let kv = kv_budget_from_gpu(free, total, fraction, weights, reserve).map_err(
+                        |e| match e {
+                            Error::Invalid(m) => Error::Invalid(format!("{device}: {m}")),
+                            other => other,
+                        },
+                    )?;
+                    if budget.is_none_or(|(least, _, _)| kv < least) {
+                        budget = Some((kv, total, device));
+                    }
+                }
+            }
+            if let Some((kv, total, device)) = budget {
+                config.kv_memory = kv;
                 tracing::info!(
-                    "KV cache: {} MiB ({fraction} of {} MiB on {})",
-                    config.kv_memory >> 20,
+                    "KV cache: {} MiB per device ({fraction} of {} MiB on {device}, the device \
+                     with the least room)",
+                    kv >> 20,
                     total >> 20,
-                    config.devices[0]
                 );
             }
         }
@@ -704,8 +720,17 @@ fn step(
     if let Some(p) = &plan {
         if sched.cache(p.prompt).is_none() {
             let len = sched.prompt_tokens(p.prompt).len();
-            let cache = PrefixKv::new(&setup.cfg, len, setup.dtype, model.device())?;
-            sched.attach_cache(p.prompt, cache);
+            match PrefixKv::new(&setup.cfg, len, setup.dtype, model.device()) {
+                Ok(cache) => sched.attach_cache(p.prompt, cache),
+                Err(e) => {
+                    // A prompt whose cache does not fit (a very long prompt on a full GPU)
+                    // fails alone; the requests already decoding carry on next step.
+                    let error = format!("cannot allocate the cache of a {len}-token prompt: {e}");
+                    tracing::error!(device = %setup.device, "{error}");
+                    sched.fail_prompt(p.prompt, &error);
+                    return Ok(None);
+                }
+            }
         }
     }
     let (rows, groups) = sched.decode_batch();

@@ -565,6 +565,23 @@ impl<K: Clone> Scheduler<K> {
         }
     }
 
+    /// Fails one request that has no sample decoding yet (its cache could not be allocated,
+    /// say), leaving every other request running.
+    pub fn fail_prompt(&mut self, prompt: u64, error: &str) {
+        debug_assert!(
+            !self.slots.iter().any(|s| s.prompt == prompt),
+            "fail_prompt is for prompts that are not decoding"
+        );
+        if let Some(pos) = self.prompts.iter().position(|p| p.id == prompt) {
+            let p = self
+                .prompts
+                .remove(pos)
+                .expect("the position was just found");
+            self.finished_total += (p.total - p.finished) as u64;
+            let _ = p.reply.send(Err(GenError::Failed(error.to_owned())));
+        }
+    }
+
     /// Fails every queued request with `error` and clears all state (after a device error).
     pub fn fail_all(&mut self, error: &str) {
         for p in self.prompts.drain(..) {
@@ -796,6 +813,33 @@ mod tests {
             10,
             "every submitted sample is counted once"
         );
+    }
+
+    #[test]
+    fn failing_one_prompt_leaves_the_others_running() {
+        let mut s = scheduler(2);
+        let (a, rx_a) = request(2, vec![group(3, 2, 1.0)]);
+        let (b, rx_b) = request(2, vec![group(2, 2, 1.0)]);
+        s.add(a);
+        s.add(b);
+        let first = s.prefill_plan().unwrap().prompt;
+        s.fail_prompt(first, "out of memory");
+        assert!(matches!(rx_a.try_recv(), Ok(Err(GenError::Failed(m))) if m == "out of memory"));
+        assert_eq!(s.finished_total(), 3);
+        prefill_all(&mut s, 1);
+        s.fill_slots();
+        let tok = Sampled {
+            token: 2,
+            logprob: -1.0,
+        };
+        while !s.active().is_empty() {
+            let rows = s.active().len();
+            s.apply_tokens(&vec![tok; rows]);
+            s.fill_slots();
+        }
+        assert_eq!(rx_b.try_iter().filter(|r| r.is_ok()).count(), 2);
+        assert!(s.is_idle());
+        assert_eq!(s.finished_total(), 5);
     }
 
     #[test]
