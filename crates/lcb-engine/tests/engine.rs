@@ -49,6 +49,11 @@ fn model_dir() -> tempfile::TempDir {
     dir
 }
 
+/// Loads the engine from a model folder with `slots` decode slots and the test configuration.
+fn load(dir: &std::path::Path, slots: usize) -> Engine {
+    Engine::load(dir.to_str().unwrap(), &HubOptions::default(), config(slots)).unwrap()
+}
+
 fn config(slots: usize) -> EngineConfig {
     EngineConfig {
         kv_memory: 64 << 20,
@@ -130,12 +135,7 @@ fn oracle_greedy(dir: &Path, prompt: &[u32], steps: usize) -> Vec<u32> {
 #[test]
 fn greedy_matches_candle_transformers_and_samples_are_reproducible() {
     let dir = model_dir();
-    let engine = Engine::load(
-        dir.path().to_str().unwrap(),
-        &HubOptions::default(),
-        config(8),
-    )
-    .unwrap();
+    let engine = load(dir.path(), 8);
     let prompt = "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n";
     let ids = engine.tokenizer().unwrap().encode(prompt).unwrap();
     let greedy = run(&engine, prompt, vec![group(params(0.0, 12, 0), 3, 0)]);
@@ -162,12 +162,7 @@ fn greedy_matches_candle_transformers_and_samples_are_reproducible() {
     let eight = run(&engine, prompt, vec![group(params(1.0, 10, 7), 8, 3)]);
     let four = run(&engine, prompt, vec![group(params(1.0, 10, 7), 4, 3)]);
     assert_eq!(&eight[..4], &four[..]);
-    let narrow = Engine::load(
-        dir.path().to_str().unwrap(),
-        &HubOptions::default(),
-        config(1),
-    )
-    .unwrap();
+    let narrow = load(dir.path(), 1);
     assert_eq!(narrow.slots(), 1);
     let one_slot = run(&narrow, prompt, vec![group(params(1.0, 10, 7), 8, 3)]);
     assert_eq!(one_slot, eight);
@@ -180,7 +175,6 @@ fn greedy_matches_candle_transformers_and_samples_are_reproducible() {
 #[test]
 fn continuous_batching_returns_every_sample_once_whatever_the_slots() {
     let dir = model_dir();
-    let path = dir.path().to_str().unwrap();
     let prompts = ["a = 1\n", "import sys\nfor line in sys.stdin:\n", "x"];
     let groups = |i: usize| {
         vec![
@@ -211,8 +205,8 @@ fn continuous_batching_returns_every_sample_once_whatever_the_slots() {
             })
             .collect()
     };
-    let few = collect(&Engine::load(path, &HubOptions::default(), config(3)).unwrap());
-    let many = collect(&Engine::load(path, &HubOptions::default(), config(64)).unwrap());
+    let few = collect(&load(dir.path(), 3));
+    let many = collect(&load(dir.path(), 64));
     for (i, done) in few.iter().enumerate() {
         let want: Vec<(usize, usize)> = groups(i)
             .iter()
@@ -231,12 +225,7 @@ fn continuous_batching_returns_every_sample_once_whatever_the_slots() {
 #[test]
 fn requests_whose_receivers_are_dropped_free_the_engine() {
     let dir = model_dir();
-    let engine = Engine::load(
-        dir.path().to_str().unwrap(),
-        &HubOptions::default(),
-        config(4),
-    )
-    .unwrap();
+    let engine = load(dir.path(), 4);
     let wait = std::time::Duration::from_secs(120);
     // More abandoned requests than may be resident at once (2): each would hold its prompt's
     // cache for ever if its abandoned samples were never counted.
@@ -269,8 +258,7 @@ fn requests_whose_receivers_are_dropped_free_the_engine() {
 #[test]
 fn stop_strings_and_eos_end_samples() {
     let dir = model_dir();
-    let path = dir.path().to_str().unwrap();
-    let engine = Engine::load(path, &HubOptions::default(), config(4)).unwrap();
+    let engine = load(dir.path(), 4);
     let prompt = "Hello";
     let free = run(&engine, prompt, vec![group(params(0.0, 20, 0), 1, 0)]);
     let full = &free[0];
@@ -329,12 +317,7 @@ fn stop_strings_and_eos_end_samples() {
 #[test]
 fn invalid_requests_are_refused_clearly() {
     let dir = model_dir();
-    let engine = Engine::load(
-        dir.path().to_str().unwrap(),
-        &HubOptions::default(),
-        config(2),
-    )
-    .unwrap();
+    let engine = load(dir.path(), 2);
     let submit = |prompt: &str, p: SamplingParams| {
         engine
             .submit(GenerationRequest {
@@ -376,12 +359,7 @@ fn invalid_requests_are_refused_clearly() {
 #[test]
 fn sharded_and_hub_models_load() {
     let dir = model_dir();
-    let engine = Engine::load(
-        dir.path().to_str().unwrap(),
-        &HubOptions::default(),
-        config(2),
-    )
-    .unwrap();
+    let engine = load(dir.path(), 2);
     let want = run(&engine, "abc", vec![group(params(0.0, 6, 0), 1, 0)]);
 
     // Split the weights over two shards with an index, as transformers saves large models.
@@ -421,12 +399,7 @@ fn sharded_and_hub_models_load() {
     ] {
         std::fs::copy(dir.path().join(name), sharded.path().join(name)).unwrap();
     }
-    let engine = Engine::load(
-        sharded.path().to_str().unwrap(),
-        &HubOptions::default(),
-        config(2),
-    )
-    .unwrap();
+    let engine = load(sharded.path(), 2);
     assert_eq!(
         run(&engine, "abc", vec![group(params(0.0, 6, 0), 1, 0)]),
         want
