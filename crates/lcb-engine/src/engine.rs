@@ -211,10 +211,32 @@ pub fn kv_budget_from_gpu(
         })
 }
 
+/// Most query rows × keys (per query head) one attention call may score: what the memory
+/// plan's own shapes need — a full prefill chunk or every slot over the longest planned
+/// prompt, every slot over its own tokens. Work on longer prompts is split to fit (smaller
+/// prefill chunks, decode rows in several calls), so the reserve below always holds.
+pub fn attention_budget(config: &EngineConfig, slots: usize) -> usize {
+    let over_prompt = config
+        .prefill_chunk
+        .max(slots)
+        .saturating_mul(config.max_prompt_tokens.max(1));
+    over_prompt.max(slots.saturating_mul(config.max_new_tokens))
+}
+
+/// Bytes per attention score element at the peak of an attention call: the scores in the
+/// compute dtype and in f32, the softmax in f32 and the probabilities cast back (at most
+/// four bytes each).
+const SCORE_BYTES: u64 = 16;
+
 /// Working memory the engine reserves on a GPU besides weights and cache: the step's
-/// logits in f32 (twice, for sampling) plus 1 GiB for activations.
-fn gpu_reserve(cfg: &Qwen3Config, slots: usize) -> u64 {
-    2 * (slots as u64) * (cfg.vocab_size as u64) * 4 + (1 << 30)
+/// logits in f32 (twice, for sampling), the attention scores of every query head at the
+/// attention budget, and 1 GiB for activations and library workspaces.
+fn gpu_reserve(cfg: &Qwen3Config, config: &EngineConfig, slots: usize) -> u64 {
+    let logits = 2 * (slots as u64) * (cfg.vocab_size as u64) * 4;
+    let scores = (cfg.num_attention_heads as u64)
+        .saturating_mul(attention_budget(config, slots) as u64)
+        .saturating_mul(SCORE_BYTES);
+    logits.saturating_add(scores).saturating_add(1 << 30)
 }
 
 /// Decode slots and prompt-token budget that fit `config.kv_memory` on one device.
@@ -281,7 +303,7 @@ impl Engine {
             // Every device runs the same plan, so the device with the least room sets it:
             // another process on `cuda:3` must not make `cuda:3` run out of memory.
             let weights = (parts.config.parameter_count() * dtype.size_in_bytes()) as u64;
-            let reserve = gpu_reserve(&parts.config, config.max_slots.min(1024));
+            let reserve = gpu_reserve(&parts.config, &config, config.max_slots.min(1024));
             let mut budget: Option<(u64, u64, DeviceSpec)> = None;
             for &device in &config.devices {
                 if let Some((free, total)) = device.memory_info()? {
@@ -332,6 +354,7 @@ impl Engine {
                     prefill_chunk: config.prefill_chunk,
                     max_resident_prompts: config.resident_prompts.max(1),
                     prefix_budget_tokens: prefix_budget,
+                    attention_budget: attention_budget(&config, slots),
                 },
                 capacity: config.max_new_tokens,
                 eos: parts.eos.clone(),
@@ -620,7 +643,8 @@ fn load_on_device(setup: &WorkerSetup) -> Result<(Qwen3Model, KvPool)> {
         Weights::Files(files) => files.var_builder(setup.dtype, &device)?,
         Weights::Tensors(map) => VarBuilder::from_tensors(map.clone(), setup.dtype, &device),
     };
-    let model = Qwen3Model::load(&setup.cfg, vb)?;
+    let mut model = Qwen3Model::load(&setup.cfg, vb)?;
+    model.set_attention_budget(setup.scheduler.attention_budget);
     let pool = KvPool::new(
         &setup.cfg,
         setup.scheduler.slots,
@@ -843,16 +867,50 @@ mod tests {
         // hundreds of 2,048-token samples beside two 4,096-token prompts.
         let cfg = Qwen3Config::qwen3_0_6b();
         let weights = (cfg.parameter_count() * 2) as u64;
-        let kv =
-            kv_budget_from_gpu(80 * GIB, 80 * GIB, 0.9, weights, gpu_reserve(&cfg, 512)).unwrap();
+        let defaults = EngineConfig::default();
+        let reserve = gpu_reserve(&cfg, &defaults, 512);
+        let kv = kv_budget_from_gpu(80 * GIB, 80 * GIB, 0.9, weights, reserve).unwrap();
         assert!(kv > 60 * GIB && kv < 72 * GIB, "{}", kv >> 20);
         let config = EngineConfig {
             kv_memory: kv,
             max_slots: usize::MAX,
-            ..Default::default()
+            ..defaults
         };
         let (slots, _) = plan_memory(&cfg, DType::BF16, &config).unwrap();
         assert!(slots > 256, "{slots}");
+    }
+
+    #[test]
+    fn the_reserve_holds_every_planned_attention_call() {
+        let config = EngineConfig {
+            prefill_chunk: 512,
+            max_prompt_tokens: 4096,
+            max_new_tokens: 2048,
+            ..Default::default()
+        };
+        // A full chunk over the longest planned prompt sets the budget for a few slots…
+        assert_eq!(attention_budget(&config, 64), 512 * 4096);
+        // …every slot over the prompt for many, and every slot over its own tokens for long
+        // generations.
+        assert_eq!(attention_budget(&config, 1024), 1024 * 4096);
+        let long = EngineConfig {
+            max_new_tokens: 32768,
+            ..config.clone()
+        };
+        assert_eq!(attention_budget(&long, 256), 256 * 32768);
+        // Qwen3-32B's 64 query heads at 512 slots: 2 GiB of scores at the peak, more than the
+        // flat 1 GiB that once had to hold them along with everything else.
+        let big = Qwen3Config {
+            num_attention_heads: 64,
+            ..Qwen3Config::qwen3_0_6b()
+        };
+        let reserve = gpu_reserve(&big, &config, 512);
+        let scores = 64 * 512 * 4096 * SCORE_BYTES;
+        assert_eq!(
+            reserve,
+            2 * 512 * big.vocab_size as u64 * 4 + scores + (1 << 30)
+        );
+        assert!(scores >= 2 << 30);
     }
 
     #[test]

@@ -9,7 +9,10 @@
 //!   and last logits are already there); if that prompt has none left, the last active slot
 //!   moves into the hole ([`Move`], a copy of its few own keys/values).
 //! * **Free slots** take the oldest ready prompt's next sample.
-//! * **Prefill** runs one chunk per step, alongside decoding. A new prompt starts only while
+//! * **Prefill** runs one chunk per step, alongside decoding. A chunk holds at most
+//!   `prefill_chunk` tokens, and fewer late in a prompt longer than the memory plan expected,
+//!   so that its attention scores (chunk × keys) stay within `attention_budget`. A new prompt
+//!   starts only while
 //!   fewer than `max_resident_prompts` prompts hold a cache, their tokens fit the prefix
 //!   budget, and the ready prompts' unstarted samples could not keep every slot busy.
 //! * A prompt leaves (its cache freed, its channel closed) when its last sample is sent.
@@ -69,6 +72,9 @@ pub struct SchedulerConfig {
     pub max_resident_prompts: usize,
     /// Most prompt tokens cached at once (a single longer prompt is still admitted alone).
     pub prefix_budget_tokens: usize,
+    /// Most query rows × keys one attention call may score (per head): the working memory the
+    /// engine reserved for score matrices. Bounds prefill chunks of over-long prompts.
+    pub attention_budget: usize,
 }
 
 /// Timings of one finished request, for benchmarks.
@@ -310,10 +316,14 @@ impl<K: Clone> Scheduler<K> {
                 return None;
             }
         }
+        let start = candidate.prefilled;
         let len = self
             .config
             .prefill_chunk
-            .min(candidate.tokens.len() - candidate.prefilled);
+            .min(candidate.tokens.len() - start);
+        // Scores are len × (start + len); shrinking len to budget / (start + len) is enough
+        // (the keys shrink with it). At least one token, so a prompt always progresses.
+        let len = len.min(self.config.attention_budget / (start + len)).max(1);
         Some(PrefillPlan {
             prompt: candidate.id,
             start: candidate.prefilled,
@@ -618,6 +628,7 @@ mod tests {
             prefill_chunk: 4,
             max_resident_prompts: 2,
             prefix_budget_tokens: 100,
+            attention_budget: usize::MAX,
         }
     }
 
@@ -661,6 +672,42 @@ mod tests {
             });
             s.prefill_done(&plan, logits);
         }
+    }
+
+    #[test]
+    fn chunks_shrink_to_keep_attention_scores_within_budget() {
+        let mut s = Scheduler::new(
+            SchedulerConfig {
+                attention_budget: 40,
+                ..config(1)
+            },
+            vec![0],
+            Arc::new(|t| vec![b'a' + (t % 26) as u8]),
+        );
+        let (req, _rx) = request(20, vec![group(5, 1, 0.0)]);
+        s.add(req);
+        let mut chunks = Vec::new();
+        while let Some(plan) = s.prefill_plan() {
+            s.attach_cache(plan.prompt, ());
+            let logits = plan.last.then(|| vec![0.0; 4]);
+            s.prefill_done(&plan, logits);
+            chunks.push((plan.start, plan.len));
+        }
+        // Full chunks of 4 while 4 × keys ≤ 40, then as many as the budget allows.
+        assert_eq!(
+            chunks,
+            vec![
+                (0, 4),
+                (4, 4),
+                (8, 3),
+                (11, 2),
+                (13, 2),
+                (15, 2),
+                (17, 2),
+                (19, 1)
+            ]
+        );
+        assert!(chunks.iter().all(|&(start, len)| len * (start + len) <= 40));
     }
 
     #[test]

@@ -223,6 +223,43 @@ fn continuous_batching_returns_every_sample_once_whatever_the_slots() {
 }
 
 #[test]
+fn prompts_longer_than_planned_run_in_smaller_pieces_and_match_candle_transformers() {
+    let dir = model_dir();
+    // Planned for 8-token prompts: the budget is 4 slots × 32 new tokens = 128 scores per head,
+    // so a 60-token prompt prefills in shrinking chunks and its 4 decode rows attend in pairs.
+    let engine = Engine::load(
+        dir.path().to_str().unwrap(),
+        &HubOptions::default(),
+        EngineConfig {
+            max_prompt_tokens: 8,
+            ..config(4)
+        },
+    )
+    .unwrap();
+    let prompt = "import sys\n\ndef main():\n    data = sys.stdin.read().split()\n    \
+                  n = int(data[0])\n    values = list(map(int, data[1:n + 1]))\n    \
+                  print(sum(values) % 1000000007)\n\nmain()\n";
+    let ids = engine.tokenizer().unwrap().encode(prompt).unwrap();
+    assert!(ids.len() > 40, "{} prompt tokens", ids.len());
+    let greedy = run(&engine, prompt, vec![group(params(0.0, 10, 0), 4, 0)]);
+    let want = oracle_greedy(dir.path(), &ids, 10);
+    assert_eq!(greedy.len(), 4);
+    assert!(greedy.iter().all(|c| c.token_ids == want));
+    // Sampled rows differ from one another, so a mix-up between the pieces would show: the
+    // same samples as an engine that runs the prompt whole, up to rounding.
+    let sampled = |engine: &Engine| run(engine, prompt, vec![group(params(1.0, 10, 7), 4, 0)]);
+    let pieces = sampled(&engine);
+    let whole = sampled(&load(dir.path(), 4));
+    assert!(pieces.iter().any(|c| c.token_ids != pieces[0].token_ids));
+    for (a, b) in pieces.iter().zip(&whole) {
+        assert_eq!(a.token_ids, b.token_ids);
+        for (x, y) in a.logprobs.iter().zip(&b.logprobs) {
+            assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+        }
+    }
+}
+
+#[test]
 fn requests_whose_receivers_are_dropped_free_the_engine() {
     let dir = model_dir();
     let engine = load(dir.path(), 4);

@@ -230,8 +230,14 @@ fn chunked_prefill_and_ragged_decode_match_candle_transformers() {
                 groups,
                 prefill: None,
             };
-            for mode in [DecodeAttention::Shared, DecodeAttention::Naive] {
+            // Budget 1: each decode row attends over its prompt in a call of its own.
+            for (mode, budget) in [
+                (DecodeAttention::Shared, usize::MAX),
+                (DecodeAttention::Naive, usize::MAX),
+                (DecodeAttention::Shared, 1),
+            ] {
                 model.set_decode_attention(mode);
+                model.set_attention_budget(budget);
                 // Re-running a step rewrites the same keys/values: idempotent.
                 let out = model.forward(&batch, &pool).unwrap();
                 let logits = out.decode.unwrap();
@@ -240,11 +246,12 @@ fn chunked_prefill_and_ragged_decode_match_candle_transformers() {
                         &row(&logits, *r),
                         want,
                         1e-4,
-                        &format!("{mode:?} step {step} row {r}"),
+                        &format!("{mode:?} budget {budget} step {step} row {r}"),
                     );
                 }
             }
             model.set_decode_attention(DecodeAttention::Shared);
+            model.set_attention_budget(usize::MAX);
         }
     }
 }

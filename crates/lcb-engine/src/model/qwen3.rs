@@ -218,6 +218,9 @@ pub struct Qwen3Model {
     device: Device,
     dtype: DType,
     decode_attention: DecodeAttention,
+    /// Most query rows × keys one prompt-attention call scores (per head); more decode rows
+    /// than fit go through in several calls.
+    attention_budget: usize,
 }
 
 impl std::fmt::Debug for Qwen3Model {
@@ -271,6 +274,7 @@ impl Qwen3Model {
             device,
             dtype,
             decode_attention: DecodeAttention::Shared,
+            attention_budget: usize::MAX,
         })
     }
 
@@ -292,6 +296,13 @@ impl Qwen3Model {
     /// Chooses how decode rows attend over their prompt (tests compare both).
     pub fn set_decode_attention(&mut self, mode: DecodeAttention) {
         self.decode_attention = mode;
+    }
+
+    /// Bounds the score matrices of decode rows' attention over their prompt: at most
+    /// `budget` decode rows × prompt keys per query head in one call (the memory the engine reserved for
+    /// them). Only rows of a prompt longer than the memory plan expected are split.
+    pub fn set_attention_budget(&mut self, budget: usize) {
+        self.attention_budget = budget.max(1);
     }
 
     /// Runs one step: writes the new keys/values into `pool` (decode rows) and into the
@@ -580,7 +591,7 @@ impl Qwen3Model {
             } else {
                 q.index_select(rows, 0)?
             };
-            let (out, lse) = attention::prefix_attention(&q_group, pk, pv)?;
+            let (out, lse) = self.prefix_attention_within_budget(&q_group, pk, pv)?;
             outs.push(out);
             lses.push(lse);
         }
@@ -597,6 +608,31 @@ impl Qwen3Model {
         };
         let (shared, shared_lse) = (cat(outs)?, cat(lses)?);
         attention::merge(&shared, &shared_lse, &own, &own_lse)
+    }
+
+    /// [`attention::prefix_attention`] in as few calls as keep each call's scores
+    /// (decode rows × prompt keys, per query head) within the attention budget.
+    fn prefix_attention_within_budget(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+    ) -> Result<(Tensor, Tensor)> {
+        let rows = q.dim(0)?;
+        let keys = k.dim(1)?;
+        let per_call = (self.attention_budget / keys.max(1)).max(1);
+        if rows <= per_call {
+            return attention::prefix_attention(q, k, v);
+        }
+        let mut outs = Vec::new();
+        let mut lses = Vec::new();
+        for start in (0..rows).step_by(per_call) {
+            let part = q.narrow(0, start, per_call.min(rows - start))?;
+            let (out, lse) = attention::prefix_attention(&part, k, v)?;
+            outs.push(out);
+            lses.push(lse);
+        }
+        Ok((Tensor::cat(&outs, 0)?, Tensor::cat(&lses, 0)?))
     }
 }
 
