@@ -34,22 +34,25 @@ impl StopStrings {
         self.patterns.is_empty()
     }
 
-    /// The earliest start of a stop string in `text` that ends at or after `new_from` (the
-    /// first byte not searched before).
+    /// Where the text is cut: the first match, in `text` from `new_from - (longest - 1)` on,
+    /// of the first stop string in list order that has one there. Earlier matches would have
+    /// ended the sample at an earlier token, so every match found ends at or after `new_from`
+    /// (the first byte not searched before).
+    ///
+    /// List order, not position, decides when one token completes two stop strings: vLLM's
+    /// stop checker (which the reference workload runs) returns the first stop string in the
+    /// list that `find` locates in the new text.
     fn find_new(&self, text: &[u8], new_from: usize) -> Option<usize> {
         if self.patterns.is_empty() {
             return None;
         }
         let window = new_from.saturating_sub(self.longest - 1);
-        self.patterns
-            .iter()
-            .filter_map(|p| {
-                text[window..]
-                    .windows(p.len())
-                    .position(|w| w == p.as_slice())
-                    .map(|i| window + i)
-            })
-            .min()
+        self.patterns.iter().find_map(|p| {
+            text[window..]
+                .windows(p.len())
+                .position(|w| w == p.as_slice())
+                .map(|i| window + i)
+        })
     }
 }
 
@@ -169,19 +172,22 @@ mod tests {
     }
 
     #[test]
-    fn the_earliest_stop_string_wins_and_bytes_split_characters() {
-        // "é" is split over two tokens; the stop "b" and "ab" both match, "ab" starts first.
-        let stops = StopStrings::new(&["b".into(), "ab".into()]);
-        let limits = Limits {
-            eos: &[],
-            stops: &stops,
-            max_tokens: 10,
-        };
-        let mut g = Generated::default();
-        assert_eq!(g.push(1, 0.0, &[0xC3], &limits), None);
-        assert_eq!(g.push(2, 0.0, &[0xA9, b'a'], &limits), None);
-        assert_eq!(g.push(3, 0.0, b"bc", &limits), Some(FinishReason::Stop));
-        assert_eq!(g.text(), "é");
+    fn the_first_listed_stop_string_wins_and_bytes_split_characters() {
+        // "é" is split over two tokens; the third token completes both "b" and "ab" (which
+        // starts first): as in vLLM, the one listed first decides where the text ends.
+        for (stops, want) in [(["b", "ab"], "éa"), (["ab", "b"], "é")] {
+            let stops = StopStrings::new(&stops.map(String::from));
+            let limits = Limits {
+                eos: &[],
+                stops: &stops,
+                max_tokens: 10,
+            };
+            let mut g = Generated::default();
+            assert_eq!(g.push(1, 0.0, &[0xC3], &limits), None);
+            assert_eq!(g.push(2, 0.0, &[0xA9, b'a'], &limits), None);
+            assert_eq!(g.push(3, 0.0, b"bc", &limits), Some(FinishReason::Stop));
+            assert_eq!(g.text(), want);
+        }
     }
 
     #[test]
