@@ -73,20 +73,30 @@ fn exp_f32(x: f32) -> f32 {
     e * f32::from_bits(((k + 127) << 23) as u32)
 }
 
-/// Largest value (eight lanes, so it vectorises; max is order-independent).
-fn max_of(values: &[f32]) -> f32 {
+/// Largest value, ignoring NaN (eight lanes, so it vectorises; max is order-independent),
+/// and whether there was a NaN.
+fn max_and_nan(values: &[f32]) -> (f32, bool) {
     let mut lanes = [f32::NEG_INFINITY; 8];
+    let mut nan = [false; 8];
     let chunks = values.chunks_exact(8);
     let tail = chunks.remainder();
     for c in chunks {
         for l in 0..8 {
             lanes[l] = lanes[l].max(c[l]);
+            nan[l] |= c[l].is_nan();
         }
     }
-    tail.iter()
+    let max = tail
+        .iter()
         .chain(&lanes)
         .copied()
-        .fold(f32::NEG_INFINITY, f32::max)
+        .fold(f32::NEG_INFINITY, f32::max);
+    (max, nan.contains(&true) || tail.iter().any(|x| x.is_nan()))
+}
+
+/// Largest value, ignoring NaN.
+fn max_of(values: &[f32]) -> f32 {
+    max_and_nan(values).0
 }
 
 /// Elements per block of the inverse-CDF walk.
@@ -210,8 +220,12 @@ fn argmax(logits: &[f32]) -> usize {
 }
 
 /// Picks the next token for one row of logits.
+///
+/// Logits that are not all finite give a token that means nothing; the log-probability
+/// says so by not being finite either (NaN for a NaN anywhere in the row, NaN or -inf for
+/// an infinite maximum), and the scheduler fails the request.
 pub fn sample(logits: &[f32], params: &SamplerParams, key: DrawKey) -> Sampled {
-    let max = max_of(logits);
+    let (max, nan) = max_and_nan(logits);
     let (token, raw_sum) = if params.is_greedy() {
         (argmax(logits), exp_sums(logits, max, 1.0, Tempered::No))
     } else if params.top_k.is_none_or(|k| k == 0 || k >= logits.len()) && params.top_p >= 1.0 {
@@ -232,7 +246,11 @@ pub fn sample(logits: &[f32], params: &SamplerParams, key: DrawKey) -> Sampled {
             exp_sums(logits, max, 1.0, Tempered::No),
         )
     };
-    let logprob = (f64::from(logits[token] - max) - raw_sum.ln()) as f32;
+    let logprob = if nan {
+        f32::NAN
+    } else {
+        (f64::from(logits[token] - max) - raw_sum.ln()) as f32
+    };
     Sampled {
         token: token as u32,
         logprob,
@@ -489,6 +507,38 @@ mod tests {
         for i in 0..4 {
             let alone = sample(&rows[i * vocab..(i + 1) * vocab], &p[i], keys[i]);
             assert_eq!(all[i], alone);
+        }
+    }
+
+    #[test]
+    fn logits_that_are_not_finite_give_a_log_probability_that_is_not() {
+        let finite: Vec<f32> = (0..100).map(|i| (i % 13) as f32 / 4.0).collect();
+        let with = |i: usize, x: f32| {
+            let mut l = finite.clone();
+            l[i] = x;
+            l
+        };
+        let cases = [
+            ("one NaN in the tail", with(99, f32::NAN)),
+            ("one NaN in a lane", with(5, f32::NAN)),
+            ("an infinite maximum", with(40, f32::INFINITY)),
+            ("all NaN", vec![f32::NAN; 100]),
+        ];
+        for (what, logits) in &cases {
+            for p in [
+                params(0.0, 1.0, None),
+                params(0.8, 1.0, None),
+                params(0.8, 0.9, Some(10)),
+            ] {
+                let s = sample(logits, &p, key(3));
+                assert!(!s.logprob.is_finite(), "{what} at {p:?}: {s:?}");
+            }
+        }
+        // Negative infinity is an impossible token, not an error.
+        let masked = with(40, f32::NEG_INFINITY);
+        for step in 0..50 {
+            let s = sample(&masked, &params(1.0, 1.0, None), key(step));
+            assert!(s.logprob.is_finite() && s.token != 40, "{s:?}");
         }
     }
 }

@@ -61,6 +61,12 @@ pub struct Request {
     pub submitted: Instant,
 }
 
+/// The start of the error a request gets when the model's logits for it are not finite.
+/// Nothing sampled from such logits means anything, so the request fails instead of
+/// receiving text.
+pub const NON_FINITE: &str = "the model produced logits that are not finite (NaN or \
+     infinite: broken weights, or arithmetic that overflowed; a wider --dtype may help)";
+
 /// Scheduler limits.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -350,7 +356,17 @@ impl<K: Clone> Scheduler<K> {
     }
 
     /// Records a prefilled chunk; `logits` are the prompt's last logits on its last chunk.
+    ///
+    /// Prompt logits that are not all finite fail the request (see [`NON_FINITE`]).
     pub fn prefill_done(&mut self, plan: &PrefillPlan, logits: Option<Vec<f32>>) {
+        if logits
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|x| !x.is_finite()))
+        {
+            let error = format!("{NON_FINITE} after the prompt");
+            self.fail_prompt(plan.prompt, &error);
+            return;
+        }
         if let Some(p) = self.prompt_mut(plan.prompt) {
             p.prefilled = plan.start + plan.len;
             if let Some(logits) = logits {
@@ -500,8 +516,29 @@ impl<K: Clone> Scheduler<K> {
     /// Applies one decode step's tokens (`sampled[i]` for slot `i`): finished samples are
     /// sent and their slots refilled from the same prompt or closed up. Returns the cache
     /// moves to perform, in order.
+    ///
+    /// A token whose log-probability is not finite came from logits that were not (NaN, or
+    /// an infinite maximum): its request fails (see [`NON_FINITE`]) and the request's other
+    /// samples in slots are abandoned.
     pub fn apply_tokens(&mut self, sampled: &[Sampled]) -> Vec<Move> {
         assert_eq!(sampled.len(), self.slots.len(), "one token per active slot");
+        let failing: Vec<(u64, String)> = self
+            .slots
+            .iter()
+            .zip(sampled)
+            .filter(|(_, s)| !s.logprob.is_finite())
+            .map(|(slot, _)| {
+                let at = (slot.generated.len(), slot.index, slot.group);
+                let error = format!(
+                    "{NON_FINITE} at token {} of sample {} of group {}",
+                    at.0, at.1, at.2
+                );
+                (slot.prompt, error)
+            })
+            .collect();
+        for (prompt, error) in failing {
+            self.fail_prompt(prompt, &error);
+        }
         let mut moves = Vec::new();
         // From the last slot down, so a slot moved into a hole has already been updated.
         for i in (0..self.slots.len()).rev() {
@@ -575,13 +612,21 @@ impl<K: Clone> Scheduler<K> {
         }
     }
 
-    /// Fails one request that has no sample decoding yet (its cache could not be allocated,
-    /// say), leaving every other request running.
+    /// Fails one request (its cache could not be allocated, say), leaving every other
+    /// request running. If samples of it are decoding, they are abandoned at the next
+    /// [`Scheduler::apply_tokens`]; the error is sent at once either way.
     pub fn fail_prompt(&mut self, prompt: u64, error: &str) {
-        debug_assert!(
-            !self.slots.iter().any(|s| s.prompt == prompt),
-            "fail_prompt is for prompts that are not decoding"
-        );
+        if self.slots.iter().any(|s| s.prompt == prompt) {
+            // Samples of it are decoding: the error goes out now, and the samples are
+            // abandoned (and counted) at the next tokens, as for a dropped receiver.
+            if let Some(p) = self.prompt_mut(prompt) {
+                if !p.cancelled {
+                    p.cancelled = true;
+                    let _ = p.reply.send(Err(GenError::Failed(error.to_owned())));
+                }
+            }
+            return;
+        }
         if let Some(pos) = self.prompts.iter().position(|p| p.id == prompt) {
             let p = self
                 .prompts
@@ -887,6 +932,78 @@ mod tests {
         assert_eq!(rx_b.try_iter().filter(|r| r.is_ok()).count(), 2);
         assert!(s.is_idle());
         assert_eq!(s.finished_total(), 5);
+    }
+
+    #[test]
+    fn non_finite_prompt_logits_fail_that_request_alone() {
+        let mut s = scheduler(2);
+        let (a, rx_a) = request(2, vec![group(3, 2, 1.0)]);
+        let (b, rx_b) = request(2, vec![group(2, 2, 1.0)]);
+        s.add(a);
+        s.add(b);
+        let plan = s.prefill_plan().unwrap();
+        s.attach_cache(plan.prompt, ());
+        let mut logits = vec![0.0f32; 8];
+        logits[3] = f32::NAN;
+        s.prefill_done(&plan, Some(logits));
+        assert!(
+            matches!(rx_a.try_recv(), Ok(Err(GenError::Failed(m))) if m.starts_with(NON_FINITE))
+        );
+        prefill_all(&mut s, 1);
+        s.fill_slots();
+        let tok = Sampled {
+            token: 2,
+            logprob: -1.0,
+        };
+        while !s.active().is_empty() {
+            let rows = s.active().len();
+            s.apply_tokens(&vec![tok; rows]);
+            s.fill_slots();
+        }
+        assert_eq!(rx_b.try_iter().filter(|r| r.is_ok()).count(), 2);
+        assert!(s.is_idle());
+        assert_eq!(s.finished_total(), 5);
+    }
+
+    #[test]
+    fn a_non_finite_token_fails_its_request_and_frees_its_slots() {
+        let mut s = scheduler(4);
+        let (a, rx_a) = request(2, vec![group(6, 3, 1.0)]);
+        let (b, rx_b) = request(2, vec![group(2, 3, 1.0)]);
+        s.add(a);
+        s.add(b);
+        prefill_all(&mut s, 1);
+        s.fill_slots();
+        // A fills every slot first; its second sample meets NaN logits.
+        assert_eq!(s.active().len(), 4);
+        let ok = Sampled {
+            token: 2,
+            logprob: -1.0,
+        };
+        let mut tokens = vec![ok; 4];
+        tokens[1].logprob = f32::NAN;
+        s.apply_tokens(&tokens);
+        let got: Vec<_> = rx_a.try_iter().collect();
+        assert_eq!(got.len(), 1, "one error, no completions: {got:?}");
+        assert!(
+            matches!(&got[0], Err(GenError::Failed(m)) if m.contains("at token 1 of sample 1"))
+        );
+        // B, held back while A could fill every slot, now prefills and runs.
+        prefill_all(&mut s, 1);
+        s.fill_slots();
+        while !s.active().is_empty() {
+            let rows = s.active().len();
+            s.apply_tokens(&vec![ok; rows]);
+            s.fill_slots();
+        }
+        assert_eq!(rx_b.try_iter().filter(|r| r.is_ok()).count(), 2);
+        assert!(s.is_idle(), "the failed prompt (and its cache) is retired");
+        assert_eq!(
+            s.finished_total(),
+            8,
+            "every submitted sample is counted once"
+        );
+        assert!(rx_a.try_recv().is_err(), "nothing after the error");
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! The engine end to end on a tiny random model with the real Qwen3 tokenizer: greedy
 //! decoding matches candle-transformers token for token; samples are reproducible and do not
 //! depend on batch size or on other requests; stop strings, EOS and budgets end samples;
-//! continuous batching with few slots returns every sample once; models load from sharded
-//! files and from a (mock) hub.
+//! continuous batching with few slots returns every sample once; prompts longer than the
+//! memory plan run in smaller pieces with the same results; NaN logits fail the request
+//! with the reason; models load from sharded files and from a (mock) hub.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use lcb_core::generator::{
-    Completion, FinishReason, GenerationRequest, Generator, Prompt, SampleGroup, SamplingParams,
+    Completion, FinishReason, GenError, GenerationRequest, Generator, Prompt, SampleGroup,
+    SamplingParams,
 };
 use lcb_core::hub::{HubOptions, RepoKind};
 use lcb_core::hub_mock::MockHub;
@@ -255,6 +257,46 @@ fn prompts_longer_than_planned_run_in_smaller_pieces_and_match_candle_transforme
         assert_eq!(a.token_ids, b.token_ids);
         for (x, y) in a.logprobs.iter().zip(&b.logprobs) {
             assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+        }
+    }
+}
+
+#[test]
+fn a_model_whose_logits_are_nan_fails_the_request_with_the_reason() {
+    let dir = model_dir();
+    let files = lcb_engine::loader::ModelFiles::in_dir(dir.path()).unwrap();
+    let cfg = files.config().unwrap();
+    let prompts = lcb_engine::prompt_encoder::PromptEncoder::from_files(&files, &cfg).unwrap();
+    let mut weights =
+        lcb_engine::synthetic::random_weights(&cfg, 1, DType::F32, &Device::Cpu).unwrap();
+    // A NaN in the final norm makes every logit NaN (as broken weights or an overflow would).
+    let nan = Tensor::full(f32::NAN, cfg.hidden_size, &Device::Cpu).unwrap();
+    weights.insert("model.norm.weight".into(), nan);
+    let engine = Engine::start(
+        lcb_engine::engine::EngineParts {
+            name: "nan".into(),
+            config: cfg.clone(),
+            weights: lcb_engine::engine::Weights::Tensors(weights),
+            prompts,
+            eos: cfg.eos_token_id.clone(),
+        },
+        config(2),
+    )
+    .unwrap();
+    for temperature in [0.0, 0.8] {
+        let rx = engine
+            .submit(GenerationRequest {
+                prompt: Prompt::Text("def f(x):".into()),
+                groups: vec![group(params(temperature, 5, 0), 3, 0)],
+            })
+            .unwrap();
+        let got: Vec<_> = rx.iter().collect();
+        assert_eq!(got.len(), 1, "one error and nothing else: {got:?}");
+        match &got[0] {
+            Err(GenError::Failed(m)) => {
+                assert!(m.starts_with(lcb_engine::scheduler::NON_FINITE), "{m}")
+            }
+            other => panic!("expected a failure, got {other:?}"),
         }
     }
 }
