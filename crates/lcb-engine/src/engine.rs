@@ -802,6 +802,14 @@ fn step(
         let (params, keys) = sched.sampling_inputs();
         let sampled = sample_rows(&flat, vocab, &params, &keys);
         sampling_seconds = t.elapsed().as_secs_f64();
+        // A row whose logits were not finite wrote non-finite keys or values into its slot;
+        // clear it before the slot is reused or becomes the target of a move (a move copies
+        // only the mover's own positions, so what lies past them must be harmless).
+        for (slot, s) in sampled.iter().enumerate() {
+            if !s.logprob.is_finite() {
+                pool.clear_slot(slot)?;
+            }
+        }
         for m in sched.apply_tokens(&sampled) {
             pool.move_slot(m.from, m.to, m.len)?;
         }

@@ -67,6 +67,14 @@ pub struct Request {
 pub const NON_FINITE: &str = "the model produced logits that are not finite (NaN or \
      infinite: broken weights, or arithmetic that overflowed; a wider --dtype may help)";
 
+/// Whether a row of logits cannot be sampled from: a NaN or `+inf` anywhere, or nothing
+/// but `-inf`. A `-inf` logit alone is a token that cannot be drawn, not an error (the same
+/// rule the sampler's log-probability applies to decode steps).
+fn unusable_logits(logits: &[f32]) -> bool {
+    logits.iter().any(|x| x.is_nan() || *x == f32::INFINITY)
+        || logits.iter().all(|x| *x == f32::NEG_INFINITY)
+}
+
 /// Scheduler limits.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -359,10 +367,7 @@ impl<K: Clone> Scheduler<K> {
     ///
     /// Prompt logits that are not all finite fail the request (see [`NON_FINITE`]).
     pub fn prefill_done(&mut self, plan: &PrefillPlan, logits: Option<Vec<f32>>) {
-        if logits
-            .as_ref()
-            .is_some_and(|l| l.iter().any(|x| !x.is_finite()))
-        {
+        if logits.as_deref().is_some_and(unusable_logits) {
             let error = format!("{NON_FINITE} after the prompt");
             self.fail_prompt(plan.prompt, &error);
             return;
@@ -932,6 +937,36 @@ mod tests {
         assert_eq!(rx_b.try_iter().filter(|r| r.is_ok()).count(), 2);
         assert!(s.is_idle());
         assert_eq!(s.finished_total(), 5);
+    }
+
+    #[test]
+    fn prompt_logits_are_unusable_exactly_when_a_sample_from_them_would_be() {
+        let ok = [0.5f32, -1.0, 2.0];
+        assert!(!unusable_logits(&ok));
+        assert!(
+            !unusable_logits(&[0.5, f32::NEG_INFINITY, 2.0]),
+            "a masked token is not an error"
+        );
+        assert!(unusable_logits(&[0.5, f32::NAN, 2.0]));
+        assert!(unusable_logits(&[0.5, f32::INFINITY, 2.0]));
+        assert!(unusable_logits(&[f32::NEG_INFINITY; 3]));
+        // The sampler agrees: its log-probability is finite exactly for the usable rows.
+        let key = crate::rng::DrawKey {
+            seed: 0,
+            stream: 0,
+            index: 0,
+            step: 0,
+        };
+        for row in [
+            ok.to_vec(),
+            vec![0.5, f32::NEG_INFINITY, 2.0],
+            vec![0.5, f32::NAN, 2.0],
+            vec![0.5, f32::INFINITY, 2.0],
+            vec![f32::NEG_INFINITY; 3],
+        ] {
+            let s = crate::sampling::sample(&row, &crate::sampling::SamplerParams::GREEDY, key);
+            assert_eq!(unusable_logits(&row), !s.logprob.is_finite(), "{row:?}");
+        }
     }
 
     #[test]

@@ -301,6 +301,113 @@ fn a_model_whose_logits_are_nan_fails_the_request_with_the_reason() {
     }
 }
 
+/// An engine on `weights` (shape `cfg`, the vendored tokenizer) with `slots` decode slots in
+/// `dtype`.
+fn engine_on(
+    dir: &Path,
+    cfg: &Qwen3Config,
+    weights: HashMap<String, Tensor>,
+    slots: usize,
+    dtype: DType,
+) -> Engine {
+    let files = lcb_engine::loader::ModelFiles::in_dir(dir).unwrap();
+    let prompts = lcb_engine::prompt_encoder::PromptEncoder::from_files(&files, cfg).unwrap();
+    Engine::start(
+        lcb_engine::engine::EngineParts {
+            name: "test".into(),
+            config: cfg.clone(),
+            weights: lcb_engine::engine::Weights::Tensors(weights),
+            prompts,
+            eos: cfg.eos_token_id.clone(),
+        },
+        EngineConfig {
+            dtype: Some(dtype),
+            ..config(slots)
+        },
+    )
+    .unwrap()
+}
+
+/// One sample that overflows mid-decode leaves non-finite keys and values in its slot. In
+/// f16 the slots are read padded to the longest row (the path GPUs take), where a mask
+/// cannot hide a NaN: without clearing the slot, every later sample placed in it would fail
+/// too. Here token X's embedding is NaN, so sample A fails the step after it emits X (its
+/// k-th token, k >= 4). Request B has one long sample, which keeps the batch longer than k,
+/// and twelve of at most 3 tokens, which cycle through A's old slot without ever reaching
+/// position k themselves.
+#[test]
+fn a_sample_that_overflows_does_not_fail_the_samples_that_reuse_its_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Qwen3Config {
+        // Untied, so the NaN embedding row does not also make X's logit NaN for everyone.
+        tie_word_embeddings: false,
+        ..tiny_config()
+    };
+    write_model_dir(&cfg, dir.path(), 42).unwrap();
+    for name in ["tokenizer.json.gz", "tokenizer_config.json"] {
+        std::fs::copy(tokenizer_dir().join(name), dir.path().join(name)).unwrap();
+    }
+    let dtype = DType::F16;
+    let weights = || lcb_engine::synthetic::random_weights(&cfg, 5, dtype, &Device::Cpu).unwrap();
+    // The same two requests on either engine, so every step's batch is the same until X.
+    let run = |engine: &Engine| {
+        let rx_a = engine
+            .submit(GenerationRequest {
+                prompt: Prompt::Text("def f(x):".into()),
+                groups: vec![group(params(1.0, 24, 0), 1, 0)],
+            })
+            .unwrap();
+        let rx_b = engine
+            .submit(GenerationRequest {
+                prompt: Prompt::Text("import sys\nfor line in sys.stdin:".into()),
+                groups: vec![
+                    group(params(1.0, 24, 3), 1, 0),
+                    group(params(1.0, 3, 3), 12, 1),
+                ],
+            })
+            .unwrap();
+        (
+            rx_a.iter().collect::<Vec<_>>(),
+            rx_b.iter().collect::<Vec<_>>(),
+        )
+    };
+    let (clean_a, clean_b) = run(&engine_on(dir.path(), &cfg, weights(), 3, dtype));
+    let clean = clean_a[0].as_ref().unwrap().token_ids.clone();
+    // X: a token of A's (after its second) that A has not produced before and B never does.
+    let in_b = |t: u32| {
+        clean_b
+            .iter()
+            .any(|c| c.as_ref().unwrap().token_ids.contains(&t))
+    };
+    let k = (4..clean.len())
+        .find(|&k| !clean[..k].contains(&clean[k]) && !in_b(clean[k]))
+        .unwrap_or_else(|| panic!("no usable token in {clean:?}"));
+    let x = clean[k] as usize;
+
+    let mut poisoned = weights();
+    let embed = poisoned["model.embed_tokens.weight"]
+        .to_dtype(DType::F32)
+        .unwrap();
+    let mut rows = embed.to_vec2::<f32>().unwrap();
+    rows[x].iter_mut().for_each(|v| *v = f32::NAN);
+    let embed = Tensor::new(rows, &Device::Cpu)
+        .unwrap()
+        .to_dtype(dtype)
+        .unwrap();
+    poisoned.insert("model.embed_tokens.weight".into(), embed);
+    let (got_a, got_b) = run(&engine_on(dir.path(), &cfg, poisoned, 3, dtype));
+    assert!(
+        matches!(&got_a[..], [Err(GenError::Failed(m))] if m.contains(&format!("at token {}", k + 1))),
+        "A fails the step after it emits X (token {k}): {got_a:?}"
+    );
+    assert_eq!(got_b.len(), 13, "{got_b:?}");
+    for c in &got_b {
+        let c = c.as_ref().expect("B's samples are unaffected");
+        assert_eq!(c.token_ids.len(), if c.group == 0 { 24 } else { 3 });
+        assert!(c.logprobs.iter().all(|p| p.is_finite()), "{c:?}");
+    }
+}
+
 #[test]
 fn requests_whose_receivers_are_dropped_free_the_engine() {
     let dir = model_dir();

@@ -182,6 +182,33 @@ impl KvPool {
         Ok(())
     }
 
+    /// Zeroes every position of `slot`, every layer.
+    ///
+    /// The padded attention path reads each slot up to the batch's longest length and masks
+    /// what lies past the slot's own length; a mask hides finite garbage (its weight is
+    /// exactly zero) but not NaN or infinity (`0 × NaN` is NaN). A slot whose sample failed
+    /// with non-finite values is cleared before anyone else uses it, so one question's
+    /// overflow cannot fail the questions that occupy its slot later.
+    pub fn clear_slot(&self, slot: usize) -> Result<()> {
+        if slot >= self.slots {
+            return Err(Error::Invalid(format!(
+                "KV clear out of range: slot {slot} of {}",
+                self.slots
+            )));
+        }
+        for (k, v) in &self.layers {
+            let zeros = Tensor::zeros(
+                (1, self.kv_heads, self.capacity, self.head_dim),
+                k.dtype(),
+                k.device(),
+            )?;
+            for t in [k, v] {
+                t.narrow(0, slot, 1)?.slice_set(&zeros, 2, 0)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Copies the first `len` positions of slot `from` into slot `to`, every layer (used to
     /// keep the active slots contiguous when one finishes).
     pub fn move_slot(&self, from: usize, to: usize, len: usize) -> Result<()> {
