@@ -8,6 +8,7 @@ mod charts;
 mod commands;
 mod engine_setup;
 mod progress;
+mod sweep_progress;
 
 use std::process::ExitCode;
 

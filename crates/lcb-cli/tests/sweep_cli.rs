@@ -6,8 +6,9 @@
 //! * With the greedy check on, exactly the greedily solved questions are skipped.
 //! * A sweep killed with SIGKILL at several points and then resumed writes the same files as
 //!   an uninterrupted one (apart from timing fields).
+//! * Ctrl-C and SIGTERM stop a sweep with complete files only; the run resumes.
 //! * The engine's CPU thread count changes nothing in the results.
-//! * Bad input is refused before any work starts.
+//! * Bad input is refused before any work starts (nothing is created).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -93,7 +94,7 @@ fn check_temperature_file(path: &Path, temperature: f64, n: usize) -> (usize, us
 fn embedded_default_reproduces_the_recorded_greedy_pass_rate() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().to_str().unwrap();
-    let stdout = run(&[
+    let output = run(&[
         "sweep",
         "--temperatures",
         "0,1.5",
@@ -103,9 +104,16 @@ fn embedded_default_reproduces_the_recorded_greedy_pass_rate() {
         "2",
         "--output",
         dir,
-    ])
-    .stdout;
-    let stdout = String::from_utf8(stdout).unwrap();
+    ]);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    // Without a terminal, progress is one log line per question.
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    for q in [0, 44] {
+        assert!(
+            stderr.contains(&format!("q{q}: mean pass rate")),
+            "q{q} in {stderr}"
+        );
+    }
     assert!(stdout.contains("sweep done: 45 questions"), "{stdout}");
     assert!(stdout.contains(&format!("results: {dir}")), "{stdout}");
 
@@ -322,6 +330,52 @@ fn ctrl_c_stops_cleanly_and_the_run_resumes() {
     }
 }
 
+/// SIGTERM (what Slurm sends at a job's time limit) stops a sweep as Ctrl-C does, with the
+/// shell's status for it, and leaves only complete files.
+#[test]
+fn sigterm_stops_cleanly() {
+    let out = tempfile::tempdir().unwrap();
+    let child = lcb()
+        .args([
+            "sweep",
+            "--questions",
+            "0..6",
+            "--temperatures",
+            "0.8,1.6",
+            "-n",
+            "8",
+        ])
+        .args([
+            "--eval-workers",
+            "2",
+            "--output",
+            out.path().to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first = out.path().join("q0/summary.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !first.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.code() == Some(143) {
+        assert!(stderr.contains("interrupted"), "{stderr}");
+    } else {
+        assert!(output.status.success(), "{stderr}");
+    }
+    // Whatever is there parses and is complete.
+    assert!(snapshot(out.path()).contains_key("q0/summary.json"));
+}
+
 #[test]
 fn results_do_not_depend_on_the_engine_thread_count() {
     let sweep = |threads: &str| {
@@ -359,13 +413,22 @@ fn bad_input_is_refused_before_any_work() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("res");
     let dir = dir.to_str().unwrap();
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 12] = [
         (&["--temperatures", "0.5,x"], "`x` is not a temperature"),
         (&["--threads", "0"], "--threads must be at least 1"),
         (&["--shard", "3/2"], "shard"),
         (&["--model", "no/such/dir/x"], "no/such/dir/x"),
         (&["--problems", "missing.jsonl"], "missing.jsonl"),
         (&["--questions", "40..99"], "out of range"),
+        (&["--questions", "1,4,1"], "listed twice"),
+        (&["--top-p", "1.5"], "--top-p 1.5 is outside (0, 1]"),
+        (&["--top-k", "0"], "--top-k must be at least 1"),
+        (&["--devices", "gpu0"], "--devices `gpu0`"),
+        (&["--inflight", "0"], "--inflight must be at least 1"),
+        (
+            &["--problems", "fixtures/humaneval/HumanEval.jsonl.gz"],
+            "is not a LiveCodeBench problem",
+        ),
     ];
     for (extra, needle) in cases {
         let o = lcb()
@@ -376,10 +439,8 @@ fn bad_input_is_refused_before_any_work() {
         assert!(!o.status.success(), "{extra:?} was accepted");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(needle), "{extra:?}: {err}");
-        assert!(
-            !Path::new(dir).join("q0").exists(),
-            "{extra:?} started work"
-        );
+        assert!(!err.contains("panicked"), "{extra:?}: {err}");
+        assert!(!Path::new(dir).exists(), "{extra:?} created the output");
     }
     let file = out.path().join("file");
     std::fs::write(&file, "").unwrap();

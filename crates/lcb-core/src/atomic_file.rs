@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 pub const TEMP_PREFIX: &str = ".lcb-tmp-";
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, flushed to disk
-/// and then renamed over `path`.
+/// and then renamed over `path` (and the directory flushed, so the rename survives a crash).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io_err = |error| Error::Io {
         path: path.to_owned(),
@@ -34,6 +34,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     tmp.as_file().sync_all().map_err(io_err)?;
     tmp.persist(path).map_err(|e| io_err(e.error))?;
+    // The rename is durable only once the directory is on disk too (a process kill does not
+    // need this; a power cut does).
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
     Ok(())
 }
 

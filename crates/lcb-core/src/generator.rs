@@ -138,4 +138,14 @@ pub trait Generator: Send + Sync {
 
     /// Engine settings worth recording with results (dtype, devices, batch size, …).
     fn describe(&self) -> serde_json::Value;
+
+    /// The settings that change what this generator outputs for a request, beyond the
+    /// request itself and the model name (for lcb's engine: its precision and the kind of
+    /// device). A sweep resumes or merges a results tree only with an equal fingerprint, so
+    /// one tree never mixes samples drawn under different numerics. Unlike
+    /// [`Generator::describe`] it must not hold anything that varies between runs of the
+    /// same configuration (memory sizes, device indices, timings). The default says nothing.
+    fn fingerprint(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
 }

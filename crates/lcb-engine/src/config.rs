@@ -155,7 +155,9 @@ impl Qwen3Config {
             rope_theta = rope_theta.or(params.rope_theta);
         }
         let kv_heads = raw.num_key_value_heads.unwrap_or(raw.num_attention_heads);
-        if raw.num_attention_heads == 0 || kv_heads == 0 || raw.num_attention_heads % kv_heads != 0
+        if raw.num_attention_heads == 0
+            || kv_heads == 0
+            || !raw.num_attention_heads.is_multiple_of(kv_heads)
         {
             return Err(Error::format(
                 path,
@@ -168,7 +170,7 @@ impl Qwen3Config {
         let head_dim = raw
             .head_dim
             .unwrap_or(raw.hidden_size / raw.num_attention_heads);
-        if head_dim == 0 || head_dim % 2 != 0 {
+        if head_dim == 0 || !head_dim.is_multiple_of(2) {
             return Err(Error::format(
                 path,
                 format!("head_dim {head_dim} must be even"),

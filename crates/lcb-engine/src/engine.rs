@@ -578,6 +578,28 @@ impl Generator for Engine {
             "shared_prefix_attention": true,
         })
     }
+
+    /// The engine, its compute precision and the kinds of device it runs on: what changes
+    /// its numbers (not the device indices, the memory sizes or the slot count, which do not
+    /// on the CPU and which vary from run to run on GPUs).
+    fn fingerprint(&self) -> serde_json::Value {
+        let mut backends: Vec<&str> = self
+            .engine_config
+            .devices
+            .iter()
+            .map(|d| match d {
+                DeviceSpec::Cpu => "cpu",
+                DeviceSpec::Cuda(_) => "cuda",
+            })
+            .collect();
+        backends.sort_unstable();
+        backends.dedup();
+        serde_json::json!({
+            "engine": "lcb-engine",
+            "dtype": dtype_name(self.dtype),
+            "backend": backends.join(","),
+        })
+    }
 }
 
 impl Drop for Engine {

@@ -6,8 +6,11 @@ use anyhow::Result;
 
 /// Merge result trees made by `lcb sweep --shard I/N` into one tree.
 ///
-/// Every shard must have been run with the same settings; a question found in two shards must
-/// have identical files.
+/// Every shard must have been run with the same settings, problem set and engine precision,
+/// and shards of one `--shard I/N` split must share N; a question found in two shards must
+/// hold the same results. Everything is checked before anything is written. Missing shards
+/// of the split and unfinished shards are reported as warnings (the merge still runs, so a
+/// partial tree can be looked at); merging again later adds what is new.
 ///
 /// Example (after a Slurm job array of 4 shards):
 ///   lcb merge results results-shard0 results-shard1 results-shard2 results-shard3
@@ -22,11 +25,16 @@ pub struct MergeArgs {
 
 /// Runs `lcb merge`.
 pub fn run(args: MergeArgs) -> Result<()> {
-    let questions = lcb_core::sweep::merge(&args.out, &args.shards)?;
+    let report = lcb_core::sweep::merge(&args.out, &args.shards)?;
+    for warning in &report.warnings {
+        eprintln!("lcb: warning: {warning}");
+    }
     println!(
-        "merged {questions} questions from {} shards into {}",
+        "merged {} shards into {}: {} questions, {} files copied",
         args.shards.len(),
-        args.out.display()
+        args.out.display(),
+        report.questions,
+        report.files_copied
     );
     Ok(())
 }

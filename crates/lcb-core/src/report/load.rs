@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::ReportError;
-use crate::sweep::store::{QuestionSummary, RunSummary, Skipped, FORMAT_VERSION};
+use crate::sweep::store::{
+    QuestionSummary, RunSummary, Skipped, FORMAT_VERSION, READABLE_FORMAT_VERSIONS,
+};
 use crate::verdict::Verdict;
 
 /// Samples per verdict.
@@ -319,7 +321,7 @@ impl Loader {
         match serde_json::from_slice::<T>(&bytes) {
             Ok(value) => {
                 let version = value.format_version();
-                if version != FORMAT_VERSION {
+                if !READABLE_FORMAT_VERSIONS.contains(&version) {
                     return Err(ReportError::FormatVersion {
                         path: path.to_owned(),
                         found: version.to_string(),
@@ -334,7 +336,11 @@ impl Loader {
                     format_version: Some(v),
                 }) = serde_json::from_slice(&bytes)
                 {
-                    if v != FORMAT_VERSION {
+                    let readable = v
+                        .as_u64()
+                        .and_then(|v| u32::try_from(v).ok())
+                        .is_some_and(|v| READABLE_FORMAT_VERSIONS.contains(&v));
+                    if !readable {
                         return Err(ReportError::FormatVersion {
                             path: path.to_owned(),
                             found: v.to_string(),

@@ -68,7 +68,7 @@ pub enum ReportError {
     },
     /// A file was written by an lcb with another result format.
     #[error(
-        "{path}: result format version {found}, but this lcb reads version {expected}; \
+        "{path}: result format version {found}, but this lcb reads versions 1 to {expected}; \
          report on it with the lcb version that wrote it"
     )]
     FormatVersion {

@@ -366,6 +366,8 @@ fn report_reads_run_summary() {
             skip_greedy_solved: true,
         },
         problems: "synthetic.jsonl".into(),
+        problem_set: "6 problems, blake3 0123456789abcdef".into(),
+        generator: serde_json::Value::Null,
         model_config: serde_json::json!({}),
         evaluator: serde_json::json!({}),
         questions: (0..6).collect(),
@@ -422,15 +424,22 @@ fn report_refuses_another_format_version() {
     build_tree(dir.path(), &q1_default());
     // A file of a future format that also changed shape: still a version error, not a warning.
     let path = ResultStore::new(dir.path()).temperature_path(1, 1.0, 10);
-    std::fs::write(&path, r#"{"format_version": 2, "cells": []}"#).unwrap();
+    let future = FORMAT_VERSION + 1;
+    std::fs::write(
+        &path,
+        format!(r#"{{"format_version": {future}, "cells": []}}"#),
+    )
+    .unwrap();
     let err = ResultsTree::load(dir.path()).unwrap_err();
     match &err {
-        ReportError::FormatVersion { path: p, found, .. } => assert!(p == &path && found == "2"),
+        ReportError::FormatVersion { path: p, found, .. } => {
+            assert!(p == &path && *found == future.to_string())
+        }
         other => panic!("{other}"),
     }
     let text = err.to_string();
     assert!(
-        text.contains("t1_0_n10.json") && text.contains("version 2"),
+        text.contains("t1_0_n10.json") && text.contains(&format!("version {future}")),
         "{text}"
     );
 
@@ -447,6 +456,29 @@ fn report_refuses_another_format_version() {
         err.contains("skipped.json") && err.contains("result format version"),
         "{err}"
     );
+}
+
+#[test]
+fn report_reads_trees_of_the_previous_format_version() {
+    let dir = tempfile::tempdir().unwrap();
+    build_tree(dir.path(), &q1_default());
+    let expected = ResultsTree::load(dir.path()).unwrap();
+    // Version 1 files have the same fields; only the samples' random streams differed.
+    let path = ResultStore::new(dir.path()).temperature_path(1, 1.0, 10);
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    value["format_version"] = serde_json::json!(1);
+    std::fs::write(&path, value.to_string()).unwrap();
+    let tree = ResultsTree::load(dir.path()).unwrap();
+    let (got, want) = (Report::new(&tree), Report::new(&expected));
+    assert_eq!(
+        got.warnings.len(),
+        want.warnings.len(),
+        "{:?}",
+        got.warnings
+    );
+    assert_eq!(got.questions_sampled, want.questions_sampled);
+    assert_eq!(got.heatmap.rows.len(), want.heatmap.rows.len());
 }
 
 #[test]

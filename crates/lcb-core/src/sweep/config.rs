@@ -85,7 +85,8 @@ impl QuestionSelection {
         Ok(QuestionSelection::List(list))
     }
 
-    /// The selected indices among `count` questions; out-of-range indices are an error.
+    /// The selected indices among `count` questions; out-of-range or repeated indices are
+    /// an error (a question run twice at once would race with itself over its files).
     pub fn indices(&self, count: usize) -> Result<Vec<usize>, String> {
         let check = |i: usize| {
             if i < count {
@@ -99,7 +100,18 @@ impl QuestionSelection {
         match self {
             QuestionSelection::All => Ok((0..count).collect()),
             QuestionSelection::Range(a, b) => (*a..*b).map(check).collect(),
-            QuestionSelection::List(list) => list.iter().map(|&i| check(i)).collect(),
+            QuestionSelection::List(list) => {
+                let mut seen = std::collections::HashSet::new();
+                list.iter()
+                    .map(|&i| {
+                        if seen.insert(i) {
+                            check(i)
+                        } else {
+                            Err(format!("question index {i} is listed twice"))
+                        }
+                    })
+                    .collect()
+            }
         }
     }
 }
@@ -170,14 +182,30 @@ pub fn temperature_label(t: f64) -> String {
     python_float(t).replace('.', "_")
 }
 
-/// Python's `str(float)` for the values a sweep uses (shortest round-trip form, `.0` kept).
+/// Python's `str(float)`: the shortest digits that round-trip, in fixed notation with `.0`
+/// kept for whole numbers when `1e-4 <= |t| < 1e16`, else in scientific notation with a
+/// signed two-digit exponent (`1e-05`, `1.5e+16`), as CPython's `float_repr_style = 'short'`.
 pub fn python_float(t: f64) -> String {
-    let s = format!("{t}");
-    if s.contains('.') || s.contains('e') || s.contains("inf") || s.contains("NaN") {
-        s
-    } else {
-        format!("{s}.0")
+    if !t.is_finite() {
+        return if t.is_nan() {
+            "nan".into()
+        } else if t > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
+    let magnitude = t.abs();
+    if t == 0.0 || (1e-4..1e16).contains(&magnitude) {
+        let s = format!("{t}");
+        return if s.contains('.') { s } else { format!("{s}.0") };
+    }
+    // Rust's `{:e}` gives the same shortest digits: `1e-5`, `1.5e16`.
+    let s = format!("{t:e}");
+    let (mantissa, exponent) = s.split_once('e').expect("`{:e}` has an exponent");
+    let exponent: i32 = exponent.parse().expect("`{:e}` exponents are integers");
+    let sign = if exponent < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exponent.abs())
 }
 
 #[cfg(test)]
@@ -191,6 +219,29 @@ mod tests {
         assert_eq!(temperature_label(2.0), "2_0");
         assert_eq!(temperature_label(0.1), "0_1");
         assert_eq!(temperature_label(1.7), "1_7");
+    }
+
+    #[test]
+    fn floats_are_written_as_python_writes_them() {
+        // Expected values are CPython 3.11's str(float).
+        for (t, python) in [
+            (0.0, "0.0"),
+            (1.0, "1.0"),
+            (0.1, "0.1"),
+            (0.30000000000000004, "0.30000000000000004"),
+            (2.5, "2.5"),
+            (10.0, "10.0"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (0.000015, "1.5e-05"),
+            (1e16, "1e+16"),
+            (1.5e17, "1.5e+17"),
+            (123456789012345.0, "123456789012345.0"),
+            (-0.5, "-0.5"),
+        ] {
+            assert_eq!(python_float(t), python, "{t:?}");
+        }
+        assert_eq!(temperature_label(0.00001), "1e-05");
     }
 
     #[test]
@@ -215,6 +266,11 @@ mod tests {
             .unwrap()
             .indices(10)
             .is_err());
+        let twice = QuestionSelection::parse("1,4,1")
+            .unwrap()
+            .indices(10)
+            .unwrap_err();
+        assert!(twice.contains("1 is listed twice"), "{twice}");
         let s = Shard::parse("1/3").unwrap();
         assert!(s.contains(1) && s.contains(4) && !s.contains(3));
         assert!(Shard::parse("3/3").is_err());

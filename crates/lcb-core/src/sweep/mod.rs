@@ -11,8 +11,8 @@ pub mod orchestrator;
 pub mod store;
 
 pub use config::{QuestionSelection, Shard, SweepSettings};
-pub use merge::merge;
+pub use merge::{merge, MergeReport};
 pub use orchestrator::{
-    run, QuestionOutcome, Silent, SweepError, SweepObserver, SweepPlan, SweepReport,
+    run, sample_stream, QuestionOutcome, Silent, SweepError, SweepObserver, SweepPlan, SweepReport,
 };
 pub use store::ResultStore;

@@ -3,11 +3,14 @@
 //! Several questions are in flight at once (so the engine never idles). For each question:
 //! an optional greedy check (solved greedily → `skipped.json`); then one request with every
 //! missing temperature × n samples, sharing one prompt prefill; completions stream into a
-//! bounded grading queue (backpressure: generation waits for grading rather than piling up
-//! in memory) served by grading threads; each (question, temperature) file is written as
-//! soon as its last sample is graded, and `summary.json` when the question is done.
+//! bounded grading queue served by grading threads; each (question, temperature) file is
+//! written as soon as its last sample is graded, and `summary.json` when the question is done.
+//!
+//! Memory stays bounded: at most `2 × inflight` questions hold samples (each keeps only the
+//! text, finish reason and token count of its samples), and the grading queue is bounded, so
+//! a question whose grading falls behind stops taking completions off its channel.
 
-use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -20,13 +23,33 @@ use crate::dataset::ProblemSet;
 use crate::error::Error;
 use crate::evaluator::{Evaluator, GradeRequest};
 use crate::generator::{
-    Completion, GenerationRequest, Generator, Prompt, SampleGroup, SamplingParams,
+    FinishReason, GenerationRequest, Generator, Prompt, SampleGroup, SamplingParams,
 };
 use crate::problem::Problem;
 use crate::verdict::Grade;
 
-/// The random stream of the greedy check (temperature streams are the temperature's bits).
+/// The random stream of the greedy check (greedy decoding draws nothing; the request still
+/// names a stream).
 const GREEDY_STREAM: u64 = u64::MAX;
+
+/// How often a waiting question looks at the cancel flag.
+const CANCEL_POLL: Duration = Duration::from_millis(200);
+
+/// The random stream of a question's samples at `temperature`: a hash of the question id
+/// and the temperature's bits. Sample `j` at `T` therefore uses other random draws for every
+/// question (questions are independent experiments, so their errors do not correlate), yet
+/// the same draws in every run, whichever temperatures or questions a run has left to do.
+pub fn sample_stream(question_id: &str, temperature: f64) -> u64 {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"lcb sweep sample stream\0");
+    hasher.update(question_id.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(&temperature.to_bits().to_le_bytes());
+    let bytes: [u8; 8] = hasher.finalize().as_bytes()[..8]
+        .try_into()
+        .expect("a blake3 hash has 8 bytes");
+    u64::from_le_bytes(bytes)
+}
 
 /// Everything a sweep needs besides the generator and the evaluator.
 pub struct SweepPlan<'a> {
@@ -40,11 +63,13 @@ pub struct SweepPlan<'a> {
     pub shard: Option<Shard>,
     /// Settings.
     pub settings: SweepSettings,
-    /// Overwrite a tree made with other settings.
+    /// Replace a tree made with other settings: its result files are deleted first.
     pub force: bool,
-    /// Questions in flight at once.
+    /// Questions generating at once (as many again may be finishing their grading).
     pub inflight: usize,
-    /// Threads feeding the evaluator.
+    /// Threads feeding the evaluator, each with one batch of programs at a time: about as
+    /// many as the evaluator has workers, so that one slow program holds up only its own
+    /// batch.
     pub grading_threads: usize,
     /// Grader description (recorded).
     pub evaluator_description: serde_json::Value,
@@ -52,10 +77,13 @@ pub struct SweepPlan<'a> {
 
 /// Progress callbacks (all have empty defaults).
 pub trait SweepObserver: Sync {
-    /// A question starts generating `samples` samples.
+    /// A question starts generating `samples` samples (fewer than temperatures × n when
+    /// some of its temperatures were already complete).
     fn question_started(&self, _idx: usize, _samples: usize) {}
     /// A sample was generated with `tokens` tokens.
     fn sample_generated(&self, _tokens: usize) {}
+    /// A greedy check generated `tokens` tokens (not one of the planned samples).
+    fn greedy_generated(&self, _tokens: usize) {}
     /// A sample was graded.
     fn sample_graded(&self) {}
     /// A question is finished.
@@ -87,7 +115,7 @@ pub enum QuestionOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
     /// The output directory holds a tree made with other settings.
-    #[error("{path} was made with different settings ({difference}); use --force to overwrite it or choose another --output")]
+    #[error("{path} was made with different settings ({difference}); use --force to replace that tree or choose another --output")]
     Incompatible {
         /// The run summary.
         path: String,
@@ -122,14 +150,6 @@ pub struct SweepReport {
     pub cancelled: bool,
 }
 
-struct GradeJob<'a> {
-    problem: &'a Problem,
-    code: String,
-    reply: Sender<(usize, usize, Grade, f64)>,
-    group: usize,
-    index: usize,
-}
-
 /// Runs a sweep; see the module docs.
 pub fn run(
     generator: &dyn Generator,
@@ -140,26 +160,28 @@ pub fn run(
     cancel: &AtomicBool,
 ) -> Result<SweepReport, SweepError> {
     let started = Instant::now();
-    let started_at = now_rfc3339();
-    check_compatible(store, plan)?;
+    let _lock = store.lock()?;
+    let ids: Vec<&str> = plan.problems.problems().iter().map(|p| p.id()).collect();
     let mut summary = RunSummary {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         format_version: FORMAT_VERSION,
         settings: plan.settings.clone(),
         problems: plan.problems_source.clone(),
+        problem_set: problem_set_id(&ids),
+        generator: generator.fingerprint(),
         model_config: generator.describe(),
         evaluator: plan.evaluator_description.clone(),
         questions: plan.questions.clone(),
         shard: plan.shard.map(|s| format!("{}/{}", s.index, s.count)),
-        started: started_at,
+        started: now_rfc3339(),
         finished: None,
         totals: serde_json::json!({}),
     };
+    prepare_tree(store, plan, &summary, observer)?;
     store.write(&store.run_summary_path(), &summary)?;
 
-    let tokens = AtomicUsize::new(0);
-    let graded = AtomicUsize::new(0);
-    let last_generated_us = AtomicU64::new(0);
+    let counters = Counters::default();
+    let busy = BusyClock::default();
     let generating = GenerationPermits::new(plan.inflight);
     let next = AtomicUsize::new(0);
     let outcomes = Mutex::new(Vec::new());
@@ -167,14 +189,14 @@ pub fn run(
     std::thread::scope(|scope| {
         for _ in 0..plan.grading_threads.max(1) {
             let rx = grade_rx.clone();
-            scope.spawn(move || grading_loop(evaluator, rx));
+            let busy = &busy;
+            scope.spawn(move || grading_loop(evaluator, rx, cancel, busy));
         }
         drop(grade_rx);
         // Up to `inflight` questions generate at once; as many again may be finishing their
         // grading meanwhile (bounded, so finished completions never pile up).
         let workers: Vec<_> = (0..2 * plan.inflight.max(1))
             .map(|_| {
-                let grade_tx = grade_tx.clone();
                 let ctx = QuestionContext {
                     generator,
                     evaluator,
@@ -182,11 +204,9 @@ pub fn run(
                     store,
                     observer,
                     cancel,
-                    grade_tx,
-                    tokens: &tokens,
-                    graded: &graded,
+                    grade_tx: grade_tx.clone(),
+                    counters: &counters,
                     run_started: started,
-                    last_generated_us: &last_generated_us,
                     generating: &generating,
                 };
                 let (next, outcomes) = (&next, &outcomes);
@@ -208,6 +228,8 @@ pub fn run(
             .collect();
         drop(grade_tx);
         for w in workers {
+            // A question thread runs lcb's code only (generator and evaluator errors and
+            // evaluator panics become outcomes), so a panic here is a bug in lcb.
             w.join().expect("question thread panicked");
         }
     });
@@ -216,43 +238,43 @@ pub fn run(
     outcomes.sort_by_key(|(idx, _)| *idx);
     let seconds = started.elapsed().as_secs_f64();
     let report = SweepReport {
-        tokens: tokens.load(Ordering::SeqCst) as u64,
-        graded: graded.load(Ordering::SeqCst) as u64,
+        tokens: counters.tokens.load(Ordering::SeqCst) as u64,
+        graded: counters.graded.load(Ordering::SeqCst) as u64,
         seconds,
         cancelled: cancel.load(Ordering::SeqCst),
         outcomes,
     };
     let count =
         |f: fn(&QuestionOutcome) -> bool| report.outcomes.iter().filter(|(_, o)| f(o)).count();
+    let failed = count(|o| matches!(o, QuestionOutcome::Failed(_)));
     // From the start to the last generated sample: what generation alone took in this run.
-    let generation_seconds = last_generated_us.load(Ordering::SeqCst) as f64 * 1e-6;
-    summary.finished = (!report.cancelled).then(now_rfc3339);
+    let generation_seconds = counters.last_generated_us.load(Ordering::SeqCst) as f64 * 1e-6;
+    let graded_tokens = counters.graded_tokens.load(Ordering::SeqCst);
+    let grading_seconds = busy.seconds();
+    summary.finished = (!report.cancelled && failed == 0).then(now_rfc3339);
     summary.totals = serde_json::json!({
         "questions_done": count(|o| matches!(o, QuestionOutcome::Done(_))),
         "questions_skipped": count(|o| matches!(o, QuestionOutcome::Skipped)),
         "questions_resumed": count(|o| matches!(o, QuestionOutcome::Resumed)),
-        "questions_failed": count(|o| matches!(o, QuestionOutcome::Failed(_))),
+        "questions_failed": failed,
+        "questions_interrupted": count(|o| matches!(o, QuestionOutcome::Cancelled)),
         "tokens_generated": report.tokens,
         "samples_graded": report.graded,
+        "tokens_graded": graded_tokens,
         "seconds": seconds,
         "generation_seconds": generation_seconds,
+        "grading_busy_seconds": grading_seconds,
         "gen_tps": report.tokens as f64 / generation_seconds.max(1e-9),
+        "eval_tps": graded_tokens as f64 / grading_seconds.max(1e-9),
         "pipeline_tps": report.tokens as f64 / seconds.max(1e-9),
     });
     store.write(&store.run_summary_path(), &summary)?;
-    let failures: Vec<&String> = report
-        .outcomes
-        .iter()
-        .filter_map(|(_, o)| match o {
-            QuestionOutcome::Failed(e) => Some(e),
-            _ => None,
-        })
-        .collect();
-    if let Some(first) = failures.first() {
-        return Err(SweepError::Failed {
-            failed: failures.len(),
-            first: (*first).clone(),
-        });
+    let first_failure = report.outcomes.iter().find_map(|(idx, o)| match o {
+        QuestionOutcome::Failed(e) => Some(format!("q{idx}: {e}")),
+        _ => None,
+    });
+    if let Some(first) = first_failure {
+        return Err(SweepError::Failed { failed, first });
     }
     Ok(report)
 }
@@ -266,54 +288,152 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-/// Refuses to mix results made with other settings into an existing tree.
-fn check_compatible(store: &ResultStore, plan: &SweepPlan<'_>) -> Result<(), SweepError> {
+/// Refuses to mix results made with other settings into an existing tree; with
+/// `plan.force`, deletes that tree's result files instead, so the new run does not mix
+/// either.
+fn prepare_tree(
+    store: &ResultStore,
+    plan: &SweepPlan<'_>,
+    summary: &RunSummary,
+    observer: &dyn SweepObserver,
+) -> Result<(), SweepError> {
     let path = store.run_summary_path();
-    let previous: Option<serde_json::Value> = match store.read(&path) {
-        Ok(p) => p,
-        Err(_) if plan.force => None,
-        Err(e) => {
-            return Err(SweepError::Incompatible {
-                path: path.display().to_string(),
-                difference: format!("it cannot be read: {e}"),
-            })
+    let difference = match store.read::<serde_json::Value>(&path) {
+        Ok(None) => None,
+        Ok(Some(previous)) => {
+            let version = previous.get("format_version").and_then(|v| v.as_u64());
+            if version != Some(u64::from(FORMAT_VERSION)) {
+                Some(format!(
+                    "result format: was {}, now {FORMAT_VERSION}",
+                    version.map_or("unknown".to_owned(), |v| v.to_string())
+                ))
+            } else {
+                match serde_json::from_value::<RunSummary>(previous) {
+                    Ok(previous) => previous.difference(summary),
+                    Err(e) => Some(format!("it cannot be read: {e}")),
+                }
+            }
         }
+        Err(e) => Some(format!("it cannot be read: {e}")),
     };
-    let Some(previous) = previous else {
+    let Some(difference) = difference else {
         return Ok(());
     };
-    if plan.force {
-        return Ok(());
-    }
-    let difference = if previous.get("format_version") != Some(&serde_json::json!(FORMAT_VERSION)) {
-        Some(format!(
-            "result format {} vs {FORMAT_VERSION}",
-            previous
-                .get("format_version")
-                .unwrap_or(&serde_json::Value::Null)
-        ))
-    } else {
-        let now = serde_json::to_value(&plan.settings).expect("settings serialize");
-        let before = previous.get("settings").cloned().unwrap_or_default();
-        now.as_object().and_then(|now| {
-            now.iter().find_map(|(k, v)| {
-                let old = before.get(k).unwrap_or(&serde_json::Value::Null);
-                (old != v).then(|| format!("{k}: was {old}, now {v}"))
-            })
-        })
-    };
-    match difference {
-        None => Ok(()),
-        Some(difference) => Err(SweepError::Incompatible {
+    if !plan.force {
+        return Err(SweepError::Incompatible {
             path: path.display().to_string(),
             difference,
-        }),
+        });
+    }
+    let removed = store.remove_results()?;
+    observer.warn(&format!(
+        "{} was made with different settings ({difference}); forced: deleted its {removed} result files",
+        path.display()
+    ));
+    Ok(())
+}
+
+/// Run-wide counters shared by the question threads.
+#[derive(Default)]
+struct Counters {
+    /// Tokens generated (samples and greedy checks).
+    tokens: AtomicUsize,
+    /// Samples graded.
+    graded: AtomicUsize,
+    /// Tokens of the graded samples.
+    graded_tokens: AtomicUsize,
+    /// The latest moment (µs after the start) a sample was generated: the run's
+    /// generation time, without the grading tail.
+    last_generated_us: AtomicU64,
+}
+
+/// Wall time during which at least one grading call was running: the grader's busy time,
+/// however many calls overlapped.
+#[derive(Default)]
+struct BusyClock {
+    state: Mutex<BusyState>,
+}
+
+#[derive(Default)]
+struct BusyState {
+    running: usize,
+    since: Option<Instant>,
+    total: Duration,
+}
+
+impl BusyClock {
+    fn start(&self) {
+        let mut s = self.state.lock().expect("busy clock lock");
+        if s.running == 0 {
+            s.since = Some(Instant::now());
+        }
+        s.running += 1;
+    }
+
+    fn stop(&self) {
+        let mut s = self.state.lock().expect("busy clock lock");
+        s.running -= 1;
+        if s.running == 0 {
+            if let Some(since) = s.since.take() {
+                s.total += since.elapsed();
+            }
+        }
+    }
+
+    fn seconds(&self) -> f64 {
+        let s = self.state.lock().expect("busy clock lock");
+        (s.total + s.since.map_or(Duration::ZERO, |t| t.elapsed())).as_secs_f64()
     }
 }
 
-fn grading_loop(evaluator: &dyn Evaluator, jobs: Receiver<GradeJob<'_>>) {
+/// One program for the grading threads.
+struct GradeJob<'a> {
+    problem: &'a Problem,
+    code: String,
+    reply: Sender<GradeReply>,
+    group: usize,
+    index: usize,
+}
+
+/// A grading thread's answer for one [`GradeJob`].
+struct GradeReply {
+    group: usize,
+    index: usize,
+    /// The grade, or why the grader could not give one.
+    grade: Result<Grade, String>,
+    /// Wall seconds of the grading call, shared evenly by the programs it graded.
+    seconds: f64,
+}
+
+/// Calls the evaluator, turning a panic or a wrong number of grades into an error.
+fn grade_all(
+    evaluator: &dyn Evaluator,
+    requests: &[GradeRequest<'_>],
+) -> Result<Vec<Grade>, String> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| evaluator.grade(requests))) {
+        Ok(Ok(grades)) if grades.len() == requests.len() => Ok(grades),
+        Ok(Ok(grades)) => Err(format!(
+            "the evaluator returned {} grades for {} programs",
+            grades.len(),
+            requests.len()
+        )),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the evaluator panicked".into()),
+    }
+}
+
+fn grading_loop(
+    evaluator: &dyn Evaluator,
+    jobs: Receiver<GradeJob<'_>>,
+    cancel: &AtomicBool,
+    busy: &BusyClock,
+) {
     const BATCH: usize = 64;
     while let Ok(first) = jobs.recv() {
+        // After an interruption nobody waits for verdicts: empty the queue without grading.
+        if cancel.load(Ordering::SeqCst) {
+            continue;
+        }
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match jobs.try_recv() {
@@ -328,19 +448,26 @@ fn grading_loop(evaluator: &dyn Evaluator, jobs: Receiver<GradeJob<'_>>) {
                 code: &j.code,
             })
             .collect();
+        busy.start();
         let start = Instant::now();
-        let grades = evaluator.grade(&requests);
-        let share = start.elapsed().as_secs_f64() / batch.len() as f64;
-        match grades {
-            Ok(grades) => {
-                for (job, grade) in batch.iter().zip(grades) {
-                    let _ = job.reply.send((job.group, job.index, grade, share));
-                }
-            }
-            Err(e) => {
-                // Dropping the jobs' reply senders tells their questions that grading failed.
-                tracing::error!("grading failed: {e}");
-            }
+        let grades = grade_all(evaluator, &requests);
+        let seconds = start.elapsed().as_secs_f64() / batch.len() as f64;
+        busy.stop();
+        if let Err(e) = &grades {
+            tracing::error!("grading failed: {e}");
+        }
+        for (i, job) in batch.iter().enumerate() {
+            let grade = match &grades {
+                Ok(grades) => Ok(grades[i].clone()),
+                Err(e) => Err(e.clone()),
+            };
+            // A question that stopped waiting (interrupted, failed) dropped its receiver.
+            let _ = job.reply.send(GradeReply {
+                group: job.group,
+                index: job.index,
+                grade,
+                seconds,
+            });
         }
     }
 }
@@ -353,12 +480,8 @@ struct QuestionContext<'s, 'a> {
     observer: &'s dyn SweepObserver,
     cancel: &'s AtomicBool,
     grade_tx: Sender<GradeJob<'s>>,
-    tokens: &'s AtomicUsize,
-    graded: &'s AtomicUsize,
-    /// When the run started, and the latest moment (µs after it) a sample was generated:
-    /// the run's generation time, without the grading tail.
+    counters: &'s Counters,
     run_started: Instant,
-    last_generated_us: &'s AtomicU64,
     /// Questions generating at once (`plan.inflight`); a question gives its permit back as
     /// soon as its last sample is generated, so the next question's request reaches the
     /// generator while the previous one's samples are still being graded.
@@ -409,19 +532,43 @@ impl Drop for GenerationPermit<'_> {
     }
 }
 
+/// What the sweep keeps of a generated sample: not its token ids or log-probabilities,
+/// which at the reference scale (16 × 2,500 samples of up to 2,048 tokens) would hold
+/// hundreds of megabytes per question.
+struct Sample {
+    text: String,
+    finish_reason: FinishReason,
+    num_tokens: usize,
+}
+
 /// Per-temperature accumulation while a question runs.
 struct Pending {
     temperature: f64,
-    raws: Vec<Option<Completion>>,
+    samples: Vec<Option<Sample>>,
     grades: Vec<Option<Grade>>,
+    generated: usize,
+    graded: usize,
+    /// Grading seconds charged to this temperature's samples.
     grading_seconds: f64,
+    /// When this temperature's last sample arrived: the question's tokens by then and the
+    /// seconds since its request was submitted.
+    generation_done: Option<(usize, f64)>,
+}
+
+/// How a greedy check ended, when it ends the question.
+enum GreedyEnd {
+    Solved,
+    Cancelled,
 }
 
 impl<'s, 'a: 's> QuestionContext<'s, 'a> {
-    /// Records that a sample was just generated.
-    fn note_generated(&self) {
+    /// Records that tokens were just generated.
+    fn note_generated(&self, tokens: usize) {
+        self.counters.tokens.fetch_add(tokens, Ordering::SeqCst);
         let us = self.run_started.elapsed().as_micros() as u64;
-        self.last_generated_us.fetch_max(us, Ordering::SeqCst);
+        self.counters
+            .last_generated_us
+            .fetch_max(us, Ordering::SeqCst);
     }
 
     fn prompt(&self, problem: &Problem) -> Result<Prompt, String> {
@@ -444,31 +591,76 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         }
     }
 
-    /// Whether an existing temperature file is complete and made with these settings.
-    fn valid_result(&self, idx: usize, t: f64, problem: &Problem) -> bool {
-        let path = self.store.temperature_path(idx, t, self.plan.settings.n);
-        match self.store.read::<TemperatureResult>(&path) {
-            Ok(Some(r)) => {
-                let ok = r.format_version == FORMAT_VERSION
-                    && r.question_id == problem.id()
-                    && r.n == self.plan.settings.n
-                    && r.completions.len() == r.n
-                    && r.model == self.plan.settings.model
-                    && r.sampling_params == self.recorded(t);
-                if !ok {
-                    self.observer.warn(&format!(
-                        "{}: made with other settings; redoing it",
-                        path.display()
-                    ));
-                }
-                ok
-            }
-            Ok(None) => false,
+    /// Reads one of a question's files for resuming: `None` when it is absent, or unreadable
+    /// (with a warning: it is redone).
+    fn read_existing<T: for<'de> serde::Deserialize<'de>>(
+        &self,
+        path: &std::path::Path,
+    ) -> Option<T> {
+        match self.store.read::<T>(path) {
+            Ok(value) => value,
             Err(e) => {
                 self.observer.warn(&format!("{e}; redoing it"));
-                false
+                None
             }
         }
+    }
+
+    /// Warns that `path` exists but does not belong to this run; it is redone.
+    fn warn_foreign(&self, path: &std::path::Path) {
+        self.observer.warn(&format!(
+            "{}: made with other settings or for another question; redoing it",
+            path.display()
+        ));
+    }
+
+    /// Whether an existing temperature file is complete and made with these settings.
+    fn valid_result(&self, idx: usize, t: f64, problem: &Problem, prompt_text: &str) -> bool {
+        let path = self.store.temperature_path(idx, t, self.plan.settings.n);
+        let Some(r) = self.read_existing::<TemperatureResult>(&path) else {
+            return false;
+        };
+        let ok = r.format_version == FORMAT_VERSION
+            && r.question_id == problem.id()
+            && r.n == self.plan.settings.n
+            && r.completions.len() == r.n
+            && r.model == self.plan.settings.model
+            && r.prompt == prompt_text
+            && r.sampling_params == self.recorded(t);
+        if !ok {
+            self.warn_foreign(&path);
+        }
+        ok
+    }
+
+    /// Whether an existing `skipped.json` says greedy decoding solves this question.
+    fn valid_skipped(&self, idx: usize, problem: &Problem) -> bool {
+        let path = self.store.skipped_path(idx);
+        let Some(s) = self.read_existing::<Skipped>(&path) else {
+            return false;
+        };
+        let ok = s.format_version == FORMAT_VERSION && s.question_id == problem.id();
+        if !ok {
+            self.warn_foreign(&path);
+        }
+        ok
+    }
+
+    /// Whether an existing `summary.json` covers this run's temperatures and n.
+    fn valid_summary(&self, idx: usize, problem: &Problem) -> bool {
+        let path = self.store.summary_path(idx);
+        let Some(s) = self.read_existing::<QuestionSummary>(&path) else {
+            return false;
+        };
+        let settings = &self.plan.settings;
+        let ok = s.format_version == FORMAT_VERSION
+            && s.question_id == problem.id()
+            && s.temperatures == settings.temperatures
+            && s.n == settings.n;
+        if !ok {
+            self.warn_foreign(&path);
+        }
+        ok
     }
 
     fn recorded(&self, t: f64) -> RecordedSampling {
@@ -487,52 +679,37 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         let problem = &self.plan.problems.problems()[idx];
         let settings = &self.plan.settings;
         self.store.remove_stale_temp_files(idx);
-        if settings.skip_greedy_solved {
-            if let Ok(Some(s)) = self.store.read::<Skipped>(&self.store.skipped_path(idx)) {
-                if s.format_version == FORMAT_VERSION && s.question_id == problem.id() {
-                    return Ok(QuestionOutcome::Resumed);
-                }
-            }
-        }
-        let missing: Vec<f64> = settings
-            .temperatures
-            .iter()
-            .copied()
-            .filter(|&t| !self.valid_result(idx, t, problem))
-            .collect();
-        let summary_ok = matches!(
-            self.store.read::<QuestionSummary>(&self.store.summary_path(idx)),
-            Ok(Some(ref s)) if s.temperatures == settings.temperatures && s.n == settings.n
-        );
-        if missing.is_empty() && summary_ok {
-            return Ok(QuestionOutcome::Resumed);
-        }
-        let started = Instant::now();
         let prompt = self.prompt(problem)?;
         let prompt_text = self
             .generator
             .prompt_text(&prompt)
             .map_err(|e| e.to_string())?;
-
-        let Some(permit) = self.generating.acquire(self.cancel) else {
-            return Ok(QuestionOutcome::Cancelled);
-        };
-        let mut permit = Some(permit);
-        // Greedy check, unless every temperature file is already there.
-        if settings.skip_greedy_solved && missing.len() == settings.temperatures.len() {
-            if let Some(record) = self.greedy_check(problem, &prompt)? {
-                let skipped = Skipped {
-                    question_idx: idx,
-                    question_id: problem.id().to_owned(),
-                    question_title: problem.title().to_owned(),
-                    reason: "greedy_passed".into(),
-                    greedy: record,
-                    format_version: FORMAT_VERSION,
-                };
-                self.store
-                    .write(&self.store.skipped_path(idx), &skipped)
-                    .map_err(|e| e.to_string())?;
-                return Ok(QuestionOutcome::Skipped);
+        if settings.skip_greedy_solved && self.valid_skipped(idx, problem) {
+            return Ok(QuestionOutcome::Resumed);
+        }
+        let missing: Vec<f64> = settings
+            .temperatures
+            .iter()
+            .copied()
+            .filter(|&t| !self.valid_result(idx, t, problem, &prompt_text))
+            .collect();
+        if missing.is_empty() && self.valid_summary(idx, problem) {
+            return Ok(QuestionOutcome::Resumed);
+        }
+        let started = Instant::now();
+        let mut permit = None;
+        if !missing.is_empty() {
+            let Some(p) = self.generating.acquire(self.cancel) else {
+                return Ok(QuestionOutcome::Cancelled);
+            };
+            permit = Some(p);
+            // Greedy check, unless some temperature file is already there (then it was done).
+            if settings.skip_greedy_solved && missing.len() == settings.temperatures.len() {
+                match self.greedy_check(idx, problem, &prompt, &mut permit)? {
+                    Some(GreedyEnd::Solved) => return Ok(QuestionOutcome::Skipped),
+                    Some(GreedyEnd::Cancelled) => return Ok(QuestionOutcome::Cancelled),
+                    None => {}
+                }
             }
         }
         if self.cancel.load(Ordering::SeqCst) {
@@ -545,14 +722,14 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             .map(|&t| SampleGroup {
                 params: self.params(t),
                 n,
-                stream: t.to_bits(),
+                stream: sample_stream(problem.id(), t),
             })
             .collect();
-        self.observer.question_started(idx, groups.len() * n);
         let submitted = Instant::now();
         let mut completions = if groups.is_empty() {
             crossbeam_channel::never()
         } else {
+            self.observer.question_started(idx, groups.len() * n);
             self.generator
                 .submit(GenerationRequest { prompt, groups })
                 .map_err(|e| e.to_string())?
@@ -561,18 +738,17 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             .iter()
             .map(|&t| Pending {
                 temperature: t,
-                raws: vec![None; n],
+                samples: (0..n).map(|_| None).collect(),
                 grades: vec![None; n],
+                generated: 0,
+                graded: 0,
                 grading_seconds: 0.0,
+                generation_done: None,
             })
             .collect();
-        let (reply_tx, reply_rx) = crossbeam_channel::unbounded();
+        let (reply_tx, reply_rx) = crossbeam_channel::unbounded::<GradeReply>();
         let mut outstanding = missing.len() * n;
-        let mut remaining_per_group: HashMap<usize, usize> =
-            (0..missing.len()).map(|g| (g, n)).collect();
-        let mut generation_open = !missing.is_empty();
         let mut question_tokens = 0usize;
-        let mut last_generated = submitted;
         while outstanding > 0 {
             if self.cancel.load(Ordering::SeqCst) {
                 return Ok(QuestionOutcome::Cancelled);
@@ -581,25 +757,39 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                 recv(completions) -> msg => match msg {
                     Ok(Ok(c)) => {
                         let (g, i) = (c.group, c.index);
-                        if pending.get(g).is_none_or(|p| i >= p.raws.len()) {
-                            return Err("generator returned an unknown sample".into());
+                        let Some(p) = pending.get_mut(g).filter(|p| i < p.samples.len()) else {
+                            return Err(format!("the generator returned sample {i} of group {g}, which was not asked for"));
+                        };
+                        if p.samples[i].is_some() {
+                            return Err(format!("the generator returned sample {i} of group {g} twice"));
                         }
-                        self.observer.sample_generated(c.token_ids.len());
-                        self.tokens.fetch_add(c.token_ids.len(), Ordering::SeqCst);
-                        question_tokens += c.token_ids.len();
-                        last_generated = Instant::now();
-                        self.note_generated();
+                        let num_tokens = c.token_ids.len();
+                        self.observer.sample_generated(num_tokens);
+                        self.note_generated(num_tokens);
+                        question_tokens += num_tokens;
+                        p.generated += 1;
+                        if p.generated == n {
+                            p.generation_done =
+                                Some((question_tokens, submitted.elapsed().as_secs_f64()));
+                        }
                         let code = crate::extract::extract_code(&c.text);
-                        pending[g].raws[i] = Some(c);
+                        p.samples[i] = Some(Sample {
+                            text: c.text,
+                            finish_reason: c.finish_reason,
+                            num_tokens,
+                        });
                         let job = GradeJob { problem, code, reply: reply_tx.clone(), group: g, index: i };
                         self.grade_tx.send(job).map_err(|_| "grading stopped")?;
                     }
                     Ok(Err(e)) => return Err(e.to_string()),
                     Err(_) => {
-                        if generation_open && pending.iter().any(|p| p.raws.iter().any(Option::is_none)) {
-                            return Err("the generator closed the request before finishing it".into());
+                        if let Some(p) = pending.iter().find(|p| p.generated < n) {
+                            return Err(format!(
+                                "the generator closed the request with {} of {n} samples at temperature {} generated",
+                                p.generated,
+                                python_float(p.temperature)
+                            ));
                         }
-                        generation_open = false;
                         // A disconnected channel is always ready: without this swap the
                         // loop would spin on it until the last verdict, burning a core that
                         // generation and grading need.
@@ -609,21 +799,28 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                     }
                 },
                 recv(reply_rx) -> msg => {
-                    let (g, i, grade, seconds) = msg.map_err(|_| "grading failed")?;
+                    // This question holds a sender itself, so the channel never disconnects.
+                    let reply = msg.expect("the question holds a reply sender");
+                    let grade = reply.grade.map_err(|e| format!("grading failed: {e}"))?;
+                    let (g, i) = (reply.group, reply.index);
+                    let p = &mut pending[g];
+                    if p.grades[i].is_some() {
+                        return Err(format!("sample {i} of group {g} was graded twice"));
+                    }
+                    let tokens = p.samples[i].as_ref().map_or(0, |s| s.num_tokens);
                     self.observer.sample_graded();
-                    self.graded.fetch_add(1, Ordering::SeqCst);
-                    pending[g].grades[i] = Some(grade);
-                    pending[g].grading_seconds += seconds;
+                    self.counters.graded.fetch_add(1, Ordering::SeqCst);
+                    self.counters.graded_tokens.fetch_add(tokens, Ordering::SeqCst);
+                    p.grades[i] = Some(grade);
+                    p.grading_seconds += reply.seconds;
+                    p.graded += 1;
                     outstanding -= 1;
-                    let left = remaining_per_group.get_mut(&g).expect("group exists");
-                    *left -= 1;
-                    if *left == 0 {
-                        let gen_secs = last_generated.duration_since(submitted).as_secs_f64();
-                        let pipe_secs = submitted.elapsed().as_secs_f64();
-                        self.write_temperature(idx, problem, &prompt_text, &pending[g], question_tokens, gen_secs, pipe_secs)?;
+                    if p.graded == n {
+                        let pipeline_seconds = submitted.elapsed().as_secs_f64();
+                        self.write_temperature(idx, problem, &prompt_text, &pending[g], pipeline_seconds)?;
                     }
                 },
-                default(Duration::from_millis(200)) => {}
+                default(CANCEL_POLL) => {}
             }
         }
         drop(reply_tx);
@@ -645,12 +842,16 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         Ok(QuestionOutcome::Done(pass_rates))
     }
 
-    /// Generates one greedy sample and grades it; `Some(record)` when it passes.
+    /// Generates one greedy sample and grades it; writes `skipped.json` when it passes.
+    /// The question's generation permit is handed back while the sample is graded (the
+    /// engine has other questions to run meanwhile) and taken again if sampling follows.
     fn greedy_check(
         &self,
+        idx: usize,
         problem: &Problem,
         prompt: &Prompt,
-    ) -> Result<Option<CompletionRecord>, String> {
+        permit: &mut Option<GenerationPermit<'s>>,
+    ) -> Result<Option<GreedyEnd>, String> {
         let request = GenerationRequest {
             prompt: prompt.clone(),
             groups: vec![SampleGroup {
@@ -660,68 +861,96 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             }],
         };
         let rx = self.generator.submit(request).map_err(|e| e.to_string())?;
-        let completion = rx
-            .recv()
-            .map_err(|_| "the generator closed the greedy request".to_owned())?
-            .map_err(|e| e.to_string())?;
-        self.tokens
-            .fetch_add(completion.token_ids.len(), Ordering::SeqCst);
-        self.note_generated();
+        let completion = loop {
+            if self.cancel.load(Ordering::SeqCst) {
+                return Ok(Some(GreedyEnd::Cancelled));
+            }
+            match rx.recv_timeout(CANCEL_POLL) {
+                Ok(c) => break c.map_err(|e| e.to_string())?,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    return Err("the generator closed the greedy request".into())
+                }
+            }
+        };
+        self.note_generated(completion.token_ids.len());
+        self.observer.greedy_generated(completion.token_ids.len());
+        drop(permit.take());
         let code = crate::extract::extract_code(&completion.text);
-        let grade = self
-            .evaluator
-            .grade(&[GradeRequest {
+        let grade = grade_all(
+            self.evaluator,
+            &[GradeRequest {
                 problem,
                 code: &code,
-            }])
-            .map_err(|e| e.to_string())?
-            .remove(0);
-        if !grade.passed() {
-            return Ok(None);
+            }],
+        )
+        .map_err(|e| format!("grading the greedy sample failed: {e}"))?
+        .pop()
+        .expect("grade_all returns one grade per request");
+        if grade.passed() {
+            let skipped = Skipped {
+                question_idx: idx,
+                question_id: problem.id().to_owned(),
+                question_title: problem.title().to_owned(),
+                reason: "greedy_passed".into(),
+                greedy: CompletionRecord {
+                    raw: completion.text,
+                    passed: true,
+                    verdict: grade.verdict,
+                    finish_reason: completion.finish_reason,
+                    num_tokens: completion.token_ids.len(),
+                },
+                format_version: FORMAT_VERSION,
+            };
+            self.store
+                .write(&self.store.skipped_path(idx), &skipped)
+                .map_err(|e| e.to_string())?;
+            return Ok(Some(GreedyEnd::Solved));
         }
-        Ok(Some(CompletionRecord {
-            raw: completion.text,
-            passed: true,
-            verdict: grade.verdict,
-            finish_reason: completion.finish_reason,
-            num_tokens: completion.token_ids.len(),
-        }))
+        match self.generating.acquire(self.cancel) {
+            Some(p) => {
+                *permit = Some(p);
+                Ok(None)
+            }
+            None => Ok(Some(GreedyEnd::Cancelled)),
+        }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Writes one temperature's file once every sample of it is graded.
     fn write_temperature(
         &self,
         idx: usize,
         problem: &Problem,
         prompt_text: &str,
         p: &Pending,
-        question_tokens: usize,
-        gen_secs: f64,
-        pipe_secs: f64,
+        pipeline_seconds: f64,
     ) -> Result<(), String> {
         let completions: Vec<CompletionRecord> = p
-            .raws
+            .samples
             .iter()
             .zip(&p.grades)
-            .map(|(c, g)| {
-                let (c, g) = (c.as_ref().expect("generated"), g.as_ref().expect("graded"));
+            .map(|(s, g)| {
+                // Both are filled: a temperature is written once all n samples are graded,
+                // and a sample is graded only after it was generated.
+                let (s, g) = (s.as_ref().expect("generated"), g.as_ref().expect("graded"));
                 CompletionRecord {
-                    raw: c.text.clone(),
+                    raw: s.text.clone(),
                     passed: g.passed(),
                     verdict: g.verdict,
-                    finish_reason: c.finish_reason,
-                    num_tokens: c.token_ids.len(),
+                    finish_reason: s.finish_reason,
+                    num_tokens: s.num_tokens,
                 }
             })
             .collect();
         let tokens: usize = completions.iter().map(|c| c.num_tokens).sum();
         let passed = completions.iter().filter(|c| c.passed).count();
         let n = completions.len();
+        let (question_tokens, generation_seconds) = p.generation_done.unwrap_or((0, 0.0));
         let result = TemperatureResult {
             model: self.plan.settings.model.clone(),
             prompt: prompt_text.to_owned(),
             sampling_params: self.recorded(p.temperature),
-            model_config: self.generator.describe(),
+            model_config: self.generator.fingerprint(),
             question_idx: idx,
             question_id: problem.id().to_owned(),
             question_title: problem.title().to_owned(),
@@ -729,9 +958,9 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             n,
             passed,
             pass_rate: 100.0 * passed as f64 / n.max(1) as f64,
-            gen_tps: question_tokens as f64 / gen_secs.max(1e-9),
+            gen_tps: question_tokens as f64 / generation_seconds.max(1e-9),
             eval_tps: tokens as f64 / p.grading_seconds.max(1e-9),
-            pipeline_tps: question_tokens as f64 / pipe_secs.max(1e-9),
+            pipeline_tps: question_tokens as f64 / pipeline_seconds.max(1e-9),
             completions,
             format_version: FORMAT_VERSION,
         };

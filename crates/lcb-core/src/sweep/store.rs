@@ -21,7 +21,15 @@ use crate::generator::FinishReason;
 use crate::verdict::Verdict;
 
 /// The version written into result files; trees from other versions are refused on resume.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// Version 2: each question's samples come from random streams of their own (version 1
+/// shared them across questions), and `run_summary.json` records the problem set and the
+/// generator's output-defining settings.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The format versions `lcb report` reads: their files have the same fields (version 2 only
+/// adds to `run_summary.json`), so older trees stay readable although they are not resumed.
+pub const READABLE_FORMAT_VERSIONS: std::ops::RangeInclusive<u32> = 1..=FORMAT_VERSION;
 
 /// One graded completion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,6 +164,15 @@ pub struct RunSummary {
     pub settings: SweepSettings,
     /// Problems source.
     pub problems: String,
+    /// Which problems the question indices refer to: see [`problem_set_id`] (empty in
+    /// trees of format version 1).
+    #[serde(default)]
+    pub problem_set: String,
+    /// The generator's settings that change its outputs ([`Generator::fingerprint`]).
+    ///
+    /// [`Generator::fingerprint`]: crate::generator::Generator::fingerprint
+    #[serde(default)]
+    pub generator: serde_json::Value,
     /// Engine description.
     pub model_config: serde_json::Value,
     /// Grader description.
@@ -164,13 +181,71 @@ pub struct RunSummary {
     pub questions: Vec<usize>,
     /// Shard `I/N`, if any.
     pub shard: Option<String>,
-    /// Start time (RFC 3339 UTC).
+    /// Start time of the latest run into this tree (RFC 3339 UTC).
     pub started: String,
-    /// End time, once finished.
+    /// End time of the latest run, once it finished every question (not when it was
+    /// interrupted or some question failed).
     pub finished: Option<String>,
-    /// Totals over this run.
+    /// Totals over the latest run (a resumed run counts only what it did itself).
     pub totals: serde_json::Value,
 }
+
+impl RunSummary {
+    /// How this tree's results differ in definition from `other`'s, if they do: the first
+    /// differing field among the format version, the settings, the problem set and the
+    /// generator's fingerprint, as `field: was X, now Y` (`self` is the old tree).
+    pub fn difference(&self, other: &RunSummary) -> Option<String> {
+        let changed = |field: &str, old: &dyn std::fmt::Display, new: &dyn std::fmt::Display| {
+            Some(format!("{field}: was {old}, now {new}"))
+        };
+        if self.format_version != other.format_version {
+            return changed("result format", &self.format_version, &other.format_version);
+        }
+        if self.settings != other.settings {
+            // Both sides come from the same struct, so equal fields serialize equally (an f32
+            // read back from JSON is the same f32).
+            let old = serde_json::to_value(&self.settings).expect("settings serialize");
+            let new = serde_json::to_value(&other.settings).expect("settings serialize");
+            let null = serde_json::Value::Null;
+            return new.as_object().and_then(|new| {
+                new.iter().find_map(|(k, v)| {
+                    let was = old.get(k).unwrap_or(&null);
+                    (was != v).then(|| format!("{k}: was {was}, now {v}"))
+                })
+            });
+        }
+        if self.problem_set != other.problem_set {
+            return changed("problem set", &self.problem_set, &other.problem_set);
+        }
+        if self.generator != other.generator {
+            return changed("generator", &self.generator, &other.generator);
+        }
+        None
+    }
+}
+
+/// A name for the question indices' meaning: how many problems the set holds and a hash of
+/// their ids in benchmark order (after any date window). Two runs with equal ids number their
+/// questions alike; another file, version tag or date window usually does not.
+pub fn problem_set_id(ids: &[&str]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for id in ids {
+        hasher.update(id.as_bytes());
+        hasher.update(b"\n");
+    }
+    let hex = hasher.finalize().to_hex();
+    format!("{} problems, blake3 {}", ids.len(), &hex[..16])
+}
+
+/// An exclusive lock on a results tree, held while a sweep or a merge writes it; released
+/// when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct TreeLock {
+    _file: std::fs::File,
+}
+
+/// The lock file in a tree's root.
+const LOCK_FILE: &str = ".lcb-lock";
 
 /// Paths and file I/O of one results tree.
 #[derive(Debug, Clone)]
@@ -218,18 +293,81 @@ impl ResultStore {
     /// Deletes temporary files a killed run left in a question's directory (atomic writes
     /// that never reached their rename).
     pub fn remove_stale_temp_files(&self, idx: usize) {
-        let Ok(entries) = std::fs::read_dir(self.question_dir(idx)) else {
-            return;
+        remove_temp_files_in(&self.question_dir(idx));
+    }
+
+    /// Creates the root if needed and takes its lock, so that two sweeps (a requeued job and
+    /// the job it replaces, say) never write one tree at once. Fails at once if another
+    /// process holds it. Also deletes temporary files a killed run left in the root.
+    pub fn lock(&self) -> Result<TreeLock> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |error| Error::Io { path, error }
         };
-        for entry in entries.flatten() {
-            if entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(crate::atomic_file::TEMP_PREFIX)
-            {
-                let _ = std::fs::remove_file(entry.path());
+        std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let path = self.root.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Invalid(format!(
+                    "{}: another lcb process is writing this results tree (it holds {}); wait for it or choose another output",
+                    self.root.display(),
+                    path.display()
+                )))
             }
+            Err(std::fs::TryLockError::Error(error)) => return Err(Error::Io { path, error }),
         }
+        remove_temp_files_in(&self.root);
+        Ok(TreeLock { _file: file })
+    }
+
+    /// Deletes every result file of the tree (`run_summary.json`; in each `q{idx}`
+    /// directory `t*_n*.json`, `summary.json`, `skipped.json` and temporary files, then the
+    /// directory if nothing else is left in it). Other files are kept. Returns how many
+    /// files were deleted.
+    pub fn remove_results(&self) -> Result<usize> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |error| Error::Io { path, error }
+        };
+        let mut removed = 0;
+        let summary = self.run_summary_path();
+        if summary.exists() {
+            std::fs::remove_file(&summary).map_err(io(&summary))?;
+            removed += 1;
+        }
+        let entries = match std::fs::read_dir(&self.root) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            other => other.map_err(io(&self.root))?,
+        };
+        for entry in entries {
+            let dir = entry.map_err(io(&self.root))?.path();
+            let is_question = dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix('q'))
+                .is_some_and(|n| n.parse::<usize>().is_ok());
+            if !is_question || !dir.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(&dir).map_err(io(&dir))? {
+                let file = file.map_err(io(&dir))?.path();
+                let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if is_result_file(name) || name.starts_with(crate::atomic_file::TEMP_PREFIX) {
+                    std::fs::remove_file(&file).map_err(io(&file))?;
+                    removed += 1;
+                }
+            }
+            // Fails (and is left alone) when the user keeps other files there.
+            let _ = std::fs::remove_dir(&dir);
+        }
+        Ok(removed)
     }
 
     /// Writes `value` as pretty JSON, atomically, creating the directory.
@@ -284,18 +422,53 @@ impl ResultStore {
                 if file.extension().is_none_or(|e| e != "json") {
                     continue;
                 }
-                let Some(mut value) = self.read::<serde_json::Value>(&file)? else {
-                    continue;
-                };
-                strip_timing(&mut value);
-                if let Some(rows) = value.get_mut("results").and_then(|r| r.as_array_mut()) {
-                    rows.iter_mut().for_each(strip_timing);
-                }
                 let key = file.strip_prefix(&self.root).unwrap_or(&file);
-                files.insert(key.display().to_string(), value);
+                files.insert(key.display().to_string(), timing_free_file(&file)?);
             }
         }
         Ok(files)
+    }
+}
+
+/// A result file's JSON with the timing fields ([`TIMING_FIELDS`]) removed, also from
+/// `summary.json`'s rows: what two runs with the same settings and seed agree on.
+pub fn timing_free_file(path: &Path) -> Result<serde_json::Value> {
+    let bytes = std::fs::read(path).map_err(|error| Error::Io {
+        path: path.to_owned(),
+        error,
+    })?;
+    let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Json {
+        path: path.to_owned(),
+        line: e.line(),
+        message: e.to_string(),
+    })?;
+    strip_timing(&mut value);
+    if let Some(rows) = value.get_mut("results").and_then(|r| r.as_array_mut()) {
+        rows.iter_mut().for_each(strip_timing);
+    }
+    Ok(value)
+}
+
+/// Whether `name` is one of the files a sweep writes in a question's directory:
+/// `t{T}_n{n}.json`, `summary.json` or `skipped.json`.
+pub fn is_result_file(name: &str) -> bool {
+    name == "summary.json"
+        || name == "skipped.json"
+        || (name.starts_with('t') && name.contains("_n") && name.ends_with(".json"))
+}
+
+fn remove_temp_files_in(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(crate::atomic_file::TEMP_PREFIX)
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::atomic::AtomicBool;
 
 use super::*;
 use crate::dataset::lcb::encode_private_tests;
-use crate::generator::{FinishReason, GenError};
+use crate::generator::{Completion, FinishReason, GenError};
 use crate::problem::{LcbProblem, TestCase, TestType};
 use crate::prompt::PromptStyle;
 use crate::sweep::config::SweepSettings;
@@ -272,16 +272,347 @@ fn refuses_a_tree_made_with_other_settings_unless_forced() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("n: was 6, now 3"), "{err}");
+    let warnings = Warnings::default();
     run(
         &generator,
         &Contains,
         &plan(&set, other, true),
         &store,
-        &Silent,
+        &warnings,
         &cancel,
     )
     .unwrap();
     assert!(store.temperature_path(0, 0.5, 3).exists());
+    // The replaced tree's files are gone, so the new tree does not mix settings.
+    assert!(!store.temperature_path(0, 0.5, 6).exists());
+    assert!(!store.temperature_path(2, 1.5, 6).exists());
+    let said = warnings.0.lock().unwrap().join("\n");
+    assert!(
+        said.contains("n: was 6, now 3") && said.contains("deleted its"),
+        "{said}"
+    );
+}
+
+/// Records the warnings a sweep gives.
+#[derive(Default)]
+struct Warnings(std::sync::Mutex<Vec<String>>);
+impl SweepObserver for Warnings {
+    fn warn(&self, message: &str) {
+        self.0.lock().unwrap().push(message.to_owned());
+    }
+}
+
+#[test]
+fn a_tree_with_a_top_p_that_binary_floats_cannot_hold_resumes() {
+    let set = problems();
+    let out = tempfile::tempdir().unwrap();
+    let store = ResultStore::new(out.path());
+    let generator = Canned {
+        greedy_good: vec![],
+        delay: Default::default(),
+    };
+    let cancel = AtomicBool::new(false);
+    for top_p in [0.95f32, 0.9, 0.8] {
+        let mut s = settings();
+        s.top_p = top_p;
+        let dir = out.path().join(format!("p{top_p}"));
+        let store = ResultStore::new(&dir);
+        for _ in 0..2 {
+            run(
+                &generator,
+                &Contains,
+                &plan(&set, s.clone(), false),
+                &store,
+                &Silent,
+                &cancel,
+            )
+            .unwrap_or_else(|e| panic!("top_p {top_p}: {e}"));
+        }
+    }
+    drop(store);
+}
+
+#[test]
+fn a_tree_for_another_problem_set_or_generator_is_refused() {
+    let set = problems();
+    let out = tempfile::tempdir().unwrap();
+    let store = ResultStore::new(out.path());
+    let cancel = AtomicBool::new(false);
+    let generator = Canned {
+        greedy_good: vec![],
+        delay: Default::default(),
+    };
+    run(
+        &generator,
+        &Contains,
+        &plan(&set, settings(), false),
+        &store,
+        &Silent,
+        &cancel,
+    )
+    .unwrap();
+    // The same indices name other problems in another set.
+    let mut other = set.problems().to_vec();
+    other.swap(0, 1);
+    let renamed: Vec<Problem> = other
+        .into_iter()
+        .map(|p| match p {
+            Problem::Lcb(mut p) => {
+                p.question_id = format!("x{}", p.question_id);
+                Problem::Lcb(p)
+            }
+            other => other,
+        })
+        .collect();
+    let other_set = ProblemSet::new(renamed).unwrap();
+    let err = run(
+        &generator,
+        &Contains,
+        &plan(&other_set, settings(), false),
+        &store,
+        &Silent,
+        &cancel,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("problem set: was 3 problems"),
+        "{err}"
+    );
+    // Another precision is another generator.
+    struct Fingerprinted(Canned);
+    impl Generator for Fingerprinted {
+        fn submit(
+            &self,
+            request: GenerationRequest,
+        ) -> Result<Receiver<Result<Completion, GenError>>, GenError> {
+            self.0.submit(request)
+        }
+        fn prompt_text(&self, prompt: &Prompt) -> Result<String, GenError> {
+            self.0.prompt_text(prompt)
+        }
+        fn model_name(&self) -> String {
+            self.0.model_name()
+        }
+        fn describe(&self) -> serde_json::Value {
+            self.0.describe()
+        }
+        fn fingerprint(&self) -> serde_json::Value {
+            serde_json::json!({"dtype": "bf16"})
+        }
+    }
+    let err = run(
+        &Fingerprinted(generator),
+        &Contains,
+        &plan(&set, settings(), false),
+        &store,
+        &Silent,
+        &cancel,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("generator: was null"), "{err}");
+}
+
+#[test]
+fn samples_of_different_questions_use_different_random_streams() {
+    let a = sample_stream("abc301_a", 0.5);
+    assert_eq!(a, sample_stream("abc301_a", 0.5), "stable");
+    assert_ne!(a, sample_stream("abc301_b", 0.5));
+    assert_ne!(a, sample_stream("abc301_a", 0.6));
+    // Pinned: a change here changes every sweep's samples (bump FORMAT_VERSION with it).
+    assert_eq!(a, sample_stream("abc301_a", 0.5));
+    let pinned = sample_stream("q", 1.0);
+    assert_eq!(format!("{pinned:016x}"), PINNED_STREAM);
+}
+
+/// `sample_stream("q", 1.0)`, recorded when the stream definition was written.
+const PINNED_STREAM: &str = "48576c294c50d999";
+
+/// Fails the programs of question "c" (the grader broke), grades the rest.
+struct BrokenFor(&'static str, bool);
+impl Evaluator for BrokenFor {
+    fn grade(
+        &self,
+        requests: &[GradeRequest<'_>],
+    ) -> Result<Vec<Grade>, crate::evaluator::EvalError> {
+        if requests.iter().any(|r| r.problem.id() == self.0) {
+            if self.1 {
+                panic!("grader bug");
+            }
+            return Err(crate::evaluator::EvalError::Failed(
+                "worker died twice".into(),
+            ));
+        }
+        Contains.grade(requests)
+    }
+}
+
+#[test]
+fn a_grader_that_fails_or_panics_fails_its_question_and_the_sweep_ends() {
+    for panics in [false, true] {
+        let set = problems();
+        let out = tempfile::tempdir().unwrap();
+        let store = ResultStore::new(out.path());
+        let mut s = settings();
+        s.skip_greedy_solved = false;
+        let err = run(
+            &Canned {
+                greedy_good: vec![],
+                delay: Default::default(),
+            },
+            &BrokenFor("c", panics),
+            &SweepPlan {
+                grading_threads: 1,
+                ..plan(&set, s, false)
+            },
+            &store,
+            &Silent,
+            &AtomicBool::new(false),
+        )
+        .unwrap_err();
+        // A failed grading call fails every question with a program in its batch (which
+        // program broke the grader is unknown): q2, and maybe others batched with it.
+        let text = err.to_string();
+        assert!(
+            text.contains("question(s) failed") && text.contains("grading failed"),
+            "{text}"
+        );
+        if !panics {
+            assert!(text.contains("worker died twice"), "{text}");
+        }
+        assert!(!store.summary_path(2).exists());
+        let summary: RunSummary = store.read(&store.run_summary_path()).unwrap().unwrap();
+        assert_eq!(
+            summary.finished, None,
+            "a run with a failed question is not finished"
+        );
+        let failed = summary.totals["questions_failed"].as_u64().unwrap();
+        let done = summary.totals["questions_done"].as_u64().unwrap();
+        assert!(failed >= 1 && failed + done == 3, "{:?}", summary.totals);
+        // A question that did not fail is complete.
+        let complete = (0..3).filter(|&q| store.summary_path(q).exists()).count();
+        assert_eq!(complete as u64, done);
+    }
+}
+
+/// Sends every sample twice.
+struct Stutter(Canned);
+impl Generator for Stutter {
+    fn submit(
+        &self,
+        request: GenerationRequest,
+    ) -> Result<Receiver<Result<Completion, GenError>>, GenError> {
+        let inner = self.0.submit(request)?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        std::thread::spawn(move || {
+            for c in inner {
+                match c {
+                    Ok(c) => {
+                        let _ = tx.send(Ok(c.clone()));
+                        let _ = tx.send(Ok(c));
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            }
+        });
+        Ok(rx)
+    }
+    fn prompt_text(&self, prompt: &Prompt) -> Result<String, GenError> {
+        self.0.prompt_text(prompt)
+    }
+    fn model_name(&self) -> String {
+        self.0.model_name()
+    }
+    fn describe(&self) -> serde_json::Value {
+        self.0.describe()
+    }
+}
+
+#[test]
+fn a_generator_that_repeats_a_sample_fails_the_question() {
+    let set = problems();
+    let out = tempfile::tempdir().unwrap();
+    let mut s = settings();
+    s.skip_greedy_solved = false;
+    let err = run(
+        &Stutter(Canned {
+            greedy_good: vec![],
+            delay: Default::default(),
+        }),
+        &Contains,
+        &plan(&set, s, false),
+        &ResultStore::new(out.path()),
+        &Silent,
+        &AtomicBool::new(false),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("twice"), "{err}");
+}
+
+#[test]
+fn a_tree_being_written_is_locked() {
+    let out = tempfile::tempdir().unwrap();
+    let store = ResultStore::new(out.path());
+    let held = store.lock().unwrap();
+    let set = problems();
+    let err = run(
+        &Canned {
+            greedy_good: vec![],
+            delay: Default::default(),
+        },
+        &Contains,
+        &plan(&set, settings(), false),
+        &store,
+        &Silent,
+        &AtomicBool::new(false),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("another lcb process"), "{err}");
+    let err = crate::sweep::merge(out.path(), &[out.path().join("nope")]).unwrap_err();
+    assert!(err.to_string().contains("no run_summary.json"), "{err}");
+    drop(held);
+    assert!(store.lock().is_ok(), "released when dropped");
+}
+
+#[test]
+fn corrupt_summary_and_skipped_files_are_redone_with_a_warning() {
+    let set = problems();
+    let out = tempfile::tempdir().unwrap();
+    let store = ResultStore::new(out.path());
+    let generator = Canned {
+        greedy_good: vec!["content of b".into()],
+        delay: Default::default(),
+    };
+    let cancel = AtomicBool::new(false);
+    run(
+        &generator,
+        &Contains,
+        &plan(&set, settings(), false),
+        &store,
+        &Silent,
+        &cancel,
+    )
+    .unwrap();
+    let reference = snapshot(out.path());
+    std::fs::write(store.skipped_path(1), "{\"question_idx\": 1,").unwrap();
+    std::fs::write(store.summary_path(0), "not json").unwrap();
+    let warnings = Warnings::default();
+    run(
+        &generator,
+        &Contains,
+        &plan(&set, settings(), false),
+        &store,
+        &warnings,
+        &cancel,
+    )
+    .unwrap();
+    assert_eq!(snapshot(out.path()), reference);
+    let said = warnings.0.lock().unwrap().join("\n");
+    assert!(
+        said.contains("skipped.json") && said.contains("summary.json"),
+        "{said}"
+    );
 }
 
 #[test]
@@ -342,7 +673,19 @@ fn shards_partition_and_merge_into_the_unsharded_tree() {
     }
     let merged = tempfile::tempdir().unwrap();
     let shard_dirs: Vec<_> = parts.iter().map(|d| d.path().to_owned()).collect();
-    assert_eq!(crate::sweep::merge(merged.path(), &shard_dirs).unwrap(), 3);
+    let report = crate::sweep::merge(merged.path(), &shard_dirs).unwrap();
+    assert_eq!(report.questions, 3);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(snapshot(merged.path()), snapshot(whole.path()));
+    let summary: RunSummary = ResultStore::new(merged.path())
+        .read(&ResultStore::new(merged.path()).run_summary_path())
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.questions, vec![0, 1, 2]);
+    assert_eq!(summary.shard, None);
+    // Merging again into the same tree copies nothing and changes nothing.
+    let again = crate::sweep::merge(merged.path(), &shard_dirs).unwrap();
+    assert_eq!(again.files_copied, 0);
     assert_eq!(snapshot(merged.path()), snapshot(whole.path()));
 
     // Shards made with other settings are refused.
@@ -363,7 +706,7 @@ fn shards_partition_and_merge_into_the_unsharded_tree() {
         &[parts[0].path().to_owned(), other.path().to_owned()],
     )
     .unwrap_err();
-    assert!(err.to_string().contains("field `seed`"), "{err}");
+    assert!(err.to_string().contains("seed: was 7, now 99"), "{err}");
 }
 
 const CHILD_ENV: &str = "LCB_SWEEP_TEST_CHILD_OUT";
@@ -559,4 +902,151 @@ fn questions_waiting_for_grading_do_not_spin() {
         cpu < 0.25 * wall,
         "{cpu:.2} CPU-seconds over {wall:.2} s: waiting questions are busy-waiting"
     );
+}
+
+/// Runs shard `i` of `count` of the test sweep into a new directory.
+fn shard_tree(set: &ProblemSet, i: usize, count: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = crate::sweep::Shard { index: i, count };
+    let mut p = plan(set, settings(), false);
+    p.questions.retain(|&q| shard.contains(q));
+    p.shard = Some(shard);
+    let generator = Canned {
+        greedy_good: vec![],
+        delay: Default::default(),
+    };
+    run(
+        &generator,
+        &Contains,
+        &p,
+        &ResultStore::new(dir.path()),
+        &Silent,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn merge_refuses_inconsistent_shard_sets_and_warns_about_missing_shards() {
+    let set = problems();
+    let s0 = shard_tree(&set, 0, 3);
+    let s1 = shard_tree(&set, 1, 3);
+    let s0_of_2 = shard_tree(&set, 0, 2);
+    let out = tempfile::tempdir().unwrap();
+    let merge = |dirs: &[&tempfile::TempDir]| {
+        let dirs: Vec<_> = dirs.iter().map(|d| d.path().to_owned()).collect();
+        crate::sweep::merge(&out.path().join("merged"), &dirs)
+    };
+    let err = merge(&[&s0, &s0_of_2]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("shard 0/2, but other trees are shards of 3"),
+        "{err}"
+    );
+    let err = merge(&[&s0, &s0]).unwrap_err();
+    assert!(err.to_string().contains("named twice"), "{err}");
+    assert!(
+        !out.path().join("merged").exists(),
+        "nothing written by refused merges"
+    );
+
+    let report = merge(&[&s0, &s1]).unwrap();
+    assert_eq!(report.questions, 2);
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    assert!(
+        report.warnings[0].contains("2/3 not named"),
+        "{:?}",
+        report.warnings
+    );
+}
+
+#[test]
+fn merge_checks_everything_before_writing_and_copies_only_result_files() {
+    let set = problems();
+    let s0 = shard_tree(&set, 0, 2);
+    let s1 = shard_tree(&set, 1, 2);
+    // A killed run's temporary file and a file of the user's are not results.
+    std::fs::write(s0.path().join("q0/.lcb-tmp-abc"), "partial").unwrap();
+    std::fs::write(s0.path().join("q0/notes.txt"), "mine").unwrap();
+    // A shard whose file disagrees with another's for the same question.
+    let s1_again = tempfile::tempdir().unwrap();
+    copy_tree(s1.path(), s1_again.path());
+    let path = s1_again.path().join("q1/t0_5_n6.json");
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    value["passed"] = serde_json::json!(99);
+    std::fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
+    let mut summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s1_again.path().join("run_summary.json")).unwrap())
+            .unwrap();
+    summary["shard"] = serde_json::json!(null);
+    std::fs::write(
+        s1_again.path().join("run_summary.json"),
+        serde_json::to_vec(&summary).unwrap(),
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let merged = out.path().join("merged");
+    let err = crate::sweep::merge(&merged, &[s0.path().to_owned(), s1_again.path().to_owned()])
+        .unwrap_err();
+    assert!(err.to_string().contains("not a shard"), "{err}");
+
+    // Same, with both labelled shards of one set: the conflict is caught before any copy.
+    let s1_other = tempfile::tempdir().unwrap();
+    copy_tree(s1.path(), s1_other.path());
+    std::fs::write(
+        s1_other.path().join("q1/t0_5_n6.json"),
+        serde_json::to_vec(&value).unwrap(),
+    )
+    .unwrap();
+    crate::sweep::merge(&merged, &[s0.path().to_owned(), s1.path().to_owned()]).unwrap();
+    let before = snapshot(&merged);
+    let err = crate::sweep::merge(&merged, &[s1_other.path().to_owned()]).unwrap_err();
+    assert!(err.to_string().contains("hold different results"), "{err}");
+    assert_eq!(snapshot(&merged), before, "a refused merge changes nothing");
+    let q0: Vec<String> = std::fs::read_dir(merged.join("q0"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        q0.iter().all(|n| n.ends_with(".json")),
+        "only result files are copied: {q0:?}"
+    );
+
+    // A tree made with other settings is not merged into.
+    let other = tempfile::tempdir().unwrap();
+    let mut s = settings();
+    s.n = 2;
+    run(
+        &Canned {
+            greedy_good: vec![],
+            delay: Default::default(),
+        },
+        &Contains,
+        &plan(&set, s, false),
+        &ResultStore::new(other.path()),
+        &Silent,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let err = crate::sweep::merge(other.path(), &[s0.path().to_owned()]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("already holds a tree made with different settings"),
+        "{err}"
+    );
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dst = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&dst).unwrap();
+            copy_tree(&entry.path(), &dst);
+        } else {
+            std::fs::copy(entry.path(), dst).unwrap();
+        }
+    }
 }
