@@ -302,11 +302,13 @@ impl SweepObserver for Warnings {
     }
 }
 
+/// Floats read back from result files are the floats written (serde_json's
+/// `float_roundtrip`; settings compared as structs): a tree with awkward temperatures and
+/// top-p values resumes without redoing anything.
 #[test]
 fn a_tree_with_a_top_p_that_binary_floats_cannot_hold_resumes() {
     let set = problems();
     let out = tempfile::tempdir().unwrap();
-    let store = ResultStore::new(out.path());
     let generator = Canned {
         greedy_good: vec![],
         delay: Default::default(),
@@ -315,21 +317,17 @@ fn a_tree_with_a_top_p_that_binary_floats_cannot_hold_resumes() {
     for top_p in [0.95f32, 0.9, 0.8] {
         let mut s = settings();
         s.top_p = top_p;
-        let dir = out.path().join(format!("p{top_p}"));
-        let store = ResultStore::new(&dir);
-        for _ in 0..2 {
-            run(
-                &generator,
-                &Contains,
-                &plan(&set, s.clone(), false),
-                &store,
-                &Silent,
-                &cancel,
-            )
+        s.temperatures = vec![0.1 + 0.2, 1.234_567_890_123_456_7, 0.000_015];
+        let store = ResultStore::new(out.path().join(format!("p{top_p}")));
+        let p = plan(&set, s, false);
+        run(&generator, &Contains, &p, &store, &Silent, &cancel).unwrap();
+        let again = run(&generator, &Contains, &p, &store, &Silent, &cancel)
             .unwrap_or_else(|e| panic!("top_p {top_p}: {e}"));
-        }
+        assert_eq!(again.tokens, 0, "top_p {top_p}: something was redone");
+        assert!(store
+            .temperature_path(0, 0.000_015, 6)
+            .ends_with("t1_5e-05_n6.json"));
     }
-    drop(store);
 }
 
 #[test]
