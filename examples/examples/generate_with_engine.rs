@@ -45,6 +45,7 @@ fn main() -> anyhow::Result<()> {
         },
         n: 3,
         stream,
+        skip: Vec::new(),
     };
     let completions = engine.submit(GenerationRequest {
         prompt,

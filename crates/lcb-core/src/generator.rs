@@ -62,15 +62,42 @@ pub enum Prompt {
 ///
 /// Sample `j` of the group is drawn from the random stream keyed by
 /// `(params.seed, stream, j, step)`: it does not depend on batch size, device, scheduling, or
-/// on any other group, so `n = 4` gives exactly the first 4 samples of `n = 8`.
+/// on any other group, so `n = 4` gives exactly the first 4 samples of `n = 8`, and a
+/// request with `skip = [0, 2]` gives exactly samples 1, 3, … of the full group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleGroup {
     /// Sampling parameters.
     pub params: SamplingParams,
-    /// Number of samples.
+    /// Number of samples: indices `0..n`.
     pub n: usize,
     /// Random-stream id distinguishing groups of one prompt (e.g. the temperature index).
     pub stream: u64,
+    /// Indices in `0..n` not to generate (the caller has them already, from an interrupted
+    /// run). A generator should not send them; the sweep ignores them if it does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip: Vec<usize>,
+}
+
+impl SampleGroup {
+    /// All `n` samples of `params` on random stream `stream`.
+    pub fn new(params: SamplingParams, n: usize, stream: u64) -> Self {
+        SampleGroup {
+            params,
+            n,
+            stream,
+            skip: Vec::new(),
+        }
+    }
+
+    /// The indices to generate, in order: `0..n` without `skip`.
+    pub fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.n).filter(|i| !self.skip.contains(i))
+    }
+
+    /// How many samples to generate: `n` less the distinct indices of `skip` below `n`.
+    pub fn wanted(&self) -> usize {
+        self.indices().count()
+    }
 }
 
 /// One prompt and the samples wanted from it; all groups share one prompt prefill.

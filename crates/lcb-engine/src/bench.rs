@@ -189,6 +189,7 @@ fn groups(options: &BenchOptions) -> Vec<SampleGroup> {
             },
             n: options.samples / temps.len() + usize::from(i < options.samples % temps.len()),
             stream: i as u64,
+            skip: Vec::new(),
         })
         .filter(|g| g.n > 0)
         .collect()

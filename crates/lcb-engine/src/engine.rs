@@ -463,6 +463,15 @@ impl Engine {
                 p.max_tokens, self.engine_config.max_new_tokens
             )));
         }
+        let mut skip = group.skip.clone();
+        skip.sort_unstable();
+        skip.dedup();
+        if let Some(&bad) = skip.iter().find(|&&i| i >= group.n) {
+            return Err(Error::Invalid(format!(
+                "skipped sample {bad} is outside the group's 0..{}",
+                group.n
+            )));
+        }
         let stops = StopStrings::new(&p.stop);
         if !stops.is_empty() && self.prompts.tokenizer().is_none() {
             return Err(Error::Invalid(
@@ -478,6 +487,7 @@ impl Engine {
             seed: p.seed,
             stream: group.stream,
             n: group.n,
+            skip,
             max_tokens: p.max_tokens,
             ignore_eos: p.ignore_eos,
             stops,
@@ -515,7 +525,7 @@ impl Engine {
                 self.config.max_position_embeddings
             )));
         }
-        let total: u64 = groups.iter().map(|g| g.n as u64).sum();
+        let total: u64 = groups.iter().map(|g| (g.n - g.skip.len()) as u64).sum();
         let (reply, receiver) = crossbeam_channel::unbounded();
         // The least-loaded device takes the whole request, so its prompt is prefilled once.
         let worker = self

@@ -32,6 +32,7 @@
 //!         params: SamplingParams { temperature: 0.8, max_tokens: 256, seed: 1, ..Default::default() },
 //!         n: 16,
 //!         stream: 0,
+//!         skip: Vec::new(),
 //!     }],
 //! })?;
 //! for completion in completions {

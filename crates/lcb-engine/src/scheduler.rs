@@ -38,8 +38,10 @@ pub struct GroupSpec {
     pub seed: u64,
     /// The group's random stream.
     pub stream: u64,
-    /// Number of samples.
+    /// Number of samples: indices `0..n`.
     pub n: usize,
+    /// Indices in `0..n` not to generate, sorted.
+    pub skip: Vec<usize>,
     /// Most tokens per sample.
     pub max_tokens: usize,
     /// End-of-sequence tokens do not end samples.
@@ -145,8 +147,15 @@ impl<K> PromptState<K> {
         if self.unstarted() == 0 {
             return None;
         }
-        while self.cursor.1 >= self.groups[self.cursor.0].n {
-            self.cursor = (self.cursor.0 + 1, 0);
+        loop {
+            let group = &self.groups[self.cursor.0];
+            if self.cursor.1 >= group.n {
+                self.cursor = (self.cursor.0 + 1, 0);
+            } else if group.skip.binary_search(&self.cursor.1).is_ok() {
+                self.cursor.1 += 1;
+            } else {
+                break;
+            }
         }
         let next = self.cursor;
         self.cursor.1 += 1;
@@ -236,7 +245,7 @@ impl<K: Clone> Scheduler<K> {
 
     /// Queues a request.
     pub fn add(&mut self, request: Request) {
-        let total = request.groups.iter().map(|g| g.n).sum();
+        let total = request.groups.iter().map(|g| g.n - g.skip.len()).sum();
         if total == 0 {
             return; // Nothing to generate: dropping the sender closes the channel.
         }
@@ -666,6 +675,7 @@ mod tests {
             seed: 0,
             stream: 0,
             n,
+            skip: Vec::new(),
             max_tokens,
             ignore_eos: false,
             stops: StopStrings::default(),

@@ -96,6 +96,7 @@ fn group(p: SamplingParams, n: usize, stream: u64) -> SampleGroup {
         params: p,
         n,
         stream,
+        skip: Vec::new(),
     }
 }
 
@@ -168,6 +169,28 @@ fn greedy_matches_candle_transformers_and_samples_are_reproducible() {
     assert_eq!(narrow.slots(), 1);
     let one_slot = run(&narrow, prompt, vec![group(params(1.0, 10, 7), 8, 3)]);
     assert_eq!(one_slot, eight);
+    // Skipping samples (as a resumed sweep does) gives exactly the others, on any slots.
+    let mut some = group(params(1.0, 10, 7), 8, 3);
+    some.skip = vec![6, 0, 3, 3];
+    for engine in [&engine, &narrow] {
+        let rest = run(engine, prompt, vec![some.clone()]);
+        let expected: Vec<&Completion> = eight
+            .iter()
+            .filter(|c| ![0, 3, 6].contains(&c.index))
+            .collect();
+        assert_eq!(rest.iter().collect::<Vec<_>>(), expected);
+    }
+    some.skip = vec![8];
+    let err = engine
+        .submit(GenerationRequest {
+            prompt: Prompt::Text(prompt.into()),
+            groups: vec![some],
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("skipped sample 8 is outside"),
+        "{err}"
+    );
     // Different samples do differ, and another seed or stream changes them.
     assert!(eight.iter().any(|c| c.token_ids != eight[0].token_ids));
     let other_stream = run(&engine, prompt, vec![group(params(1.0, 10, 7), 4, 4)]);

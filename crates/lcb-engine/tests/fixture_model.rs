@@ -84,6 +84,7 @@ fn fixture_model_reproduces_the_recorded_prompts_ids_and_greedy_tokens() {
                     },
                     n: 1,
                     stream: 0,
+                    skip: Vec::new(),
                 }],
             })
             .unwrap();

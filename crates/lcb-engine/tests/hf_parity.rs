@@ -86,6 +86,7 @@ fn greedy_tokens_match_transformers() {
                     },
                     n: 2,
                     stream: 0,
+                    skip: Vec::new(),
                 }],
             })
             .unwrap();

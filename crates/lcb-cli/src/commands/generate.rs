@@ -142,6 +142,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             },
             n: args.n,
             stream: 0,
+            skip: Vec::new(),
         }],
     };
     let completions = engine.submit(request)?;

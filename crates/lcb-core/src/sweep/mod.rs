@@ -6,6 +6,7 @@
 //! [`Evaluator`]: crate::evaluator::Evaluator
 
 pub mod config;
+pub mod journal;
 pub mod merge;
 pub mod orchestrator;
 pub mod store;

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{select, Receiver, Sender};
 
 use super::config::{python_float, Shard, SweepSettings};
+use super::journal::Journal;
 use super::store::*;
 use crate::dataset::ProblemSet;
 use crate::error::Error;
@@ -541,11 +542,26 @@ struct Sample {
     num_tokens: usize,
 }
 
+impl Sample {
+    /// The sample as a result file records it, with its grade.
+    fn record(&self, grade: &Grade) -> CompletionRecord {
+        CompletionRecord {
+            raw: self.text.clone(),
+            passed: grade.passed(),
+            verdict: grade.verdict,
+            finish_reason: self.finish_reason,
+            num_tokens: self.num_tokens,
+        }
+    }
+}
+
 /// Per-temperature accumulation while a question runs.
 struct Pending {
     temperature: f64,
     samples: Vec<Option<Sample>>,
     grades: Vec<Option<Grade>>,
+    /// Samples an interrupted run graded (from the journal), not generated again.
+    journaled: Vec<bool>,
     generated: usize,
     graded: usize,
     /// Grading seconds charged to this temperature's samples.
@@ -684,6 +700,8 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             .generator
             .prompt_text(&prompt)
             .map_err(|e| e.to_string())?;
+        let warn = |m: &str| self.observer.warn(m);
+        let journal_path = self.store.journal_path(idx);
         if settings.skip_greedy_solved && self.valid_skipped(idx, problem) {
             return Ok(QuestionOutcome::Resumed);
         }
@@ -694,8 +712,12 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             .filter(|&t| !self.valid_result(idx, t, problem, &prompt_text))
             .collect();
         if missing.is_empty() && self.valid_summary(idx, problem) {
+            // A run killed between its summary and deleting its journal leaves one behind.
+            let _ = std::fs::remove_file(&journal_path);
             return Ok(QuestionOutcome::Resumed);
         }
+        let mut journal = Journal::open(&journal_path, problem.id(), &prompt_text, &warn)
+            .map_err(|e| e.to_string())?;
         let started = Instant::now();
         let mut permit = None;
         if !missing.is_empty() {
@@ -703,12 +725,19 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                 return Ok(QuestionOutcome::Cancelled);
             };
             permit = Some(p);
-            // Greedy check, unless some temperature file is already there (then it was done).
-            if settings.skip_greedy_solved && missing.len() == settings.temperatures.len() {
+            // Greedy check, unless an earlier run got past it (a temperature file or a
+            // journal is there).
+            if settings.skip_greedy_solved
+                && missing.len() == settings.temperatures.len()
+                && journal.is_empty()
+            {
                 match self.greedy_check(idx, problem, &prompt, &mut permit)? {
-                    Some(GreedyEnd::Solved) => return Ok(QuestionOutcome::Skipped),
+                    Some(GreedyEnd::Solved) => {
+                        let _ = journal.remove();
+                        return Ok(QuestionOutcome::Skipped);
+                    }
                     Some(GreedyEnd::Cancelled) => return Ok(QuestionOutcome::Cancelled),
-                    None => {}
+                    None => journal.record_greedy_failed().map_err(|e| e.to_string())?,
                 }
             }
         }
@@ -717,37 +746,71 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         }
 
         let n = settings.n;
-        let groups: Vec<SampleGroup> = missing
+        // Each missing temperature, with the samples an interrupted run already graded.
+        let mut pending: Vec<Pending> = missing
             .iter()
-            .map(|&t| SampleGroup {
-                params: self.params(t),
-                n,
-                stream: sample_stream(problem.id(), t),
+            .map(|&t| {
+                let mut p = Pending {
+                    temperature: t,
+                    samples: (0..n).map(|_| None).collect(),
+                    grades: vec![None; n],
+                    journaled: vec![false; n],
+                    generated: 0,
+                    graded: 0,
+                    grading_seconds: 0.0,
+                    generation_done: None,
+                };
+                for i in 0..n {
+                    if let Some(c) = journal.sample(t, i) {
+                        p.samples[i] = Some(Sample {
+                            text: c.raw.clone(),
+                            finish_reason: c.finish_reason,
+                            num_tokens: c.num_tokens,
+                        });
+                        p.grades[i] = Some(Grade::new(c.verdict));
+                        p.journaled[i] = true;
+                        p.generated += 1;
+                        p.graded += 1;
+                    }
+                }
+                p
+            })
+            .collect();
+        // Request groups: the temperatures with samples left, each without the samples it
+        // has (`request_groups[g]` is group g's index in `pending`).
+        let request_groups: Vec<usize> = (0..pending.len())
+            .filter(|&pi| pending[pi].generated < n)
+            .collect();
+        let groups: Vec<SampleGroup> = request_groups
+            .iter()
+            .map(|&pi| {
+                let p = &pending[pi];
+                SampleGroup {
+                    params: self.params(p.temperature),
+                    n,
+                    stream: sample_stream(problem.id(), p.temperature),
+                    skip: (0..n).filter(|&i| p.journaled[i]).collect(),
+                }
             })
             .collect();
         let submitted = Instant::now();
+        // Temperatures the journal completes are written now.
+        for p in pending.iter_mut().filter(|p| p.graded == n) {
+            p.generation_done = Some((0, 0.0));
+            self.write_temperature(idx, problem, &prompt_text, p, 0.0)?;
+        }
+        let to_generate: usize = groups.iter().map(SampleGroup::wanted).sum();
         let mut completions = if groups.is_empty() {
+            drop(permit.take());
             crossbeam_channel::never()
         } else {
-            self.observer.question_started(idx, groups.len() * n);
+            self.observer.question_started(idx, to_generate);
             self.generator
                 .submit(GenerationRequest { prompt, groups })
                 .map_err(|e| e.to_string())?
         };
-        let mut pending: Vec<Pending> = missing
-            .iter()
-            .map(|&t| Pending {
-                temperature: t,
-                samples: (0..n).map(|_| None).collect(),
-                grades: vec![None; n],
-                generated: 0,
-                graded: 0,
-                grading_seconds: 0.0,
-                generation_done: None,
-            })
-            .collect();
         let (reply_tx, reply_rx) = crossbeam_channel::unbounded::<GradeReply>();
-        let mut outstanding = missing.len() * n;
+        let mut outstanding: usize = pending.iter().map(|p| n - p.graded).sum();
         let mut question_tokens = 0usize;
         while outstanding > 0 {
             if self.cancel.load(Ordering::SeqCst) {
@@ -757,9 +820,14 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                 recv(completions) -> msg => match msg {
                     Ok(Ok(c)) => {
                         let (g, i) = (c.group, c.index);
-                        let Some(p) = pending.get_mut(g).filter(|p| i < p.samples.len()) else {
+                        let Some(pi) = request_groups.get(g).copied().filter(|_| i < n) else {
                             return Err(format!("the generator returned sample {i} of group {g}, which was not asked for"));
                         };
+                        let p = &mut pending[pi];
+                        if p.journaled[i] {
+                            // Asked to skip it and sent anyway: the recorded one stands.
+                            continue;
+                        }
                         if p.samples[i].is_some() {
                             return Err(format!("the generator returned sample {i} of group {g} twice"));
                         }
@@ -778,7 +846,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                             finish_reason: c.finish_reason,
                             num_tokens,
                         });
-                        let job = GradeJob { problem, code, reply: reply_tx.clone(), group: g, index: i };
+                        let job = GradeJob { problem, code, reply: reply_tx.clone(), group: pi, index: i };
                         self.grade_tx.send(job).map_err(|_| "grading stopped")?;
                     }
                     Ok(Err(e)) => return Err(e.to_string()),
@@ -802,22 +870,25 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                     // This question holds a sender itself, so the channel never disconnects.
                     let reply = msg.expect("the question holds a reply sender");
                     let grade = reply.grade.map_err(|e| format!("grading failed: {e}"))?;
-                    let (g, i) = (reply.group, reply.index);
-                    let p = &mut pending[g];
+                    let (pi, i) = (reply.group, reply.index);
+                    let p = &mut pending[pi];
                     if p.grades[i].is_some() {
-                        return Err(format!("sample {i} of group {g} was graded twice"));
+                        return Err(format!("sample {i} at temperature {} was graded twice", python_float(p.temperature)));
                     }
-                    let tokens = p.samples[i].as_ref().map_or(0, |s| s.num_tokens);
+                    let sample = p.samples[i].as_ref().expect("graded samples were generated");
                     self.observer.sample_graded();
                     self.counters.graded.fetch_add(1, Ordering::SeqCst);
-                    self.counters.graded_tokens.fetch_add(tokens, Ordering::SeqCst);
+                    self.counters.graded_tokens.fetch_add(sample.num_tokens, Ordering::SeqCst);
+                    journal
+                        .record(p.temperature, i, &sample.record(&grade))
+                        .map_err(|e| e.to_string())?;
                     p.grades[i] = Some(grade);
                     p.grading_seconds += reply.seconds;
                     p.graded += 1;
                     outstanding -= 1;
                     if p.graded == n {
                         let pipeline_seconds = submitted.elapsed().as_secs_f64();
-                        self.write_temperature(idx, problem, &prompt_text, &pending[g], pipeline_seconds)?;
+                        self.write_temperature(idx, problem, &prompt_text, &pending[pi], pipeline_seconds)?;
                     }
                 },
                 default(CANCEL_POLL) => {}
@@ -839,6 +910,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         self.store
             .write(&self.store.summary_path(idx), &summary)
             .map_err(|e| e.to_string())?;
+        journal.remove().map_err(|e| e.to_string())?;
         Ok(QuestionOutcome::Done(pass_rates))
     }
 
@@ -858,6 +930,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                 params: self.params(0.0),
                 n: 1,
                 stream: GREEDY_STREAM,
+                skip: Vec::new(),
             }],
         };
         let rx = self.generator.submit(request).map_err(|e| e.to_string())?;
@@ -932,14 +1005,9 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             .map(|(s, g)| {
                 // Both are filled: a temperature is written once all n samples are graded,
                 // and a sample is graded only after it was generated.
-                let (s, g) = (s.as_ref().expect("generated"), g.as_ref().expect("graded"));
-                CompletionRecord {
-                    raw: s.text.clone(),
-                    passed: g.passed(),
-                    verdict: g.verdict,
-                    finish_reason: s.finish_reason,
-                    num_tokens: s.num_tokens,
-                }
+                s.as_ref()
+                    .expect("generated")
+                    .record(g.as_ref().expect("graded"))
             })
             .collect();
         let tokens: usize = completions.iter().map(|c| c.num_tokens).sum();

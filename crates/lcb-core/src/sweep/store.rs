@@ -5,10 +5,12 @@
 //! OUT/q{idx}/t{T}_n{n}.json      one (question, temperature): every completion and verdict
 //! OUT/q{idx}/summary.json        pass rate per temperature
 //! OUT/q{idx}/skipped.json        instead of the above when greedy decoding passed
+//! OUT/q{idx}/partial.jsonl       while a question runs: its graded samples so far
 //! ```
 //!
-//! Every file is written atomically, so a file that parses is complete; a resumed run keeps
-//! files that are valid for the current settings and redoes the rest.
+//! Every `.json` file is written atomically, so a file that parses is complete; a resumed run
+//! keeps files that are valid for the current settings, continues unfinished questions from
+//! their journal ([`super::journal`]) and redoes the rest.
 
 use std::path::{Path, PathBuf};
 
@@ -285,6 +287,12 @@ impl ResultStore {
         self.question_dir(idx).join("skipped.json")
     }
 
+    /// `OUT/q{idx}/partial.jsonl`: the graded samples of a question not finished yet
+    /// ([`super::journal`]).
+    pub fn journal_path(&self, idx: usize) -> PathBuf {
+        self.question_dir(idx).join(super::journal::JOURNAL_FILE)
+    }
+
     /// `OUT/run_summary.json`.
     pub fn run_summary_path(&self) -> PathBuf {
         self.root.join("run_summary.json")
@@ -328,7 +336,8 @@ impl ResultStore {
     }
 
     /// Deletes every result file of the tree (`run_summary.json`; in each `q{idx}`
-    /// directory `t*_n*.json`, `summary.json`, `skipped.json` and temporary files, then the
+    /// directory `t*_n*.json`, `summary.json`, `skipped.json`, the journal of an unfinished
+    /// question and temporary files, then the
     /// directory if nothing else is left in it). Other files are kept. Returns how many
     /// files were deleted.
     pub fn remove_results(&self) -> Result<usize> {
@@ -359,7 +368,10 @@ impl ResultStore {
             for file in std::fs::read_dir(&dir).map_err(io(&dir))? {
                 let file = file.map_err(io(&dir))?.path();
                 let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if is_result_file(name) || name.starts_with(crate::atomic_file::TEMP_PREFIX) {
+                if is_result_file(name)
+                    || name == super::journal::JOURNAL_FILE
+                    || name.starts_with(crate::atomic_file::TEMP_PREFIX)
+                {
                     std::fs::remove_file(&file).map_err(io(&file))?;
                     removed += 1;
                 }

@@ -38,7 +38,7 @@ impl Generator for Canned {
                 .groups
                 .iter()
                 .enumerate()
-                .flat_map(|(g, grp)| (0..grp.n).map(move |i| (g, i, grp)))
+                .flat_map(|(g, grp)| grp.indices().map(move |i| (g, i, grp)))
                 .collect();
             all.reverse();
             for (g, i, grp) in all {
@@ -1047,4 +1047,122 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(entry.path(), dst).unwrap();
         }
     }
+}
+
+/// Interrupts the sweep (as Ctrl-C does) once `after` samples are graded.
+struct InterruptAfter<'a> {
+    after: usize,
+    graded: AtomicUsize,
+    cancel: &'a AtomicBool,
+}
+impl SweepObserver for InterruptAfter<'_> {
+    fn sample_graded(&self) {
+        if self.graded.fetch_add(1, Ordering::SeqCst) + 1 == self.after {
+            self.cancel.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Generates like [`Canned`] and counts the samples it was asked for.
+struct Counting(Canned, AtomicUsize);
+impl Generator for Counting {
+    fn submit(
+        &self,
+        request: GenerationRequest,
+    ) -> Result<Receiver<Result<Completion, GenError>>, GenError> {
+        let wanted: usize = request.groups.iter().map(SampleGroup::wanted).sum();
+        self.1.fetch_add(wanted, Ordering::SeqCst);
+        self.0.submit(request)
+    }
+    fn prompt_text(&self, prompt: &Prompt) -> Result<String, GenError> {
+        self.0.prompt_text(prompt)
+    }
+    fn model_name(&self) -> String {
+        self.0.model_name()
+    }
+    fn describe(&self) -> serde_json::Value {
+        self.0.describe()
+    }
+}
+
+#[test]
+fn an_interrupted_question_resumes_from_its_journal() {
+    let set = problems();
+    let mut s = settings();
+    s.n = 20;
+    s.skip_greedy_solved = true;
+    let one_question = |p: SweepPlan<'static>| SweepPlan {
+        questions: vec![0],
+        inflight: 1,
+        ..p
+    };
+    let set: &'static ProblemSet = Box::leak(Box::new(set));
+    let canned = || Canned {
+        greedy_good: vec![],
+        delay: std::time::Duration::from_millis(1),
+    };
+    let reference = tempfile::tempdir().unwrap();
+    let full = Counting(canned(), AtomicUsize::new(0));
+    run(
+        &full,
+        &Contains,
+        &one_question(plan(set, s.clone(), false)),
+        &ResultStore::new(reference.path()),
+        &Silent,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let full_samples = full.1.load(Ordering::SeqCst);
+    assert_eq!(
+        full_samples,
+        1 + 2 * 20,
+        "greedy check + 2 temperatures × 20"
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    let store = ResultStore::new(out.path());
+    let cancel = AtomicBool::new(false);
+    let stop = InterruptAfter {
+        after: 25,
+        graded: AtomicUsize::new(0),
+        cancel: &cancel,
+    };
+    let first = run(
+        &Counting(canned(), AtomicUsize::new(0)),
+        &Contains,
+        &one_question(plan(set, s.clone(), false)),
+        &store,
+        &stop,
+        &cancel,
+    )
+    .unwrap();
+    assert!(first.cancelled);
+    let journal = store.journal_path(0);
+    assert!(
+        journal.exists(),
+        "the interrupted question keeps its journal"
+    );
+    let recorded = std::fs::read_to_string(&journal).unwrap().lines().count();
+    assert!(
+        recorded >= 2 + 25,
+        "header, greedy failure and 25+ samples: {recorded} lines"
+    );
+
+    let resumed = Counting(canned(), AtomicUsize::new(0));
+    run(
+        &resumed,
+        &Contains,
+        &one_question(plan(set, s, false)),
+        &store,
+        &Silent,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let asked = resumed.1.load(Ordering::SeqCst);
+    assert!(
+        asked <= 2 * 20 - 25,
+        "the resumed run asked for {asked} samples; the journal had at least 25 (and the greedy check is not redone)"
+    );
+    assert_eq!(snapshot(out.path()), snapshot(reference.path()));
+    assert!(!journal.exists(), "a finished question leaves no journal");
 }
