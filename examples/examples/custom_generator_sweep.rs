@@ -33,7 +33,8 @@ impl Generator for CannedModel {
         let (tx, rx) = crossbeam_channel::unbounded();
         std::thread::spawn(move || {
             for (g, group) in request.groups.iter().enumerate() {
-                for i in 0..group.n {
+                // `indices()` leaves out `group.skip`: samples a resumed sweep already has.
+                for i in group.indices() {
                     let key = format!("{}/{}/{i}", group.params.seed, group.stream);
                     let draw = blake3::hash(key.as_bytes()).as_bytes()[0] as f32 / 255.0;
                     let good = draw >= group.params.temperature / 2.0;
