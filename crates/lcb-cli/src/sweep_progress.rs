@@ -52,9 +52,7 @@ impl SweepProgress {
         generated.set_style(style("{prefix:>10} [{bar:30}] {pos}/{len} {msg} ETA {eta}"));
         generated.set_prefix("generated");
         let graded = multi.add(ProgressBar::new(total));
-        graded.set_style(style(
-            "{prefix:>10} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
-        ));
+        graded.set_style(style("{prefix:>10} [{bar:30}] {pos}/{len} {msg} ETA {eta}"));
         graded.set_prefix("graded");
         for b in [&questions_bar, &generated, &graded] {
             b.enable_steady_tick(Duration::from_millis(250));
@@ -113,7 +111,7 @@ impl SweepProgress {
             }
         };
         tracing::info!(
-            "progress: questions {}/{}, generated {}/{} samples ({}, ETA {}), graded {}/{} ({:.1} samples/s)",
+            "progress: questions {}/{}, generated {}/{} samples ({}, ETA {}), graded {}/{} ({})",
             self.questions.position(),
             self.questions.length().unwrap_or(0),
             self.generated.position(),
@@ -122,7 +120,7 @@ impl SweepProgress {
             eta(&self.generated),
             self.graded.position(),
             self.graded.length().unwrap_or(0),
-            self.graded.per_sec(),
+            self.graded.message(),
         );
     }
 }
@@ -145,6 +143,8 @@ impl SweepObserver for SweepProgress {
 
     fn sample_graded(&self) {
         self.graded.inc(1);
+        self.graded
+            .set_message(format!("{:.0} samples/s", self.graded.per_sec()));
         self.maybe_log();
     }
 
