@@ -264,59 +264,70 @@ fn killed_sweeps_resume_to_identical_files() {
     assert!(interrupted >= 2, "only {interrupted} kills landed mid-run");
 }
 
-#[test]
-fn ctrl_c_stops_cleanly_and_the_run_resumes() {
-    let args = |dir: &str| -> Vec<String> {
-        [
-            "sweep",
-            "--questions",
-            "0..6",
-            "--temperatures",
-            "0.8,1.6",
-            "-n",
-            "8",
-            "--eval-workers",
-            "2",
-            "--output",
-            dir,
-        ]
-        .map(String::from)
-        .to_vec()
-    };
-    let out = tempfile::tempdir().unwrap();
-    let dir = out.path().to_str().unwrap().to_owned();
+/// The arguments of the sweep the signal tests interrupt, writing to `dir`.
+fn interruptible_sweep(dir: &str) -> Vec<String> {
+    [
+        "sweep",
+        "--questions",
+        "0..6",
+        "--temperatures",
+        "0.8,1.6",
+        "-n",
+        "8",
+        "--eval-workers",
+        "2",
+        "--output",
+        dir,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Starts the interruptible sweep in `dir`, sends it `signal` (a `kill` name such as "INT")
+/// once the first question's files are written, and checks how it ended: with `status` and an
+/// "interrupted" message, or successfully if it finished before the signal arrived.
+fn signal_after_first_question(dir: &Path, signal: &str, status: i32) {
     let child = lcb()
-        .args(args(&dir))
+        .args(interruptible_sweep(dir.to_str().unwrap()))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Interrupt once the first question's files are written.
-    let first = out.path().join("q0/summary.json");
+    let first = dir.join("q0/summary.json");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while !first.exists() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+    let sent = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
         .status()
         .unwrap();
-    assert!(status.success());
+    assert!(sent.success());
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    if output.status.code() == Some(130) {
+    if output.status.code() == Some(status) {
         assert!(stderr.contains("interrupted"), "{stderr}");
     } else {
         // It finished before the signal arrived: nothing to check about interruption.
         assert!(output.status.success(), "{stderr}");
     }
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_the_run_resumes() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap().to_owned();
+    signal_after_first_question(out.path(), "INT", 130);
     // Every file left behind is complete and valid JSON.
     let partial = snapshot(out.path());
     assert!(partial.contains_key("q0/summary.json"));
     // Resuming completes the tree exactly as an uninterrupted run writes it.
-    run(&args(&dir).iter().map(String::as_str).collect::<Vec<_>>());
+    run(&interruptible_sweep(&dir)
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
     let reference = tempfile::tempdir().unwrap();
-    run(&args(reference.path().to_str().unwrap())
+    run(&interruptible_sweep(reference.path().to_str().unwrap())
         .iter()
         .map(String::as_str)
         .collect::<Vec<_>>());
@@ -335,43 +346,7 @@ fn ctrl_c_stops_cleanly_and_the_run_resumes() {
 #[test]
 fn sigterm_stops_cleanly() {
     let out = tempfile::tempdir().unwrap();
-    let child = lcb()
-        .args([
-            "sweep",
-            "--questions",
-            "0..6",
-            "--temperatures",
-            "0.8,1.6",
-            "-n",
-            "8",
-        ])
-        .args([
-            "--eval-workers",
-            "2",
-            "--output",
-            out.path().to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let first = out.path().join("q0/summary.json");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while !first.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if output.status.code() == Some(143) {
-        assert!(stderr.contains("interrupted"), "{stderr}");
-    } else {
-        assert!(output.status.success(), "{stderr}");
-    }
+    signal_after_first_question(out.path(), "TERM", 143);
     // Whatever is there parses and is complete.
     assert!(snapshot(out.path()).contains_key("q0/summary.json"));
 }

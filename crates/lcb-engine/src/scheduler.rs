@@ -935,6 +935,15 @@ mod tests {
         assert_eq!(s.finished_total(), 3);
         prefill_all(&mut s, 1);
         s.fill_slots();
+        decode_until_no_slot_is_active(&mut s);
+        assert_eq!(rx_b.try_iter().filter(|r| r.is_ok()).count(), 2);
+        assert!(s.is_idle());
+        assert_eq!(s.finished_total(), 5);
+    }
+
+    /// Feeds every active slot an ordinary token, step after step, refilling slots, until
+    /// none is active.
+    fn decode_until_no_slot_is_active(s: &mut Scheduler<()>) {
         let tok = Sampled {
             token: 2,
             logprob: -1.0,
@@ -944,9 +953,6 @@ mod tests {
             s.apply_tokens(&vec![tok; rows]);
             s.fill_slots();
         }
-        assert_eq!(rx_b.try_iter().filter(|r| r.is_ok()).count(), 2);
-        assert!(s.is_idle());
-        assert_eq!(s.finished_total(), 5);
     }
 
     #[test]
@@ -996,15 +1002,7 @@ mod tests {
         );
         prefill_all(&mut s, 1);
         s.fill_slots();
-        let tok = Sampled {
-            token: 2,
-            logprob: -1.0,
-        };
-        while !s.active().is_empty() {
-            let rows = s.active().len();
-            s.apply_tokens(&vec![tok; rows]);
-            s.fill_slots();
-        }
+        decode_until_no_slot_is_active(&mut s);
         assert_eq!(rx_b.try_iter().filter(|r| r.is_ok()).count(), 2);
         assert!(s.is_idle());
         assert_eq!(s.finished_total(), 5);
@@ -1036,11 +1034,7 @@ mod tests {
         // B, held back while A could fill every slot, now prefills and runs.
         prefill_all(&mut s, 1);
         s.fill_slots();
-        while !s.active().is_empty() {
-            let rows = s.active().len();
-            s.apply_tokens(&vec![ok; rows]);
-            s.fill_slots();
-        }
+        decode_until_no_slot_is_active(&mut s);
         assert_eq!(rx_b.try_iter().filter(|r| r.is_ok()).count(), 2);
         assert!(s.is_idle(), "the failed prompt (and its cache) is retired");
         assert_eq!(

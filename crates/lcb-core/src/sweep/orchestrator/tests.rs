@@ -377,29 +377,11 @@ fn a_tree_for_another_problem_set_or_generator_is_refused() {
         "{err}"
     );
     // Another precision is another generator.
-    struct Fingerprinted(Canned);
-    impl Generator for Fingerprinted {
-        fn submit(
-            &self,
-            request: GenerationRequest,
-        ) -> Result<Receiver<Result<Completion, GenError>>, GenError> {
-            self.0.submit(request)
-        }
-        fn prompt_text(&self, prompt: &Prompt) -> Result<String, GenError> {
-            self.0.prompt_text(prompt)
-        }
-        fn model_name(&self) -> String {
-            self.0.model_name()
-        }
-        fn describe(&self) -> serde_json::Value {
-            self.0.describe()
-        }
-        fn fingerprint(&self) -> serde_json::Value {
-            serde_json::json!({"dtype": "bf16"})
-        }
-    }
     let err = run(
-        &Fingerprinted(generator),
+        &Wrapper {
+            fingerprint: serde_json::json!({"dtype": "bf16"}),
+            ..Wrapper::new(generator)
+        },
         &Contains,
         &plan(&set, settings(), false),
         &store,
@@ -492,14 +474,37 @@ fn a_grader_that_fails_or_panics_fails_its_question_and_the_sweep_ends() {
     }
 }
 
-/// Sends every sample twice.
-struct Stutter(Canned);
-impl Generator for Stutter {
+/// [`Canned`] with knobs: another fingerprint, every sample sent twice, and a count of the
+/// samples it was asked for.
+struct Wrapper {
+    inner: Canned,
+    fingerprint: serde_json::Value,
+    stutter: bool,
+    asked: AtomicUsize,
+}
+
+impl Wrapper {
+    fn new(inner: Canned) -> Self {
+        Wrapper {
+            inner,
+            fingerprint: serde_json::Value::Null,
+            stutter: false,
+            asked: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Generator for Wrapper {
     fn submit(
         &self,
         request: GenerationRequest,
     ) -> Result<Receiver<Result<Completion, GenError>>, GenError> {
-        let inner = self.0.submit(request)?;
+        let wanted: usize = request.groups.iter().map(SampleGroup::wanted).sum();
+        self.asked.fetch_add(wanted, Ordering::SeqCst);
+        let inner = self.inner.submit(request)?;
+        if !self.stutter {
+            return Ok(inner);
+        }
         let (tx, rx) = crossbeam_channel::unbounded();
         std::thread::spawn(move || {
             for c in inner {
@@ -517,13 +522,16 @@ impl Generator for Stutter {
         Ok(rx)
     }
     fn prompt_text(&self, prompt: &Prompt) -> Result<String, GenError> {
-        self.0.prompt_text(prompt)
+        self.inner.prompt_text(prompt)
     }
     fn model_name(&self) -> String {
-        self.0.model_name()
+        self.inner.model_name()
     }
     fn describe(&self) -> serde_json::Value {
-        self.0.describe()
+        self.inner.describe()
+    }
+    fn fingerprint(&self) -> serde_json::Value {
+        self.fingerprint.clone()
     }
 }
 
@@ -534,10 +542,13 @@ fn a_generator_that_repeats_a_sample_fails_the_question() {
     let mut s = settings();
     s.skip_greedy_solved = false;
     let err = run(
-        &Stutter(Canned {
-            greedy_good: vec![],
-            delay: Default::default(),
-        }),
+        &Wrapper {
+            stutter: true,
+            ..Wrapper::new(Canned {
+                greedy_good: vec![],
+                delay: Default::default(),
+            })
+        },
         &Contains,
         &plan(&set, s, false),
         &ResultStore::new(out.path()),
@@ -1063,28 +1074,6 @@ impl SweepObserver for InterruptAfter<'_> {
     }
 }
 
-/// Generates like [`Canned`] and counts the samples it was asked for.
-struct Counting(Canned, AtomicUsize);
-impl Generator for Counting {
-    fn submit(
-        &self,
-        request: GenerationRequest,
-    ) -> Result<Receiver<Result<Completion, GenError>>, GenError> {
-        let wanted: usize = request.groups.iter().map(SampleGroup::wanted).sum();
-        self.1.fetch_add(wanted, Ordering::SeqCst);
-        self.0.submit(request)
-    }
-    fn prompt_text(&self, prompt: &Prompt) -> Result<String, GenError> {
-        self.0.prompt_text(prompt)
-    }
-    fn model_name(&self) -> String {
-        self.0.model_name()
-    }
-    fn describe(&self) -> serde_json::Value {
-        self.0.describe()
-    }
-}
-
 #[test]
 fn an_interrupted_question_resumes_from_its_journal() {
     let set = problems();
@@ -1102,7 +1091,7 @@ fn an_interrupted_question_resumes_from_its_journal() {
         delay: std::time::Duration::from_millis(1),
     };
     let reference = tempfile::tempdir().unwrap();
-    let full = Counting(canned(), AtomicUsize::new(0));
+    let full = Wrapper::new(canned());
     run(
         &full,
         &Contains,
@@ -1112,7 +1101,7 @@ fn an_interrupted_question_resumes_from_its_journal() {
         &AtomicBool::new(false),
     )
     .unwrap();
-    let full_samples = full.1.load(Ordering::SeqCst);
+    let full_samples = full.asked.load(Ordering::SeqCst);
     assert_eq!(
         full_samples,
         1 + 2 * 20,
@@ -1128,7 +1117,7 @@ fn an_interrupted_question_resumes_from_its_journal() {
         cancel: &cancel,
     };
     let first = run(
-        &Counting(canned(), AtomicUsize::new(0)),
+        &Wrapper::new(canned()),
         &Contains,
         &one_question(plan(set, s.clone(), false)),
         &store,
@@ -1148,7 +1137,7 @@ fn an_interrupted_question_resumes_from_its_journal() {
         "header, greedy failure and 25+ samples: {recorded} lines"
     );
 
-    let resumed = Counting(canned(), AtomicUsize::new(0));
+    let resumed = Wrapper::new(canned());
     run(
         &resumed,
         &Contains,
@@ -1158,7 +1147,7 @@ fn an_interrupted_question_resumes_from_its_journal() {
         &AtomicBool::new(false),
     )
     .unwrap();
-    let asked = resumed.1.load(Ordering::SeqCst);
+    let asked = resumed.asked.load(Ordering::SeqCst);
     assert!(
         asked <= 2 * 20 - 25,
         "the resumed run asked for {asked} samples; the journal had at least 25 (and the greedy check is not redone)"
