@@ -12,6 +12,7 @@ use crate::verdict::Verdict;
 
 /// Answers with "good" or "bad" code, chosen by hashing the random key the way a real
 /// engine would sample: deterministic per (seed, stream, index).
+#[derive(Default)]
 struct Canned {
     greedy_good: Vec<String>,
     /// Time to "generate" each sample, so a child process can be killed mid-run.
@@ -152,6 +153,25 @@ fn plan<'a>(set: &'a ProblemSet, settings: SweepSettings, force: bool) -> SweepP
     }
 }
 
+/// Runs `generator` over `set` to the end, graded by [`Contains`].
+fn sweep(
+    generator: &dyn Generator,
+    set: &ProblemSet,
+    settings: SweepSettings,
+    store: &ResultStore,
+    observer: &dyn SweepObserver,
+) -> Result<SweepReport, SweepError> {
+    let cancel = AtomicBool::new(false);
+    run(
+        generator,
+        &Contains,
+        &plan(set, settings, false),
+        store,
+        observer,
+        &cancel,
+    )
+}
+
 /// The tree's files with timing fields removed, for identity checks.
 fn snapshot(root: &std::path::Path) -> std::collections::BTreeMap<String, serde_json::Value> {
     ResultStore::new(root).timing_free_snapshot().unwrap()
@@ -166,16 +186,7 @@ fn writes_the_tree_and_resumes_to_identical_results() {
         greedy_good: vec!["content of b".into()],
         delay: Default::default(),
     };
-    let cancel = AtomicBool::new(false);
-    let report = run(
-        &generator,
-        &Contains,
-        &plan(&set, settings(), false),
-        &store,
-        &Silent,
-        &cancel,
-    )
-    .unwrap();
+    let report = sweep(&generator, &set, settings(), &store, &Silent).unwrap();
     let outcome = |q: usize| {
         report
             .outcomes
@@ -210,15 +221,7 @@ fn writes_the_tree_and_resumes_to_identical_results() {
 
     let reference = snapshot(out.path());
     // A complete tree resumes without generating anything.
-    let again = run(
-        &generator,
-        &Contains,
-        &plan(&set, settings(), false),
-        &store,
-        &Silent,
-        &cancel,
-    )
-    .unwrap();
+    let again = sweep(&generator, &set, settings(), &store, &Silent).unwrap();
     assert!(again
         .outcomes
         .iter()
@@ -229,15 +232,7 @@ fn writes_the_tree_and_resumes_to_identical_results() {
     std::fs::remove_file(store.temperature_path(0, 1.5, 6)).unwrap();
     std::fs::write(store.temperature_path(2, 0.5, 6), "{ truncated").unwrap();
     std::fs::remove_file(store.summary_path(2)).unwrap();
-    run(
-        &generator,
-        &Contains,
-        &plan(&set, settings(), false),
-        &store,
-        &Silent,
-        &cancel,
-    )
-    .unwrap();
+    sweep(&generator, &set, settings(), &store, &Silent).unwrap();
     assert_eq!(snapshot(out.path()), reference);
 }
 
@@ -246,31 +241,12 @@ fn refuses_a_tree_made_with_other_settings_unless_forced() {
     let set = problems();
     let out = tempfile::tempdir().unwrap();
     let store = ResultStore::new(out.path());
-    let generator = Canned {
-        greedy_good: vec![],
-        delay: Default::default(),
-    };
+    let generator = Canned::default();
     let cancel = AtomicBool::new(false);
-    run(
-        &generator,
-        &Contains,
-        &plan(&set, settings(), false),
-        &store,
-        &Silent,
-        &cancel,
-    )
-    .unwrap();
+    sweep(&generator, &set, settings(), &store, &Silent).unwrap();
     let mut other = settings();
     other.n = 3;
-    let err = run(
-        &generator,
-        &Contains,
-        &plan(&set, other.clone(), false),
-        &store,
-        &Silent,
-        &cancel,
-    )
-    .unwrap_err();
+    let err = sweep(&generator, &set, other.clone(), &store, &Silent).unwrap_err();
     assert!(err.to_string().contains("n: was 6, now 3"), "{err}");
     let warnings = Warnings::default();
     run(
@@ -309,10 +285,7 @@ impl SweepObserver for Warnings {
 fn a_tree_with_a_top_p_that_binary_floats_cannot_hold_resumes() {
     let set = problems();
     let out = tempfile::tempdir().unwrap();
-    let generator = Canned {
-        greedy_good: vec![],
-        delay: Default::default(),
-    };
+    let generator = Canned::default();
     let cancel = AtomicBool::new(false);
     for top_p in [0.95f32, 0.9, 0.8] {
         let mut s = settings();
@@ -336,19 +309,8 @@ fn a_tree_for_another_problem_set_or_generator_is_refused() {
     let out = tempfile::tempdir().unwrap();
     let store = ResultStore::new(out.path());
     let cancel = AtomicBool::new(false);
-    let generator = Canned {
-        greedy_good: vec![],
-        delay: Default::default(),
-    };
-    run(
-        &generator,
-        &Contains,
-        &plan(&set, settings(), false),
-        &store,
-        &Silent,
-        &cancel,
-    )
-    .unwrap();
+    let generator = Canned::default();
+    sweep(&generator, &set, settings(), &store, &Silent).unwrap();
     // The same indices name other problems in another set.
     let mut other = set.problems().to_vec();
     other.swap(0, 1);
@@ -363,15 +325,7 @@ fn a_tree_for_another_problem_set_or_generator_is_refused() {
         })
         .collect();
     let other_set = ProblemSet::new(renamed).unwrap();
-    let err = run(
-        &generator,
-        &Contains,
-        &plan(&other_set, settings(), false),
-        &store,
-        &Silent,
-        &cancel,
-    )
-    .unwrap_err();
+    let err = sweep(&generator, &other_set, settings(), &store, &Silent).unwrap_err();
     assert!(
         err.to_string().contains("problem set: was 3 problems"),
         "{err}"
@@ -435,10 +389,7 @@ fn a_grader_that_fails_or_panics_fails_its_question_and_the_sweep_ends() {
         let mut s = settings();
         s.skip_greedy_solved = false;
         let err = run(
-            &Canned {
-                greedy_good: vec![],
-                delay: Default::default(),
-            },
+            &Canned::default(),
             &BrokenFor("c", panics),
             &SweepPlan {
                 grading_threads: 1,
@@ -544,10 +495,7 @@ fn a_generator_that_repeats_a_sample_fails_the_question() {
     let err = run(
         &Wrapper {
             stutter: true,
-            ..Wrapper::new(Canned {
-                greedy_good: vec![],
-                delay: Default::default(),
-            })
+            ..Wrapper::new(Canned::default())
         },
         &Contains,
         &plan(&set, s, false),
@@ -566,10 +514,7 @@ fn a_tree_being_written_is_locked() {
     let held = store.lock().unwrap();
     let set = problems();
     let err = run(
-        &Canned {
-            greedy_good: vec![],
-            delay: Default::default(),
-        },
+        &Canned::default(),
         &Contains,
         &plan(&set, settings(), false),
         &store,
@@ -593,29 +538,12 @@ fn corrupt_summary_and_skipped_files_are_redone_with_a_warning() {
         greedy_good: vec!["content of b".into()],
         delay: Default::default(),
     };
-    let cancel = AtomicBool::new(false);
-    run(
-        &generator,
-        &Contains,
-        &plan(&set, settings(), false),
-        &store,
-        &Silent,
-        &cancel,
-    )
-    .unwrap();
+    sweep(&generator, &set, settings(), &store, &Silent).unwrap();
     let reference = snapshot(out.path());
     std::fs::write(store.skipped_path(1), "{\"question_idx\": 1,").unwrap();
     std::fs::write(store.summary_path(0), "not json").unwrap();
     let warnings = Warnings::default();
-    run(
-        &generator,
-        &Contains,
-        &plan(&set, settings(), false),
-        &store,
-        &warnings,
-        &cancel,
-    )
-    .unwrap();
+    sweep(&generator, &set, settings(), &store, &warnings).unwrap();
     assert_eq!(snapshot(out.path()), reference);
     let said = warnings.0.lock().unwrap().join("\n");
     assert!(
@@ -631,10 +559,7 @@ fn cancelled_runs_write_only_complete_files() {
     let store = ResultStore::new(out.path());
     let cancel = AtomicBool::new(true);
     let report = run(
-        &Canned {
-            greedy_good: vec![],
-            delay: Default::default(),
-        },
+        &Canned::default(),
         &Contains,
         &plan(&set, settings(), false),
         &store,
@@ -655,13 +580,12 @@ fn shards_partition_and_merge_into_the_unsharded_tree() {
         delay: Default::default(),
     };
     let whole = tempfile::tempdir().unwrap();
-    run(
+    sweep(
         &generator,
-        &Contains,
-        &plan(&set, settings(), false),
+        &set,
+        settings(),
         &ResultStore::new(whole.path()),
         &Silent,
-        &cancel,
     )
     .unwrap();
     let parts: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
@@ -701,13 +625,12 @@ fn shards_partition_and_merge_into_the_unsharded_tree() {
     let other = tempfile::tempdir().unwrap();
     let mut s = settings();
     s.seed = 99;
-    run(
+    sweep(
         &generator,
-        &Contains,
-        &plan(&set, s, false),
+        &set,
+        s,
         &ResultStore::new(other.path()),
         &Silent,
-        &cancel,
     )
     .unwrap();
     let err = crate::sweep::merge(
@@ -732,13 +655,12 @@ fn sweep_child_process() {
         greedy_good: vec!["content of b".into()],
         delay: std::time::Duration::from_millis(4),
     };
-    run(
+    sweep(
         &generator,
-        &Contains,
-        &plan(&set, settings(), false),
+        &set,
+        settings(),
         &ResultStore::new(out),
         &Silent,
-        &AtomicBool::new(false),
     )
     .unwrap();
 }
@@ -751,14 +673,12 @@ fn killed_runs_resume_to_identical_results() {
         delay: Default::default(),
     };
     let reference = tempfile::tempdir().unwrap();
-    let cancel = AtomicBool::new(false);
-    run(
+    sweep(
         &generator,
-        &Contains,
-        &plan(&set, settings(), false),
+        &set,
+        settings(),
         &ResultStore::new(reference.path()),
         &Silent,
-        &cancel,
     )
     .unwrap();
     let expected = snapshot(reference.path());
@@ -793,13 +713,12 @@ fn killed_runs_resume_to_identical_results() {
             let _ = running.kill(); // SIGKILL
             running.wait().unwrap();
         }
-        let resumed = run(
+        let resumed = sweep(
             &generator,
-            &Contains,
-            &plan(&set, settings(), false),
+            &set,
+            settings(),
             &ResultStore::new(out.path()),
             &Silent,
-            &cancel,
         )
         .unwrap();
         interrupted += usize::from(resumed.tokens > 0);
@@ -852,10 +771,7 @@ fn grading_wait_child() {
     }
     let set = problems();
     let out = tempfile::tempdir().unwrap();
-    let generator = Canned {
-        greedy_good: vec![],
-        delay: Default::default(),
-    };
+    let generator = Canned::default();
     let cpu = process_cpu_seconds();
     let started = std::time::Instant::now();
     run(
@@ -920,10 +836,7 @@ fn shard_tree(set: &ProblemSet, i: usize, count: usize) -> tempfile::TempDir {
     let mut p = plan(set, settings(), false);
     p.questions.retain(|&q| shard.contains(q));
     p.shard = Some(shard);
-    let generator = Canned {
-        greedy_good: vec![],
-        delay: Default::default(),
-    };
+    let generator = Canned::default();
     run(
         &generator,
         &Contains,
@@ -1028,10 +941,7 @@ fn merge_checks_everything_before_writing_and_copies_only_result_files() {
     let mut s = settings();
     s.n = 2;
     run(
-        &Canned {
-            greedy_good: vec![],
-            delay: Default::default(),
-        },
+        &Canned::default(),
         &Contains,
         &plan(&set, s, false),
         &ResultStore::new(other.path()),
