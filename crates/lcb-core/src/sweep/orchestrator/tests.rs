@@ -308,7 +308,6 @@ fn a_tree_for_another_problem_set_or_generator_is_refused() {
     let set = problems();
     let out = tempfile::tempdir().unwrap();
     let store = ResultStore::new(out.path());
-    let cancel = AtomicBool::new(false);
     let generator = Canned::default();
     sweep(&generator, &set, settings(), &store, &Silent).unwrap();
     // The same indices name other problems in another set.
@@ -331,16 +330,15 @@ fn a_tree_for_another_problem_set_or_generator_is_refused() {
         "{err}"
     );
     // Another precision is another generator.
-    let err = run(
+    let err = sweep(
         &Wrapper {
             fingerprint: serde_json::json!({"dtype": "bf16"}),
             ..Wrapper::new(generator)
         },
-        &Contains,
-        &plan(&set, settings(), false),
+        &set,
+        settings(),
         &store,
         &Silent,
-        &cancel,
     )
     .unwrap_err();
     assert!(err.to_string().contains("generator: was null"), "{err}");
@@ -492,16 +490,15 @@ fn a_generator_that_repeats_a_sample_fails_the_question() {
     let out = tempfile::tempdir().unwrap();
     let mut s = settings();
     s.skip_greedy_solved = false;
-    let err = run(
+    let err = sweep(
         &Wrapper {
             stutter: true,
             ..Wrapper::new(Canned::default())
         },
-        &Contains,
-        &plan(&set, s, false),
+        &set,
+        s,
         &ResultStore::new(out.path()),
         &Silent,
-        &AtomicBool::new(false),
     )
     .unwrap_err();
     assert!(err.to_string().contains("twice"), "{err}");
@@ -513,15 +510,7 @@ fn a_tree_being_written_is_locked() {
     let store = ResultStore::new(out.path());
     let held = store.lock().unwrap();
     let set = problems();
-    let err = run(
-        &Canned::default(),
-        &Contains,
-        &plan(&set, settings(), false),
-        &store,
-        &Silent,
-        &AtomicBool::new(false),
-    )
-    .unwrap_err();
+    let err = sweep(&Canned::default(), &set, settings(), &store, &Silent).unwrap_err();
     assert!(err.to_string().contains("another lcb process"), "{err}");
     let err = crate::sweep::merge(out.path(), &[out.path().join("nope")]).unwrap_err();
     assert!(err.to_string().contains("no run_summary.json"), "{err}");
@@ -940,13 +929,12 @@ fn merge_checks_everything_before_writing_and_copies_only_result_files() {
     let other = tempfile::tempdir().unwrap();
     let mut s = settings();
     s.n = 2;
-    run(
+    sweep(
         &Canned::default(),
-        &Contains,
-        &plan(&set, s, false),
+        &set,
+        s,
         &ResultStore::new(other.path()),
         &Silent,
-        &AtomicBool::new(false),
     )
     .unwrap();
     let err = crate::sweep::merge(other.path(), &[s0.path().to_owned()]).unwrap_err();
