@@ -30,7 +30,7 @@ fn model_dir() -> tempfile::TempDir {
         .read_to_end(&mut weights)
         .unwrap();
     std::fs::write(dir.path().join("model.safetensors"), weights).unwrap();
-    let tokenizer = repo_path("../../fixtures/tokenizer/qwen3");
+    let tokenizer = repo_path("../fixtures/tokenizer/qwen3");
     for name in ["tokenizer.json.gz", "tokenizer_config.json"] {
         std::fs::copy(tokenizer.join(name), dir.path().join(name)).unwrap();
     }

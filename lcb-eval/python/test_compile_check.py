@@ -8,8 +8,8 @@ compared with grading the program the old way, entirely in a forked child
 answers, its answer must equal the child's, field for field; where it does not, the child
 grades with the source the worker prepared, which must equal the one the child computes.
 
-Run by `crates/lcb-eval/tests/compile_check.rs` with the Python lcb grades with; by hand:
-`python3 crates/lcb-eval/python/test_compile_check.py`. The last line printed is
+Run by `lcb-eval/tests/compile_check.rs` with the Python lcb grades with; by hand:
+`python3 lcb-eval/python/test_compile_check.py`. The last line printed is
 "N programs, M answered without a child, K mismatches"; the exit status is non-zero on any
 mismatch.
 """

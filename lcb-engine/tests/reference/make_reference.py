@@ -18,7 +18,7 @@ differences cannot flip a token.
 Run (torch and transformers from PyPI, CPU is enough):
     python3 -m venv /tmp/lcbref
     /tmp/lcbref/bin/pip install torch transformers safetensors numpy
-    /tmp/lcbref/bin/python crates/lcb-engine/tests/reference/make_reference.py
+    /tmp/lcbref/bin/python lcb-engine/tests/reference/make_reference.py
 """
 
 import gzip
@@ -169,7 +169,7 @@ def main():
         json.dump(
             {
                 "generator": {
-                    "script": "crates/lcb-engine/tests/reference/make_reference.py",
+                    "script": "lcb-engine/tests/reference/make_reference.py",
                     "transformers": transformers.__version__,
                     "torch": torch.__version__,
                     "python": sys.version.split()[0],

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 #[test]
 fn fixture_solutions_pass_and_broken_ones_fail() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/problems");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/problems");
     let solutions = std::fs::read_to_string(root.join("solutions.jsonl")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let samples = dir.path().join("samples.jsonl");

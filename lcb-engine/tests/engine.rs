@@ -20,7 +20,7 @@ use lcb_engine::engine::{Engine, EngineConfig};
 use lcb_engine::synthetic::write_model_dir;
 
 fn tokenizer_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tokenizer/qwen3")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tokenizer/qwen3")
 }
 
 fn tiny_config() -> Qwen3Config {

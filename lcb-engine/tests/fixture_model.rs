@@ -15,7 +15,7 @@ use lcb_core::prompt::{model_input, PromptStyle};
 use lcb_engine::engine::{Engine, EngineConfig};
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 #[derive(serde::Deserialize)]

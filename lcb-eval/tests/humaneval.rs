@@ -9,7 +9,7 @@ use lcb_core::verdict::Verdict;
 
 fn humaneval() -> dataset::ProblemSet {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/humaneval/HumanEval.jsonl.gz");
+        .join("../fixtures/humaneval/HumanEval.jsonl.gz");
     dataset::load_files(&[path]).expect("vendored HumanEval loads")
 }
 

@@ -1,5 +1,5 @@
 //! `lcb generate` greedy output of a tiny random Qwen3 equals Hugging Face transformers'
-//! token for token: the references in `crates/lcb-engine/tests/reference/qwen3_tiny` were
+//! token for token: the references in `lcb-engine/tests/reference/qwen3_tiny` were
 //! produced by transformers' `generate` (float32, eager attention) by `make_reference.py`.
 
 use std::io::Read;
@@ -9,14 +9,14 @@ use std::process::Command;
 use serde_json::Value;
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// The reference model as a Hugging Face directory: its config and weights plus the vendored
 /// Qwen3 tokenizer.
 fn model_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let reference = repo().join("crates/lcb-engine/tests/reference/qwen3_tiny");
+    let reference = repo().join("lcb-engine/tests/reference/qwen3_tiny");
     for name in ["config.json", "generation_config.json"] {
         std::fs::copy(reference.join(name), dir.path().join(name)).unwrap();
     }
@@ -66,7 +66,7 @@ fn generate(model: &Path, prompt_args: &[&str], new_tokens: usize) -> Vec<Value>
 fn greedy_output_matches_transformers_token_for_token() {
     let cases: Value = serde_json::from_str(
         &std::fs::read_to_string(
-            repo().join("crates/lcb-engine/tests/reference/qwen3_tiny/cases.json"),
+            repo().join("lcb-engine/tests/reference/qwen3_tiny/cases.json"),
         )
         .unwrap(),
     )

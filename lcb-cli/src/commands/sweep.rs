@@ -151,7 +151,7 @@ fn fixture(relative: &str) -> Result<PathBuf> {
     let candidates = [
         PathBuf::from(relative),
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
+            .join("..")
             .join(relative),
     ];
     candidates

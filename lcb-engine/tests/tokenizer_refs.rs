@@ -10,7 +10,7 @@ use lcb_engine::tokenizer::Tokenizer;
 use serde_json::Value;
 
 fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tokenizer/qwen3")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tokenizer/qwen3")
 }
 
 fn read_json(name: &str) -> Value {

@@ -21,7 +21,7 @@ use serde_json::Value;
 const RECORDED_GREEDY_PASSED: usize = 34;
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn lcb() -> Command {
