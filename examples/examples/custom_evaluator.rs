@@ -48,6 +48,10 @@ impl Evaluator for CompilesOnly {
             })
             .collect())
     }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({"grader": "compiles only", "sandbox": self.sandbox.describe()})
+    }
 }
 
 fn main() -> anyhow::Result<()> {

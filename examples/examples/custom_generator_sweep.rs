@@ -129,7 +129,6 @@ fn main() -> anyhow::Result<()> {
         force: false,
         inflight: 1,
         grading_threads: 1,
-        evaluator_description: serde_json::json!({}),
     };
     let store = ResultStore::new(&out);
     let report = sweep::run(

@@ -35,6 +35,10 @@ impl Evaluator for NoGrading {
             .map(|_| Grade::new(Verdict::NoCode))
             .collect())
     }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({"grader": "none (every sample no_code)"})
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -112,7 +116,6 @@ fn main() -> anyhow::Result<()> {
             force: false,
             inflight: 2,
             grading_threads: 2,
-            evaluator_description: serde_json::json!(name),
         };
         let started = Instant::now();
         let report = sweep::run(
@@ -124,12 +127,12 @@ fn main() -> anyhow::Result<()> {
             &AtomicBool::new(false),
         )?;
         let seconds = started.elapsed().as_secs_f64();
-        let tps = report.tokens as f64 / seconds;
+        let tps = report.totals.tokens_generated as f64 / seconds;
         println!(
             "{name:>30}: {} tokens, {} samples in {seconds:.1} s = {tps:.0} tokens/s",
-            report.tokens, report.graded
+            report.totals.tokens_generated, report.totals.samples_graded
         );
-        rates.push((report.tokens, tps));
+        rates.push((report.totals.tokens_generated, tps));
     }
     if rates.len() < 2 {
         return Ok(());

@@ -35,4 +35,8 @@ pub trait Evaluator: Send + Sync {
     /// Per-program failures (wrong answers, crashes, timeouts, hostile behaviour) are verdicts,
     /// not errors; an `Err` means the grader itself could not work.
     fn grade(&self, requests: &[GradeRequest<'_>]) -> Result<Vec<Grade>, EvalError>;
+
+    /// Grader settings worth recording with results (which grader, its workers, the Python
+    /// it runs, …); a sweep writes it into `run_summary.json`.
+    fn describe(&self) -> serde_json::Value;
 }

@@ -464,6 +464,14 @@ impl Evaluator for SandboxEvaluator {
             .map(|g| g.expect("every request graded"))
             .collect())
     }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "grader": "lcb-eval sandbox",
+            "workers": self.workers(),
+            "python": self.python().version,
+        })
+    }
 }
 
 impl Drop for SandboxEvaluator {

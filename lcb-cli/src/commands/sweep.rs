@@ -321,11 +321,6 @@ pub fn run(args: SweepArgs) -> Result<()> {
         // One batch per grading worker in flight: a slow program holds up its own batch
         // only, while the other workers keep grading.
         grading_threads: evaluator.workers().max(2),
-        evaluator_description: serde_json::json!({
-            "grader": "lcb-eval sandbox",
-            "workers": evaluator.workers(),
-            "python": evaluator.python().version,
-        }),
     };
     let cancel = Arc::new(AtomicBool::new(false));
     let terminated = Arc::new(AtomicBool::new(false));
@@ -350,7 +345,13 @@ pub fn run(args: SweepArgs) -> Result<()> {
         &cancel,
     );
     progress.finish();
-    let report = result?;
+    let report = match result {
+        // The library names no flags; the command says which of its flags are the way out.
+        Err(e @ sweep::SweepError::Incompatible { .. }) => {
+            bail!("{e}; use --force to replace that tree or choose another --output")
+        }
+        other => other?,
+    };
     if report.cancelled {
         eprintln!("interrupted: complete results are kept; run the same command again to resume");
         // The shell's convention: 128 + the signal's number.
@@ -363,10 +364,10 @@ pub fn run(args: SweepArgs) -> Result<()> {
     println!(
         "sweep done: {} questions, {} tokens generated, {} samples graded in {:.1} s ({:.0} tokens/s end to end)",
         report.outcomes.len(),
-        report.tokens,
-        report.graded,
-        report.seconds,
-        report.tokens as f64 / report.seconds.max(1e-9)
+        report.totals.tokens_generated,
+        report.totals.samples_graded,
+        report.totals.seconds,
+        report.totals.pipeline_tps
     );
     if questions.is_empty() {
         println!("no questions to run (the selection and the shard leave none)");

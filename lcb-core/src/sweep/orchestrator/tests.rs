@@ -3,12 +3,19 @@
 use std::sync::atomic::AtomicBool;
 
 use super::*;
+use crossbeam_channel::Receiver;
+
 use crate::dataset::lcb::encode_private_tests;
-use crate::generator::{Completion, FinishReason, GenError};
-use crate::problem::{LcbProblem, TestCase, TestType};
+use crate::dataset::ProblemSet;
+use crate::evaluator::GradeRequest;
+use crate::generator::{
+    Completion, FinishReason, GenError, GenerationRequest, Prompt, SampleGroup,
+};
+use crate::problem::{LcbProblem, Problem, TestCase, TestType};
 use crate::prompt::PromptStyle;
 use crate::sweep::config::SweepSettings;
-use crate::verdict::Verdict;
+use crate::sweep::store::{QuestionSummary, TemperatureResult};
+use crate::verdict::{Grade, Verdict};
 
 /// Answers with "good" or "bad" code, chosen by hashing the random key the way a real
 /// engine would sample: deterministic per (seed, stream, index).
@@ -81,6 +88,10 @@ impl Generator for Canned {
 
 struct Contains;
 impl Evaluator for Contains {
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({"grader": "Contains"})
+    }
+
     fn grade(
         &self,
         requests: &[GradeRequest<'_>],
@@ -149,7 +160,6 @@ fn plan<'a>(set: &'a ProblemSet, settings: SweepSettings, force: bool) -> SweepP
         force,
         inflight: 2,
         grading_threads: 2,
-        evaluator_description: serde_json::json!({}),
     }
 }
 
@@ -226,7 +236,7 @@ fn writes_the_tree_and_resumes_to_identical_results() {
         .outcomes
         .iter()
         .all(|(_, o)| *o == QuestionOutcome::Resumed));
-    assert_eq!(again.tokens, 0);
+    assert_eq!(again.totals.tokens_generated, 0);
 
     // A missing file and a corrupt one are redone, giving the same content.
     std::fs::remove_file(store.temperature_path(0, 1.5, 6)).unwrap();
@@ -296,7 +306,10 @@ fn a_tree_with_a_top_p_that_binary_floats_cannot_hold_resumes() {
         run(&generator, &Contains, &p, &store, &Silent, &cancel).unwrap();
         let again = run(&generator, &Contains, &p, &store, &Silent, &cancel)
             .unwrap_or_else(|e| panic!("top_p {top_p}: {e}"));
-        assert_eq!(again.tokens, 0, "top_p {top_p}: something was redone");
+        assert_eq!(
+            again.totals.tokens_generated, 0,
+            "top_p {top_p}: something was redone"
+        );
         assert!(store
             .temperature_path(0, 0.000_015, 6)
             .ends_with("t1_5e-05_n6.json"));
@@ -362,6 +375,10 @@ const PINNED_STREAM: &str = "48576c294c50d999";
 /// Fails the programs of question "c" (the grader broke), grades the rest.
 struct BrokenFor(&'static str, bool);
 impl Evaluator for BrokenFor {
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({"grader": "BrokenFor"})
+    }
+
     fn grade(
         &self,
         requests: &[GradeRequest<'_>],
@@ -710,7 +727,7 @@ fn killed_runs_resume_to_identical_results() {
             &Silent,
         )
         .unwrap();
-        interrupted += usize::from(resumed.tokens > 0);
+        interrupted += usize::from(resumed.totals.tokens_generated > 0);
         assert_eq!(
             snapshot(out.path()),
             expected,
@@ -727,6 +744,10 @@ fn killed_runs_resume_to_identical_results() {
 /// Grades like [`Contains`], slowly: each call takes 200 ms, as a sandbox running real tests.
 struct SlowContains;
 impl Evaluator for SlowContains {
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({"grader": "SlowContains"})
+    }
+
     fn grade(
         &self,
         requests: &[GradeRequest<'_>],
