@@ -8,7 +8,7 @@ use lcb_core::problem::Problem;
 use lcb_core::prompt::model_input;
 use lcb_core::sweep::QuestionSelection;
 use lcb_engine::device::{dtype_name, parse_dtype};
-use lcb_engine::engine::{parse_memory_size, plan_memory, EngineConfig};
+use lcb_engine::engine::{parse_memory_size, EngineConfig, MemoryPlan};
 use lcb_engine::loader::{ModelFiles, ModelSource};
 use lcb_engine::prompt_encoder::PromptEncoder;
 use serde_json::json;
@@ -111,8 +111,8 @@ pub fn run(args: InfoArgs) -> Result<()> {
         max_prompt_tokens: longest,
         ..Default::default()
     };
-    let shared = plan_memory(&cfg, dtype, &plan)
-        .map(|(slots, _)| slots)
+    let shared = MemoryPlan::new(&cfg, dtype, &plan)
+        .map(|p| p.slots)
         .unwrap_or(0);
     let max_positions = cfg.max_position_embeddings;
 

@@ -1,0 +1,426 @@
+//! The engine: one worker thread per device, each owning its copy of the model, its KV pool
+//! and its [`Scheduler`](crate::scheduler::Scheduler), and a dispatcher that hands each request to the least-loaded
+//! device (data parallel). [`Engine`] implements `lcb_core::generator::Generator`.
+//!
+//! Requests stream their completions back over their own channel as each sample ends.
+//!
+//! The parts: `memory` (what a device holds: the [`MemoryPlan`]), `worker` (a device's
+//! thread and its step loop), `stats` (work counters), `allocator` (glibc settings for
+//! the engine's large per-step buffers).
+
+mod allocator;
+mod memory;
+mod stats;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use candle_core::{DType, Tensor};
+use crossbeam_channel::Receiver;
+use lcb_core::generator::{
+    Completion, GenError, GenerationRequest, Generator, Prompt, SampleGroup,
+};
+use lcb_core::hub::HubOptions;
+
+use allocator::keep_large_buffers;
+pub(crate) use allocator::release_free_memory;
+pub use memory::{
+    attention_budget, kv_budget_from_gpu, parse_memory_size, MemoryPlan, ParseMemorySizeError,
+};
+pub use stats::EngineStats;
+use worker::{Worker, WorkerSetup};
+
+use crate::config::Qwen3Config;
+use crate::device::{dtype_name, DeviceSpec};
+use crate::error::{Error, Result};
+use crate::loader::{ModelFiles, ModelSource};
+use crate::prompt_encoder::PromptEncoder;
+use crate::sampling::SamplerParams;
+use crate::scheduler::{GroupSpec, Request, SchedulerConfig};
+use crate::stop::StopStrings;
+use crate::tokenizer::Tokenizer;
+
+/// How the engine runs: devices, precision and the memory it may use for caches.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Devices, one worker each (`cpu`, or one or more `cuda:N`).
+    pub devices: Vec<DeviceSpec>,
+    /// Compute dtype; `None` = the device's default (f32 on the CPU, bf16 on GPUs).
+    pub dtype: Option<DType>,
+    /// Bytes of key/value cache per device: decode slots plus resident prompts.
+    pub kv_memory: u64,
+    /// On GPUs: size the key/value cache from the device's memory instead, so that weights,
+    /// cache and working memory together use at most this fraction of it (what other
+    /// processes already use counts against it, as in vLLM). Overrides `kv_memory` there.
+    pub gpu_memory_utilization: Option<f64>,
+    /// Most tokens one sample may generate (each slot's capacity).
+    pub max_new_tokens: usize,
+    /// Most decode slots per device, whatever the memory allows.
+    pub max_slots: usize,
+    /// Prompt length the memory plan reserves room for (longer prompts still run, alone).
+    pub max_prompt_tokens: usize,
+    /// Prompts whose caches may be resident at once (the one decoding and the next).
+    pub resident_prompts: usize,
+    /// Most prompt tokens per prefill chunk.
+    pub prefill_chunk: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            devices: vec![DeviceSpec::Cpu],
+            dtype: None,
+            kv_memory: 4 << 30,
+            gpu_memory_utilization: None,
+            max_new_tokens: 2048,
+            max_slots: 256,
+            max_prompt_tokens: 4096,
+            resident_prompts: 2,
+            prefill_chunk: 512,
+        }
+    }
+}
+
+/// Where a worker gets its weights.
+#[derive(Clone)]
+pub enum Weights {
+    /// Safetensors files (memory-mapped, converted per device).
+    Files(ModelFiles),
+    /// Tensors already in memory (synthetic models), by Hugging Face name.
+    Tensors(HashMap<String, Tensor>),
+}
+
+/// Everything an engine is built from, besides its [`EngineConfig`].
+pub struct EngineParts {
+    /// A short model name for results.
+    pub name: String,
+    /// The network's shape.
+    pub config: Qwen3Config,
+    /// The weights.
+    pub weights: Weights,
+    /// Tokenizer (needed for text prompts, stop strings and text output) and chat template.
+    pub prompts: PromptEncoder,
+    /// End-of-sequence ids.
+    pub eos: Vec<u32>,
+}
+
+/// lcb's batched Qwen3 engine (see the crate documentation).
+pub struct Engine {
+    workers: Vec<Worker>,
+    name: String,
+    config: Qwen3Config,
+    engine_config: EngineConfig,
+    dtype: DType,
+    prompts: PromptEncoder,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("name", &self.name)
+            .field("devices", &self.engine_config.devices)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Loads a model (local directory or hub id) and starts one worker per device.
+    pub fn load(model: &str, hub: &HubOptions, config: EngineConfig) -> Result<Self> {
+        let source = ModelSource::parse(model)?;
+        let files = ModelFiles::resolve(&source, hub)?;
+        let cfg = files.config()?;
+        let eos = files.eos_token_ids(&cfg)?;
+        let prompts = PromptEncoder::from_files(&files, &cfg)?;
+        Self::start(
+            EngineParts {
+                name: source.name(),
+                config: cfg,
+                weights: Weights::Files(files),
+                prompts,
+                eos,
+            },
+            config,
+        )
+    }
+
+    /// Starts workers for a model given by its parts; returns once every device has loaded
+    /// its weights and allocated its caches (or the first error).
+    pub fn start(parts: EngineParts, config: EngineConfig) -> Result<Self> {
+        if config.devices.is_empty() {
+            return Err(Error::Invalid("no device given".into()));
+        }
+        if config.max_new_tokens == 0 || config.prefill_chunk == 0 {
+            return Err(Error::Invalid(
+                "max_new_tokens and prefill_chunk must be positive".into(),
+            ));
+        }
+        keep_large_buffers();
+        let requested = config.dtype;
+        let dtype = requested.unwrap_or_else(|| config.devices[0].default_dtype());
+        let dtype = config.devices[0].compute_dtype(dtype);
+        let plan = MemoryPlan::for_devices(&parts.config, dtype, &config)?;
+        let mut config = config;
+        // Recorded as the cache actually allocated (sized from the GPU when asked to).
+        config.kv_memory = plan.kv_memory;
+        let token_bytes: Arc<dyn Fn(u32) -> Vec<u8> + Send + Sync> = match parts.prompts.tokenizer()
+        {
+            Some(t) => {
+                let t = t.clone();
+                Arc::new(move |id| t.token_bytes(id).to_vec())
+            }
+            None => Arc::new(|_| Vec::new()),
+        };
+        let mut workers = Vec::new();
+        let mut ready = Vec::new();
+        for &device in &config.devices {
+            let (worker, ready_rx) = Worker::spawn(WorkerSetup {
+                device,
+                dtype: device.compute_dtype(dtype),
+                cfg: parts.config.clone(),
+                weights: parts.weights.clone(),
+                scheduler: SchedulerConfig {
+                    slots: plan.slots,
+                    prefill_chunk: config.prefill_chunk,
+                    max_resident_prompts: config.resident_prompts.max(1),
+                    prefix_budget_tokens: plan.prompt_tokens,
+                    attention_budget: plan.attention_budget,
+                },
+                capacity: config.max_new_tokens,
+                eos: parts.eos.clone(),
+                token_bytes: token_bytes.clone(),
+            })?;
+            workers.push(worker);
+            ready.push(ready_rx);
+        }
+        let engine = Engine {
+            workers,
+            name: parts.name,
+            config: parts.config,
+            engine_config: config,
+            dtype,
+            prompts: parts.prompts,
+        };
+        for (rx, worker) in ready.iter().zip(&engine.workers) {
+            match rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    return Err(Error::Invalid(format!(
+                        "the worker for {} stopped while loading",
+                        worker.device
+                    )))
+                }
+            }
+        }
+        Ok(engine)
+    }
+
+    /// The model's configuration.
+    pub fn model_config(&self) -> &Qwen3Config {
+        &self.config
+    }
+
+    /// The tokenizer, if the model has one.
+    pub fn tokenizer(&self) -> Option<&Arc<Tokenizer>> {
+        self.prompts.tokenizer()
+    }
+
+    /// Decode slots per device.
+    pub fn slots(&self) -> usize {
+        self.workers.first().map_or(0, |w| w.slots)
+    }
+
+    /// Compute dtype.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Work counters, summed over devices.
+    pub fn stats(&self) -> EngineStats {
+        let mut total = EngineStats::default();
+        for w in &self.workers {
+            total.add(w.stats());
+        }
+        total
+    }
+
+    /// Token ids of a prompt (rendered with the chat template for chat prompts).
+    pub fn encode_prompt(&self, prompt: &Prompt) -> Result<Vec<u32>> {
+        self.prompts.encode(prompt)
+    }
+
+    fn group_spec(&self, group: &SampleGroup) -> Result<GroupSpec> {
+        let p = &group.params;
+        if !(p.temperature.is_finite() && p.temperature >= 0.0) {
+            return Err(Error::Invalid(format!(
+                "temperature {} must be ≥ 0",
+                p.temperature
+            )));
+        }
+        if !(p.top_p > 0.0 && p.top_p <= 1.0) {
+            return Err(Error::Invalid(format!(
+                "top_p {} must be in (0, 1]",
+                p.top_p
+            )));
+        }
+        if p.max_tokens == 0 || p.max_tokens > self.engine_config.max_new_tokens {
+            return Err(Error::Invalid(format!(
+                "max_tokens {} must be between 1 and the engine's limit {}",
+                p.max_tokens, self.engine_config.max_new_tokens
+            )));
+        }
+        let mut skip = group.skip.clone();
+        skip.sort_unstable();
+        skip.dedup();
+        if let Some(&bad) = skip.iter().find(|&&i| i >= group.n) {
+            return Err(Error::Invalid(format!(
+                "skipped sample {bad} is outside the group's 0..{}",
+                group.n
+            )));
+        }
+        let stops = StopStrings::new(&p.stop);
+        if !stops.is_empty() && self.prompts.tokenizer().is_none() {
+            return Err(Error::Invalid(
+                "stop strings need the model's tokenizer".into(),
+            ));
+        }
+        Ok(GroupSpec {
+            sampler: SamplerParams {
+                temperature: p.temperature,
+                top_p: p.top_p,
+                top_k: p.top_k,
+            },
+            seed: p.seed,
+            stream: group.stream,
+            n: group.n,
+            skip,
+            max_tokens: p.max_tokens,
+            ignore_eos: p.ignore_eos,
+            stops,
+        })
+    }
+
+    /// Submits a prompt given as token ids (no tokenizer needed); completions stream back on
+    /// the returned channel, which closes when the last one is sent.
+    pub fn submit_tokens(
+        &self,
+        tokens: Vec<u32>,
+        groups: &[SampleGroup],
+    ) -> Result<Receiver<Result<Completion, GenError>>> {
+        if tokens.is_empty() {
+            return Err(Error::Invalid("empty prompt".into()));
+        }
+        if let Some(&bad) = tokens
+            .iter()
+            .find(|&&t| t as usize >= self.config.vocab_size)
+        {
+            return Err(Error::Invalid(format!(
+                "token id {bad} is outside the vocabulary ({})",
+                self.config.vocab_size
+            )));
+        }
+        let groups = groups
+            .iter()
+            .map(|g| self.group_spec(g))
+            .collect::<Result<Vec<_>>>()?;
+        let longest = groups.iter().map(|g| g.max_tokens).max().unwrap_or(0);
+        if tokens.len() + longest > self.config.max_position_embeddings {
+            return Err(Error::Invalid(format!(
+                "prompt of {} tokens + {longest} new tokens exceeds the model's {} positions",
+                tokens.len(),
+                self.config.max_position_embeddings
+            )));
+        }
+        let total: u64 = groups.iter().map(|g| (g.n - g.skip.len()) as u64).sum();
+        let (reply, receiver) = crossbeam_channel::unbounded();
+        // The least-loaded device takes the whole request, so its prompt is prefilled once.
+        let worker = self
+            .workers
+            .iter()
+            .min_by_key(|w| w.load())
+            .expect("an engine has at least one worker");
+        worker.run(
+            Request {
+                tokens,
+                groups,
+                reply,
+                submitted: Instant::now(),
+            },
+            total,
+        )?;
+        Ok(receiver)
+    }
+}
+
+impl Generator for Engine {
+    fn submit(
+        &self,
+        request: GenerationRequest,
+    ) -> Result<Receiver<Result<Completion, GenError>>, GenError> {
+        let tokens = self
+            .encode_prompt(&request.prompt)
+            .map_err(|e| GenError::Invalid(e.to_string()))?;
+        self.submit_tokens(tokens, &request.groups)
+            .map_err(|e| GenError::Invalid(e.to_string()))
+    }
+
+    fn prompt_text(&self, prompt: &Prompt) -> Result<String, GenError> {
+        self.prompts
+            .render(prompt)
+            .map_err(|e| GenError::Invalid(e.to_string()))
+    }
+
+    fn model_name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        let c = &self.engine_config;
+        serde_json::json!({
+            "engine": "lcb-engine",
+            "dtype": dtype_name(self.dtype),
+            "devices": c.devices.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+            "slots_per_device": self.slots(),
+            "max_new_tokens": c.max_new_tokens,
+            "kv_memory_bytes": c.kv_memory,
+            "prefill_chunk": c.prefill_chunk,
+            "shared_prefix_attention": true,
+        })
+    }
+
+    /// The engine, its compute precision and the kinds of device it runs on: what changes
+    /// its numbers (not the device indices, the memory sizes or the slot count, which do not
+    /// on the CPU and which vary from run to run on GPUs).
+    fn fingerprint(&self) -> serde_json::Value {
+        let mut backends: Vec<&str> = self
+            .engine_config
+            .devices
+            .iter()
+            .map(|d| match d {
+                DeviceSpec::Cpu => "cpu",
+                DeviceSpec::Cuda(_) => "cuda",
+            })
+            .collect();
+        backends.sort_unstable();
+        backends.dedup();
+        serde_json::json!({
+            "engine": "lcb-engine",
+            "dtype": dtype_name(self.dtype),
+            "backend": backends.join(","),
+        })
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // Every worker is told first, so they wind down together.
+        for w in &self.workers {
+            w.shut_down();
+        }
+        for w in &mut self.workers {
+            w.join();
+        }
+    }
+}

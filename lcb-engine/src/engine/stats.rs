@@ -1,0 +1,41 @@
+//! Counters of the engine's work, per device and summed, for benchmarks.
+
+use crate::scheduler::RequestTiming;
+
+/// Counters of one device's work, for benchmarks.
+#[derive(Debug, Clone, Default)]
+pub struct EngineStats {
+    /// Forward steps run.
+    pub steps: u64,
+    /// Steps that had decode rows.
+    pub decode_steps: u64,
+    /// Tokens produced by decode rows (every generated token but each sample's first).
+    pub decode_tokens: u64,
+    /// Wall seconds of steps that had decode rows (forward + sampling + bookkeeping).
+    pub decode_seconds: f64,
+    /// Prompt tokens prefilled in steps without decode rows.
+    pub prefill_only_tokens: u64,
+    /// Wall seconds of those steps.
+    pub prefill_only_seconds: f64,
+    /// Prompt tokens prefilled in total.
+    pub prefill_tokens: u64,
+    /// Seconds spent sampling on the host.
+    pub sampling_seconds: f64,
+    /// Finished requests' timings.
+    pub requests: Vec<RequestTiming>,
+}
+
+impl EngineStats {
+    /// Adds another device's counters to these.
+    pub fn add(&mut self, other: EngineStats) {
+        self.steps += other.steps;
+        self.decode_steps += other.decode_steps;
+        self.decode_tokens += other.decode_tokens;
+        self.decode_seconds += other.decode_seconds;
+        self.prefill_only_tokens += other.prefill_only_tokens;
+        self.prefill_only_seconds += other.prefill_only_seconds;
+        self.prefill_tokens += other.prefill_tokens;
+        self.sampling_seconds += other.sampling_seconds;
+        self.requests.extend(other.requests);
+    }
+}

@@ -1,0 +1,313 @@
+//! A device's worker thread: it loads the model on its device, allocates the decode slots,
+//! and loops — take new requests, fill free slots, build one step (every active slot's next
+//! token plus at most one prefill chunk), run the model, sample each row on the host, send
+//! finished samples, refill or close up their slots — until the engine shuts down.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use candle_core::DType;
+use candle_nn::VarBuilder;
+use crossbeam_channel::{Receiver, Sender};
+
+use super::allocator::release_free_memory;
+use super::stats::EngineStats;
+use super::Weights;
+use crate::config::Qwen3Config;
+use crate::device::DeviceSpec;
+use crate::error::{Error, Result};
+use crate::model::{Batch, DecodeGroup, KvPool, PrefillChunk, PrefixKv, Qwen3Model};
+use crate::sampling::sample_rows;
+use crate::scheduler::{Request, Scheduler, SchedulerConfig};
+
+/// What the engine tells a worker.
+enum Command {
+    Run(Request),
+    Shutdown,
+}
+
+/// The engine's handle on one device's worker thread.
+pub(super) struct Worker {
+    pub device: DeviceSpec,
+    commands: Sender<Command>,
+    thread: Option<JoinHandle<()>>,
+    /// Samples handed to this worker, and those it finished: their difference is its load.
+    submitted: AtomicU64,
+    completed: Arc<AtomicU64>,
+    stats: Arc<Mutex<EngineStats>>,
+    pub slots: usize,
+}
+
+/// Everything a worker is started with.
+pub(super) struct WorkerSetup {
+    pub device: DeviceSpec,
+    pub dtype: DType,
+    pub cfg: Qwen3Config,
+    pub weights: Weights,
+    pub scheduler: SchedulerConfig,
+    /// Tokens per decode slot.
+    pub capacity: usize,
+    pub eos: Vec<u32>,
+    pub token_bytes: Arc<dyn Fn(u32) -> Vec<u8> + Send + Sync>,
+}
+
+/// What the worker thread shares with its handle.
+struct WorkerShared {
+    completed: Arc<AtomicU64>,
+    stats: Arc<Mutex<EngineStats>>,
+}
+
+impl Worker {
+    /// Starts the worker thread; the receiver says when it has loaded the model and
+    /// allocated its slots (or why it could not).
+    pub(super) fn spawn(setup: WorkerSetup) -> Result<(Worker, Receiver<Result<()>>)> {
+        let (commands, inbox) = crossbeam_channel::unbounded();
+        let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
+        let shared = WorkerShared {
+            completed: Arc::new(AtomicU64::new(0)),
+            stats: Arc::new(Mutex::new(EngineStats::default())),
+        };
+        let (completed, stats) = (shared.completed.clone(), shared.stats.clone());
+        let (device, slots) = (setup.device, setup.scheduler.slots);
+        let thread = std::thread::Builder::new()
+            .name(format!("lcb-engine-{device}"))
+            .spawn(move || run_worker(setup, shared, inbox, ready_tx))
+            .map_err(|e| Error::Invalid(format!("cannot start a worker thread: {e}")))?;
+        let worker = Worker {
+            device,
+            commands,
+            thread: Some(thread),
+            submitted: AtomicU64::new(0),
+            completed,
+            stats,
+            slots,
+        };
+        Ok((worker, ready_rx))
+    }
+
+    /// Samples handed to this worker and not finished yet.
+    pub(super) fn load(&self) -> u64 {
+        // Relaxed loads from racing submitters may see a completion before its
+        // submission: saturate rather than wrap.
+        self.submitted
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.completed.load(Ordering::Relaxed))
+    }
+
+    /// Hands a request of `samples` samples to the worker.
+    pub(super) fn run(&self, request: Request, samples: u64) -> Result<()> {
+        self.submitted.fetch_add(samples, Ordering::Relaxed);
+        self.commands
+            .send(Command::Run(request))
+            .map_err(|_| Error::Invalid(format!("the worker for {} has stopped", self.device)))
+    }
+
+    /// This worker's counters so far.
+    pub(super) fn stats(&self) -> EngineStats {
+        self.stats.lock().expect("stats lock").clone()
+    }
+
+    /// Asks the worker to stop (requests still running fail); [`Worker::join`] waits.
+    pub(super) fn shut_down(&self) {
+        let _ = self.commands.send(Command::Shutdown);
+    }
+
+    /// Waits for the worker thread to end.
+    pub(super) fn join(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Loads the model on the worker's device and allocates its slots.
+fn load_on_device(setup: &WorkerSetup) -> Result<(Qwen3Model, KvPool)> {
+    let device = setup.device.open()?;
+    let vb = match &setup.weights {
+        Weights::Files(files) => files.var_builder(setup.dtype, &device)?,
+        Weights::Tensors(map) => VarBuilder::from_tensors(map.clone(), setup.dtype, &device),
+    };
+    let mut model = Qwen3Model::load(&setup.cfg, vb)?;
+    model.set_attention_budget(setup.scheduler.attention_budget);
+    let pool = KvPool::new(
+        &setup.cfg,
+        setup.scheduler.slots,
+        setup.capacity,
+        setup.dtype,
+        &device,
+    )?;
+    release_free_memory();
+    Ok((model, pool))
+}
+
+fn run_worker(
+    setup: WorkerSetup,
+    shared: WorkerShared,
+    inbox: Receiver<Command>,
+    ready: Sender<Result<()>>,
+) {
+    let (model, pool) = match load_on_device(&setup) {
+        Ok(loaded) => {
+            let _ = ready.send(Ok(()));
+            loaded
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let mut sched: Scheduler<PrefixKv> = Scheduler::new(
+        setup.scheduler.clone(),
+        setup.eos.clone(),
+        setup.token_bytes.clone(),
+    );
+    let mut sent_before = 0u64;
+    loop {
+        // Intake: block only when there is nothing to do.
+        if sched.is_idle() {
+            match inbox.recv() {
+                Ok(Command::Run(r)) => sched.add(r),
+                Ok(Command::Shutdown) | Err(_) => return,
+            }
+        }
+        loop {
+            match inbox.try_recv() {
+                Ok(Command::Run(r)) => sched.add(r),
+                Ok(Command::Shutdown) => {
+                    sched.fail_all("the engine was shut down");
+                    return;
+                }
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let outcome = step(&model, &pool, &mut sched, &setup);
+        if let Err(e) = outcome.as_ref() {
+            tracing::error!(device = %setup.device, "generation step failed: {e}");
+            sched.fail_all(&e.to_string());
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let mut stats = shared.stats.lock().expect("stats lock");
+        if let Ok(Some(work)) = outcome {
+            stats.steps += 1;
+            stats.prefill_tokens += work.prefill_tokens as u64;
+            stats.sampling_seconds += work.sampling_seconds;
+            if work.decode_rows > 0 {
+                stats.decode_steps += 1;
+                stats.decode_tokens += work.decode_rows as u64;
+                stats.decode_seconds += elapsed;
+            } else {
+                stats.prefill_only_tokens += work.prefill_tokens as u64;
+                stats.prefill_only_seconds += elapsed;
+            }
+        }
+        let (timings, channels) = sched.take_retired();
+        stats.requests.extend(timings);
+        drop(stats);
+        // Close finished requests' channels only now that their timings are published.
+        drop(channels);
+        let sent = sched.finished_total();
+        shared
+            .completed
+            .fetch_add(sent - sent_before, Ordering::Relaxed);
+        sent_before = sent;
+    }
+}
+
+/// What one step did.
+struct StepWork {
+    decode_rows: usize,
+    prefill_tokens: usize,
+    sampling_seconds: f64,
+}
+
+/// Plans, runs and applies one step. `Ok(None)` when there was nothing to run.
+fn step(
+    model: &Qwen3Model,
+    pool: &KvPool,
+    sched: &mut Scheduler<PrefixKv>,
+    setup: &WorkerSetup,
+) -> Result<Option<StepWork>> {
+    sched.fill_slots();
+    let plan = sched.prefill_plan();
+    if let Some(p) = &plan {
+        if sched.cache(p.prompt).is_none() {
+            let len = sched.prompt_tokens(p.prompt).len();
+            match PrefixKv::new(&setup.cfg, len, setup.dtype, model.device()) {
+                Ok(cache) => sched.attach_cache(p.prompt, cache),
+                Err(e) => {
+                    // A prompt whose cache does not fit (a very long prompt on a full GPU)
+                    // fails alone; the requests already decoding carry on next step.
+                    let error = format!("cannot allocate the cache of a {len}-token prompt: {e}");
+                    tracing::error!(device = %setup.device, "{error}");
+                    sched.fail_prompt(p.prompt, &error);
+                    return Ok(None);
+                }
+            }
+        }
+    }
+    let (rows, groups) = sched.decode_batch();
+    if rows.is_empty() && plan.is_none() {
+        return Ok(None);
+    }
+    let chunk_tokens: Vec<u32> = plan
+        .as_ref()
+        .map(|p| sched.prompt_tokens(p.prompt)[p.start..p.start + p.len].to_vec())
+        .unwrap_or_default();
+    let prefill_cache = plan
+        .as_ref()
+        .map(|p| sched.cache(p.prompt).expect("attached above").clone());
+    let decode_rows = rows.len();
+    let batch = Batch {
+        decode: rows,
+        groups: groups
+            .iter()
+            .map(|(prefix, rows)| DecodeGroup {
+                prefix,
+                rows: rows.clone(),
+            })
+            .collect(),
+        prefill: plan
+            .as_ref()
+            .zip(prefill_cache.as_ref())
+            .map(|(p, prefix)| PrefillChunk {
+                prefix,
+                tokens: &chunk_tokens,
+                start: p.start,
+                want_logits: p.last,
+            }),
+    };
+    let out = model.forward(&batch, pool)?;
+    drop(batch);
+    if let Some(p) = &plan {
+        let logits = out.prefill.map(|t| t.to_vec1::<f32>()).transpose()?;
+        sched.prefill_done(p, logits);
+    }
+    let mut sampling_seconds = 0.0;
+    if let Some(logits) = out.decode {
+        let vocab = logits.dim(1)?;
+        let flat = logits.flatten_all()?.to_vec1::<f32>()?;
+        let t = Instant::now();
+        let (params, keys) = sched.sampling_inputs();
+        let sampled = sample_rows(&flat, vocab, &params, &keys);
+        sampling_seconds = t.elapsed().as_secs_f64();
+        // A row whose logits were not finite wrote non-finite keys or values into its slot;
+        // clear it before the slot is reused or becomes the target of a move (a move copies
+        // only the mover's own positions, so what lies past them must be harmless).
+        for (slot, s) in sampled.iter().enumerate() {
+            if !s.logprob.is_finite() {
+                pool.clear_slot(slot)?;
+            }
+        }
+        for m in sched.apply_tokens(&sampled) {
+            pool.move_slot(m.from, m.to, m.len)?;
+        }
+    }
+    Ok(Some(StepWork {
+        decode_rows,
+        prefill_tokens: plan.map_or(0, |p| p.len),
+        sampling_seconds,
+    }))
+}
