@@ -59,14 +59,6 @@ impl PrefixKv {
         let (k, v) = &self.layers[layer];
         (k, v)
     }
-
-    /// Bytes this cache occupies.
-    pub fn bytes(&self) -> usize {
-        self.layers
-            .iter()
-            .map(|(k, v)| (k.elem_count() + v.elem_count()) * k.dtype().size_in_bytes())
-            .sum()
-    }
 }
 
 /// The decode slots: for each layer, keys and values of shape
@@ -130,14 +122,6 @@ impl KvPool {
     pub fn layer(&self, layer: usize) -> (&Tensor, &Tensor) {
         let (k, v) = &self.layers[layer];
         (k, v)
-    }
-
-    /// Bytes the pool occupies.
-    pub fn bytes(&self) -> usize {
-        self.layers
-            .iter()
-            .map(|(k, v)| (k.elem_count() + v.elem_count()) * k.dtype().size_in_bytes())
-            .sum()
     }
 
     /// The scatter index that writes row `i`'s new key/value (all heads) to position

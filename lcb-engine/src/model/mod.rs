@@ -1,6 +1,6 @@
 //! The network: Qwen3's forward pass over a ragged batch ([`qwen3`]), its cache storage
-//! ([`kv`]) and attention kernels ([`attention`]; with the `cuda` feature, their CUDA launches
-//! live in `cuda_ops`).
+//! ([`kv`]), attention kernels ([`attention`]; with the `cuda` feature, their CUDA launches
+//! live in `cuda_ops`) and the layers it is built from (`layers`: linear, RMSNorm).
 //!
 //! A step's work is described on the host by a [`Batch`]: decode rows (one new token per
 //! active slot, each slot attached to the prompt it samples from) and at most one prefill
@@ -11,6 +11,7 @@ pub mod attention;
 #[cfg(feature = "cuda")]
 mod cuda_ops;
 pub mod kv;
+mod layers;
 pub mod qwen3;
 
 pub use kv::{KvPool, PrefixKv};

@@ -10,121 +10,10 @@ use candle_nn::VarBuilder;
 
 use super::attention;
 use super::kv::KvPool;
+use super::layers::{transpose, Linear, RmsNorm, StoredLinear};
 use super::Batch;
 use crate::config::Qwen3Config;
 use crate::error::{Error, Result};
-
-/// A linear layer `y = x Wᵀ (+ b)` over rows of `x`.
-///
-/// Layer weights are stored transposed, `(in, out)` contiguous, so candle's CPU matmul never
-/// takes gemm's small-matrix "horizontal" kernel (it needs a k-contiguous right-hand side):
-/// that kernel rounds differently, and it would make a row's result depend on how many rows
-/// share the matmul. The transposed layout is also the faster one for the large output
-/// projection (about 1.4× on the CPU for Qwen3-0.6B's).
-#[derive(Debug, Clone)]
-struct Linear {
-    weight: Weight,
-    bias: Option<Tensor>,
-}
-
-#[derive(Debug, Clone)]
-enum Weight {
-    /// `Wᵀ`, `(in, out)` contiguous.
-    Transposed(Tensor),
-    /// `W`, `(out, in)` as stored by transformers.
-    Rows(Tensor),
-}
-
-impl Linear {
-    fn load(vb: &VarBuilder, rows: usize, cols: usize, bias: bool) -> Result<Self> {
-        Ok(Linear {
-            weight: Weight::Rows(vb.get((rows, cols), "weight")?),
-            bias: if bias {
-                Some(vb.get(rows, "bias")?)
-            } else {
-                None
-            },
-        })
-    }
-
-    /// The weight as loaded; layers are fused before they are transposed.
-    fn rows(&self) -> &Tensor {
-        match &self.weight {
-            Weight::Rows(w) => w,
-            Weight::Transposed(_) => unreachable!("a transposed layer is never fused again"),
-        }
-    }
-
-    /// Stacks layers' outputs into one layer (fused q/k/v, gate/up), stored transposed.
-    fn fuse(parts: &[Linear]) -> Result<Self> {
-        let weights: Vec<&Tensor> = parts.iter().map(Linear::rows).collect();
-        let bias = if parts.iter().all(|p| p.bias.is_some()) {
-            let biases: Vec<&Tensor> = parts.iter().filter_map(|p| p.bias.as_ref()).collect();
-            Some(Tensor::cat(&biases, 0)?)
-        } else {
-            None
-        };
-        Ok(Linear {
-            weight: Weight::Transposed(transpose(&Tensor::cat(&weights, 0)?)?),
-            bias,
-        })
-    }
-
-    /// This layer with its weight stored transposed.
-    fn transposed(self) -> Result<Self> {
-        let weight = match self.weight {
-            Weight::Rows(w) => Weight::Transposed(transpose(&w)?),
-            t => t,
-        };
-        Ok(Linear { weight, ..self })
-    }
-
-    /// `x`: `(rows, in)`. A single row is doubled first: candle's CPU matmul uses a
-    /// matrix-vector kernel (different rounding) for one row, which would make a sample's
-    /// numbers depend on how many others share its step.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let rows = x.dim(0)?;
-        let mul = |x: &Tensor| -> Result<Tensor> {
-            Ok(match &self.weight {
-                Weight::Transposed(w) => x.matmul(w)?,
-                Weight::Rows(w) => x.matmul(&w.t()?)?,
-            })
-        };
-        let y = if rows == 1 {
-            mul(&Tensor::cat(&[x, x], 0)?)?.narrow(0, 0, 1)?
-        } else {
-            mul(x)?
-        };
-        Ok(match &self.bias {
-            Some(b) => y.broadcast_add(b)?,
-            None => y,
-        })
-    }
-}
-
-/// RMSNorm with a learned scale.
-#[derive(Debug, Clone)]
-struct RmsNorm {
-    weight: Tensor,
-    eps: f32,
-}
-
-impl RmsNorm {
-    fn load(vb: VarBuilder, size: usize, eps: f64) -> Result<Self> {
-        Ok(RmsNorm {
-            weight: vb.get(size, "weight")?,
-            eps: eps as f32,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(candle_nn::ops::rms_norm(
-            &x.contiguous()?,
-            &self.weight,
-            self.eps,
-        )?)
-    }
-}
 
 /// One decoder layer's weights.
 #[derive(Debug, Clone)]
@@ -145,22 +34,22 @@ impl Layer {
         let (q_heads, kv_heads) = (cfg.num_attention_heads, cfg.num_key_value_heads);
         let attn = vb.pp("self_attn");
         let bias = cfg.attention_bias;
-        let q = Linear::load(&attn.pp("q_proj"), q_heads * d, h, bias)?;
-        let k = Linear::load(&attn.pp("k_proj"), kv_heads * d, h, bias)?;
-        let v = Linear::load(&attn.pp("v_proj"), kv_heads * d, h, bias)?;
+        let q = StoredLinear::load(&attn.pp("q_proj"), q_heads * d, h, bias)?;
+        let k = StoredLinear::load(&attn.pp("k_proj"), kv_heads * d, h, bias)?;
+        let v = StoredLinear::load(&attn.pp("v_proj"), kv_heads * d, h, bias)?;
         let mlp = vb.pp("mlp");
         let i = cfg.intermediate_size;
-        let gate = Linear::load(&mlp.pp("gate_proj"), i, h, false)?;
-        let up = Linear::load(&mlp.pp("up_proj"), i, h, false)?;
+        let gate = StoredLinear::load(&mlp.pp("gate_proj"), i, h, false)?;
+        let up = StoredLinear::load(&mlp.pp("up_proj"), i, h, false)?;
         Ok(Layer {
             input_norm: RmsNorm::load(vb.pp("input_layernorm"), h, cfg.rms_norm_eps)?,
-            qkv: Linear::fuse(&[q, k, v])?,
+            qkv: StoredLinear::fuse(&[q, k, v])?.transposed()?,
             q_norm: RmsNorm::load(attn.pp("q_norm"), d, cfg.rms_norm_eps)?,
             k_norm: RmsNorm::load(attn.pp("k_norm"), d, cfg.rms_norm_eps)?,
-            o_proj: Linear::load(&attn.pp("o_proj"), h, q_heads * d, bias)?.transposed()?,
+            o_proj: StoredLinear::load(&attn.pp("o_proj"), h, q_heads * d, bias)?.transposed()?,
             post_norm: RmsNorm::load(vb.pp("post_attention_layernorm"), h, cfg.rms_norm_eps)?,
-            gate_up: Linear::fuse(&[gate, up])?,
-            down: Linear::load(&mlp.pp("down_proj"), h, i, false)?.transposed()?,
+            gate_up: StoredLinear::fuse(&[gate, up])?.transposed()?,
+            down: StoredLinear::load(&mlp.pp("down_proj"), h, i, false)?.transposed()?,
         })
     }
 }
@@ -249,12 +138,9 @@ impl Qwen3Model {
         let embed_t = transpose(&embed)?;
         drop(embed);
         let lm_head = if cfg.tie_word_embeddings {
-            Linear {
-                weight: Weight::Transposed(embed_t.clone()),
-                bias: None,
-            }
+            Linear::from_transposed(embed_t.clone())
         } else {
-            Linear::load(&vb.pp("lm_head"), cfg.vocab_size, cfg.hidden_size, false)
+            StoredLinear::load(&vb.pp("lm_head"), cfg.vocab_size, cfg.hidden_size, false)
                 .map_err(|e| {
                     Error::Model(format!(
                         "tie_word_embeddings is false but lm_head.weight cannot be read: {e}"
@@ -634,38 +520,6 @@ impl Qwen3Model {
         }
         Ok((Tensor::cat(&outs, 0)?, Tensor::cat(&lses, 0)?))
     }
-}
-
-/// The transpose of a matrix, contiguous.
-///
-/// candle's strided copy moves one element at a time, which for the 2.4 GB of Qwen3-0.6B's
-/// f32 weights takes seconds of load time on the CPU; there, f32 matrices are transposed in
-/// cache-sized tiles instead.
-fn transpose(t: &Tensor) -> Result<Tensor> {
-    let (rows, cols) = t.dims2()?;
-    if !(t.device().is_cpu() && t.dtype() == DType::F32) {
-        return Ok(t.t()?.contiguous()?);
-    }
-    use rayon::prelude::*;
-    const TILE: usize = 64;
-    let src = t.flatten_all()?.to_vec1::<f32>()?;
-    let mut dst = vec![0f32; rows * cols];
-    // Each task fills TILE rows of the result (TILE columns of the source).
-    dst.par_chunks_mut(TILE * rows)
-        .enumerate()
-        .for_each(|(block, out)| {
-            let c0 = block * TILE;
-            let width = out.len() / rows;
-            for r0 in (0..rows).step_by(TILE) {
-                for r in r0..(r0 + TILE).min(rows) {
-                    let line = &src[r * cols + c0..r * cols + c0 + width];
-                    for (c, &v) in line.iter().enumerate() {
-                        out[c * rows + r] = v;
-                    }
-                }
-            }
-        });
-    Ok(Tensor::from_vec(dst, (cols, rows), t.device())?)
 }
 
 /// RoPE cos/sin tables `(max_positions, head_dim / 2)`, computed as candle-transformers and
