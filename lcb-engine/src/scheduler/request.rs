@@ -1,0 +1,59 @@
+//! What a device worker is handed and what it reports back: a request's prompt and sample
+//! groups, and the timings of a finished request.
+
+use std::time::Instant;
+
+use crossbeam_channel::Sender;
+use lcb_core::generator::{Completion, GenError};
+
+use crate::sampling::SamplerParams;
+use crate::stop::StopStrings;
+
+/// One group of samples of a request, ready to run.
+#[derive(Debug, Clone)]
+pub struct GroupSpec {
+    /// How tokens are chosen.
+    pub sampler: SamplerParams,
+    /// The request's seed.
+    pub seed: u64,
+    /// The group's random stream.
+    pub stream: u64,
+    /// Number of samples: indices `0..n`.
+    pub n: usize,
+    /// Indices in `0..n` not to generate, sorted.
+    pub skip: Vec<usize>,
+    /// Most tokens per sample.
+    pub max_tokens: usize,
+    /// End-of-sequence tokens do not end samples.
+    pub ignore_eos: bool,
+    /// Stop strings.
+    pub stops: StopStrings,
+}
+
+/// A request as a device worker receives it: prompt tokens, groups, where to send results.
+#[derive(Debug)]
+pub struct Request {
+    /// The prompt's token ids.
+    pub tokens: Vec<u32>,
+    /// The samples wanted, by group.
+    pub groups: Vec<GroupSpec>,
+    /// Where completions go.
+    pub reply: Sender<Result<Completion, GenError>>,
+    /// When it was submitted (for time-to-first-token).
+    pub submitted: Instant,
+}
+
+/// Timings of one finished request, for benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RequestTiming {
+    /// Prompt length.
+    pub prompt_tokens: usize,
+    /// Seconds from submission until the prompt's last logits were ready.
+    pub prefill_seconds: f64,
+    /// Seconds from submission until the first generated token.
+    pub first_token_seconds: f64,
+    /// Seconds from submission until the last sample was sent.
+    pub total_seconds: f64,
+    /// Tokens generated over all samples.
+    pub generated_tokens: usize,
+}

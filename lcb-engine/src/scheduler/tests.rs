@@ -1,0 +1,394 @@
+//! The scheduler's policy on its own: slots, refills, moves, prefill chunks, cancellation
+//! and failures, with `()` as the prompt cache.
+
+use super::*;
+use crate::stop::StopStrings;
+
+fn group(n: usize, max_tokens: usize, temperature: f32) -> GroupSpec {
+    GroupSpec {
+        sampler: SamplerParams {
+            temperature,
+            top_p: 1.0,
+            top_k: None,
+        },
+        seed: 0,
+        stream: 0,
+        n,
+        skip: Vec::new(),
+        max_tokens,
+        ignore_eos: false,
+        stops: StopStrings::default(),
+    }
+}
+
+fn config(slots: usize) -> SchedulerConfig {
+    SchedulerConfig {
+        slots,
+        prefill_chunk: 4,
+        max_resident_prompts: 2,
+        prefix_budget_tokens: 100,
+        attention_budget: usize::MAX,
+    }
+}
+
+fn scheduler(slots: usize) -> Scheduler<()> {
+    Scheduler::new(
+        config(slots),
+        vec![0],
+        Arc::new(|t| vec![b'a' + (t % 26) as u8]),
+    )
+}
+
+fn request(
+    len: usize,
+    groups: Vec<GroupSpec>,
+) -> (
+    Request,
+    crossbeam_channel::Receiver<Result<Completion, GenError>>,
+) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    (
+        Request {
+            tokens: (0..len as u32).collect(),
+            groups,
+            reply: tx,
+            submitted: Instant::now(),
+        },
+        rx,
+    )
+}
+
+/// Prefills whatever is planned, with logits favouring token `favourite`.
+fn prefill_all(s: &mut Scheduler<()>, favourite: usize) {
+    while let Some(plan) = s.prefill_plan() {
+        if s.cache(plan.prompt).is_none() {
+            s.attach_cache(plan.prompt, ());
+        }
+        let logits = plan.last.then(|| {
+            let mut l = vec![0.0f32; 8];
+            l[favourite] = 10.0;
+            l
+        });
+        s.prefill_done(&plan, logits);
+    }
+}
+
+#[test]
+fn chunks_shrink_to_keep_attention_scores_within_budget() {
+    let mut s = Scheduler::new(
+        SchedulerConfig {
+            attention_budget: 40,
+            ..config(1)
+        },
+        vec![0],
+        Arc::new(|t| vec![b'a' + (t % 26) as u8]),
+    );
+    let (req, _rx) = request(20, vec![group(5, 1, 0.0)]);
+    s.add(req);
+    let mut chunks = Vec::new();
+    while let Some(plan) = s.prefill_plan() {
+        s.attach_cache(plan.prompt, ());
+        let logits = plan.last.then(|| vec![0.0; 4]);
+        s.prefill_done(&plan, logits);
+        chunks.push((plan.start, plan.len));
+    }
+    // Full chunks of 4 while 4 × keys ≤ 40, then as many as the budget allows.
+    assert_eq!(
+        chunks,
+        vec![
+            (0, 4),
+            (4, 4),
+            (8, 3),
+            (11, 2),
+            (13, 2),
+            (15, 2),
+            (17, 2),
+            (19, 1)
+        ]
+    );
+    assert!(chunks.iter().all(|&(start, len)| len * (start + len) <= 40));
+}
+
+#[test]
+fn prompts_prefill_in_chunks_and_samples_refill_their_slots() {
+    let mut s = scheduler(2);
+    let (req, rx) = request(10, vec![group(5, 3, 0.0)]);
+    s.add(req);
+    let plans: Vec<(usize, usize, bool)> = std::iter::from_fn(|| {
+        let plan = s.prefill_plan()?;
+        s.attach_cache(plan.prompt, ());
+        let logits = plan.last.then(|| vec![0.0, 0.0, 5.0, 0.0]);
+        s.prefill_done(&plan, logits);
+        Some((plan.start, plan.len, plan.last))
+    })
+    .collect();
+    assert_eq!(plans, vec![(0, 4, false), (4, 4, false), (8, 2, true)]);
+    s.fill_slots();
+    assert_eq!(s.active().len(), 2);
+    let (rows, groups) = s.decode_batch();
+    assert_eq!(
+        rows,
+        vec![
+            DecodeRow {
+                token: 2,
+                suffix_pos: 0
+            };
+            2
+        ]
+    );
+    assert_eq!(groups.len(), 1);
+    let (_, keys) = s.sampling_inputs();
+    assert_eq!(
+        keys.iter().map(|k| (k.index, k.step)).collect::<Vec<_>>(),
+        vec![(0, 1), (1, 1)]
+    );
+    // Two steps of tokens: each sample reaches max_tokens = 3 and is replaced in place.
+    let tok = |t| Sampled {
+        token: t,
+        logprob: -1.0,
+    };
+    assert!(s.apply_tokens(&[tok(3), tok(4)]).is_empty());
+    assert!(s.apply_tokens(&[tok(5), tok(6)]).is_empty());
+    let done: Vec<Completion> = rx.try_iter().map(Result::unwrap).collect();
+    assert_eq!(done.len(), 2);
+    assert_eq!(done[0].index, 1); // the last slot is processed first
+    assert_eq!(done[1].token_ids, vec![2, 3, 5]);
+    assert_eq!(done[1].text, "cdf");
+    assert_eq!(done[1].finish_reason, FinishReason::Length);
+    // Samples 2 and 3 now occupy the slots, freshly started.
+    let indices: Vec<usize> = s.active().iter().map(|a| a.index).collect();
+    assert_eq!(indices, vec![3, 2]);
+    assert!(s.active().iter().all(|a| a.generated().len() == 1));
+}
+
+#[test]
+fn a_finished_slot_without_refill_is_closed_up_by_moving_the_last() {
+    let mut s = scheduler(3);
+    let (a, rx_a) = request(3, vec![group(1, 5, 0.0)]);
+    let (b, rx_b) = request(3, vec![group(2, 5, 0.0)]);
+    s.add(a);
+    s.add(b);
+    prefill_all(&mut s, 1);
+    s.fill_slots();
+    assert_eq!(s.active().len(), 3);
+    let tok = |t| Sampled {
+        token: t,
+        logprob: -1.0,
+    };
+    s.apply_tokens(&[tok(1), tok(1), tok(1)]);
+    // Slot 0 (prompt A's only sample) hits EOS: slot 2 moves into slot 0.
+    let moves = s.apply_tokens(&[tok(0), tok(1), tok(1)]);
+    assert_eq!(
+        moves,
+        vec![Move {
+            from: 2,
+            to: 0,
+            len: 2
+        }]
+    );
+    assert_eq!(s.active().len(), 2);
+    let a: Vec<_> = rx_a.try_iter().collect();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].as_ref().unwrap().finish_reason, FinishReason::Stop);
+    // Prompt A is retired: its channel closes once the retired ones are taken.
+    let (timings, channels) = s.take_retired();
+    assert_eq!((timings.len(), channels.len()), (1, 1));
+    drop(channels);
+    assert!(rx_a.recv().is_err());
+    assert_eq!(rx_b.try_iter().count(), 0);
+}
+
+#[test]
+fn new_prompts_wait_while_queued_samples_can_fill_every_slot() {
+    let mut s = scheduler(2);
+    let (a, _rx_a) = request(4, vec![group(10, 5, 1.0)]);
+    let (b, _rx_b) = request(4, vec![group(1, 5, 1.0)]);
+    s.add(a);
+    s.add(b);
+    prefill_all(&mut s, 1);
+    // A has 10 unstarted samples ≥ 2 slots: B is not prefilled yet.
+    assert!(s.cache(2).is_none());
+    s.fill_slots();
+    assert_eq!(s.active().len(), 2);
+    assert_eq!(s.prefill_plan(), None);
+}
+
+#[test]
+fn dropping_the_receiver_cancels_the_request() {
+    let mut s = scheduler(2);
+    let (a, rx) = request(2, vec![group(6, 1, 1.0)]);
+    s.add(a);
+    drop(rx);
+    prefill_all(&mut s, 1);
+    // max_tokens 1: every sample ends at its first token; the failed send cancels.
+    s.fill_slots();
+    assert!(s.is_idle());
+    assert_eq!(s.take_retired().0.len(), 1);
+}
+
+#[test]
+fn a_request_dropped_while_samples_are_in_slots_leaves() {
+    let mut s = scheduler(4);
+    let (a, rx) = request(2, vec![group(10, 3, 1.0)]);
+    s.add(a);
+    prefill_all(&mut s, 1);
+    s.fill_slots();
+    assert_eq!(s.active().len(), 4);
+    drop(rx);
+    let tok = Sampled {
+        token: 2,
+        logprob: -1.0,
+    };
+    // Each step: the first finished sample's send fails, the rest are abandoned.
+    for _ in 0..4 {
+        let rows = s.active().len();
+        if rows == 0 {
+            break;
+        }
+        s.apply_tokens(&vec![tok; rows]);
+        s.fill_slots();
+    }
+    assert!(s.active().is_empty(), "abandoned samples leave their slots");
+    assert!(
+        s.is_idle(),
+        "the cancelled prompt (and its cache) is retired"
+    );
+    assert_eq!(s.take_retired().0.len(), 1);
+    assert_eq!(
+        s.finished_total(),
+        10,
+        "every submitted sample is counted once"
+    );
+}
+
+#[test]
+fn failing_one_prompt_leaves_the_others_running() {
+    let mut s = scheduler(2);
+    let (a, rx_a) = request(2, vec![group(3, 2, 1.0)]);
+    let (b, rx_b) = request(2, vec![group(2, 2, 1.0)]);
+    s.add(a);
+    s.add(b);
+    let first = s.prefill_plan().unwrap().prompt;
+    s.fail_prompt(first, "out of memory");
+    assert!(matches!(rx_a.try_recv(), Ok(Err(GenError::Failed(m))) if m == "out of memory"));
+    assert_eq!(s.finished_total(), 3);
+    prefill_all(&mut s, 1);
+    s.fill_slots();
+    decode_until_no_slot_is_active(&mut s);
+    assert_eq!(rx_b.try_iter().filter(|r| r.is_ok()).count(), 2);
+    assert!(s.is_idle());
+    assert_eq!(s.finished_total(), 5);
+}
+
+/// Feeds every active slot an ordinary token, step after step, refilling slots, until
+/// none is active.
+fn decode_until_no_slot_is_active(s: &mut Scheduler<()>) {
+    let tok = Sampled {
+        token: 2,
+        logprob: -1.0,
+    };
+    while !s.active().is_empty() {
+        let rows = s.active().len();
+        s.apply_tokens(&vec![tok; rows]);
+        s.fill_slots();
+    }
+}
+
+#[test]
+fn prompt_logits_are_unusable_exactly_when_a_sample_from_them_would_be() {
+    let ok = [0.5f32, -1.0, 2.0];
+    assert!(!unusable_logits(&ok));
+    assert!(
+        !unusable_logits(&[0.5, f32::NEG_INFINITY, 2.0]),
+        "a masked token is not an error"
+    );
+    assert!(unusable_logits(&[0.5, f32::NAN, 2.0]));
+    assert!(unusable_logits(&[0.5, f32::INFINITY, 2.0]));
+    assert!(unusable_logits(&[f32::NEG_INFINITY; 3]));
+    // The sampler agrees: its log-probability is finite exactly for the usable rows.
+    let key = crate::rng::DrawKey {
+        seed: 0,
+        stream: 0,
+        index: 0,
+        step: 0,
+    };
+    for row in [
+        ok.to_vec(),
+        vec![0.5, f32::NEG_INFINITY, 2.0],
+        vec![0.5, f32::NAN, 2.0],
+        vec![0.5, f32::INFINITY, 2.0],
+        vec![f32::NEG_INFINITY; 3],
+    ] {
+        let s = crate::sampling::sample(&row, &crate::sampling::SamplerParams::GREEDY, key);
+        assert_eq!(unusable_logits(&row), !s.logprob.is_finite(), "{row:?}");
+    }
+}
+
+#[test]
+fn non_finite_prompt_logits_fail_that_request_alone() {
+    let mut s = scheduler(2);
+    let (a, rx_a) = request(2, vec![group(3, 2, 1.0)]);
+    let (b, rx_b) = request(2, vec![group(2, 2, 1.0)]);
+    s.add(a);
+    s.add(b);
+    let plan = s.prefill_plan().unwrap();
+    s.attach_cache(plan.prompt, ());
+    let mut logits = vec![0.0f32; 8];
+    logits[3] = f32::NAN;
+    s.prefill_done(&plan, Some(logits));
+    assert!(matches!(rx_a.try_recv(), Ok(Err(GenError::Failed(m))) if m.starts_with(NON_FINITE)));
+    prefill_all(&mut s, 1);
+    s.fill_slots();
+    decode_until_no_slot_is_active(&mut s);
+    assert_eq!(rx_b.try_iter().filter(|r| r.is_ok()).count(), 2);
+    assert!(s.is_idle());
+    assert_eq!(s.finished_total(), 5);
+}
+
+#[test]
+fn a_non_finite_token_fails_its_request_and_frees_its_slots() {
+    let mut s = scheduler(4);
+    let (a, rx_a) = request(2, vec![group(6, 3, 1.0)]);
+    let (b, rx_b) = request(2, vec![group(2, 3, 1.0)]);
+    s.add(a);
+    s.add(b);
+    prefill_all(&mut s, 1);
+    s.fill_slots();
+    // A fills every slot first; its second sample meets NaN logits.
+    assert_eq!(s.active().len(), 4);
+    let ok = Sampled {
+        token: 2,
+        logprob: -1.0,
+    };
+    let mut tokens = vec![ok; 4];
+    tokens[1].logprob = f32::NAN;
+    s.apply_tokens(&tokens);
+    let got: Vec<_> = rx_a.try_iter().collect();
+    assert_eq!(got.len(), 1, "one error, no completions: {got:?}");
+    assert!(matches!(&got[0], Err(GenError::Failed(m)) if m.contains("at token 1 of sample 1")));
+    // B, held back while A could fill every slot, now prefills and runs.
+    prefill_all(&mut s, 1);
+    s.fill_slots();
+    decode_until_no_slot_is_active(&mut s);
+    assert_eq!(rx_b.try_iter().filter(|r| r.is_ok()).count(), 2);
+    assert!(s.is_idle(), "the failed prompt (and its cache) is retired");
+    assert_eq!(
+        s.finished_total(),
+        8,
+        "every submitted sample is counted once"
+    );
+    assert!(rx_a.try_recv().is_err(), "nothing after the error");
+}
+
+#[test]
+fn failing_all_counts_every_outstanding_sample_as_finished() {
+    let mut s = scheduler(2);
+    let (a, rx) = request(2, vec![group(5, 3, 1.0)]);
+    s.add(a);
+    prefill_all(&mut s, 1);
+    s.fill_slots();
+    s.fail_all("device lost");
+    assert!(s.is_idle());
+    assert_eq!(s.finished_total(), 5);
+    assert!(matches!(rx.try_recv(), Ok(Err(GenError::Failed(_)))));
+}
