@@ -1,4 +1,5 @@
-"""lcb grading worker: a pre-started Python process that forks one child per program.
+"""lcb grading worker: the judge. A pre-started Python process that holds the problems' tests,
+has each program run by a grading child that never sees them, and compares what comes back.
 
 lcb (Rust) starts this script inside its sandbox (namespaces, Landlock, rlimits) and talks to
 it over stdin/stdout, one JSON object per line:
@@ -10,119 +11,175 @@ it over stdin/stdout, one JSON object per line:
 
 A program that does not even compile is answered here, without a child: compiling runs none
 of its code, and at high temperatures most samples are such programs (`lcb_grader` answers only
-when the child would certainly answer the same). Every other program runs in a fresh forked
-child: no interpreter start-up per sample, and the
-modules a candidate may use (the LCB prelude, numpy) are imported once here and shared
-copy-on-write. The child starts its own session, drops its standard streams, lowers its CPU
-limit, installs the seccomp filters lcb built (no new processes, no inet sockets, no
-privileged calls) and only then runs candidate code. This process waits with a wall-clock
-deadline, kills the child's whole process group on timeout and, when it is the init of its
-own PID namespace, every other process left in it.
+when the child would certainly answer the same). Every other program runs in a child forked by
+the zygote (zygote.py): an interpreter this process starts by `exec` on "config", before any
+problem arrives, so no child ever has a test's expected output in its memory. The judge sends
+the child one test input at a time (candidate.py has the protocol), compares each output with
+the expected one itself (`lcb_grader.Judge`), and stops at the first failure, as LCB does; the
+child runs all tests of a program in one process, so module state carries over as in LCB.
+This process waits with a wall-clock deadline and kills the child's process group on timeout.
 """
 
-import base64
-import ctypes
 import json
 import os
 import select
 import shutil
 import signal
+import socket
+import struct
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import lcb_grader  # noqa: E402  (needs the path above)
+import candidate  # noqa: E402  (needs the path above)
+import lcb_grader  # noqa: E402
 
-# Modules the LCB prelude imports, loaded once so each child starts warm.
-for _name in ("string", "re", "datetime", "collections", "heapq", "bisect", "copy", "math",
-              "random", "statistics", "itertools", "functools", "operator", "io", "json",
-              "typing", "decimal", "fractions", "unittest.mock", "faulthandler", "ast",
-              "resource", "subprocess"):
-    try:
-        __import__(_name)
-    except ImportError:
-        pass
 try:
-    import numpy  # noqa: F401  (LiveCodeBench's environment has numpy)
+    import numpy  # noqa: F401  (the judge rebuilds numpy predictions; LCB's environment has it)
     HAVE_NUMPY = True
 except ImportError:
     HAVE_NUMPY = False
-import resource  # noqa: E402
 
-PR_SET_NO_NEW_PRIVS = 38
-PR_SET_PDEATHSIG = 1
-PR_SET_SECCOMP = 22
-SECCOMP_MODE_FILTER = 2
-RESULT_CAP = 1 << 20  # bytes of result JSON accepted from a child
-
-_libc = ctypes.CDLL(None, use_errno=True)
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+class ChildGone(Exception):
+    """The child closed its pipe, sent something unreadable, or the deadline passed."""
+
+    def __init__(self, killed=None, crash=None):
+        super().__init__(killed or crash)
+        self.killed = killed
+        self.crash = crash
 
 
-def install_seccomp(programs):
-    """Installs each BPF program (raw `struct sock_filter` arrays built by lcb's seccompiler)."""
-    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(NO_NEW_PRIVS)")
-    for raw in programs:
-        buf = ctypes.create_string_buffer(raw, len(raw))
-        prog = _SockFprog(len(raw) // 8, ctypes.cast(buf, ctypes.c_void_p))
-        if _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(SECCOMP)")
+class Zygote:
+    """The judge's handle on zygote.py, restarted if a candidate manages to kill it."""
+
+    def __init__(self, config):
+        self.config = config
+        self.proc = None
+        self.sock = None
+
+    def _start(self):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-B", os.path.join(HERE, "zygote.py"), str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, close_fds=True)
+        theirs.close()
+        self.sock = ours
+        keys = ("rundir", "seccomp", "timer", "wall_factor")
+        config = {k: self.config[k] for k in keys if k in self.config}
+        self.sock.send(json.dumps(dict(config, op="config")).encode())
+
+    def _ask(self, request, fds=()):
+        for attempt in (0, 1):
+            if self.proc is None or self.proc.poll() is not None:
+                self._start()
+            try:
+                socket.send_fds(self.sock, [json.dumps(request).encode()], list(fds))
+                reply = self.sock.recv(1 << 16)
+                if reply:
+                    return json.loads(reply)
+            except OSError:
+                pass
+            self.stop()
+            if request.get("op") != "spawn":
+                return {}
+        raise OSError("the zygote does not answer")
+
+    def spawn(self, rfd, wfd):
+        return self._ask({"op": "spawn"}, (rfd, wfd))["pid"]
+
+    def reap(self, pid):
+        return self._ask({"op": "reap", "pid": pid}).get("status")
+
+    def stop(self):
+        if self.proc is not None:
+            try:
+                self.proc.kill()
+                self.proc.wait()
+            except OSError:
+                pass
+            self.proc = None
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+class Channel:
+    """The judge's two pipe ends to one child, every read bounded by the program's deadline."""
+
+    def __init__(self, to_child, from_child, deadline):
+        self.to_child, self.from_child, self.deadline = to_child, from_child, deadline
+        os.set_blocking(to_child, False)
+
+    def send(self, obj):
+        """Writes one frame, never blocking past the deadline (a child that stops reading
+        cannot hang the judge)."""
+        data = json.dumps(obj, default=str).encode()
+        data = struct.pack("<I", len(data)) + data
+        view = memoryview(data)
+        while view:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise ChildGone("timeout")
+            _, ready, _ = select.select([], [self.to_child], [], left)
+            if not ready:
+                continue
+            try:
+                written = os.write(self.to_child, view[:1 << 16])
+            except BlockingIOError:
+                continue
+            except OSError:
+                raise ChildGone() from None
+            view = view[written:]
+
+    def _read_exact(self, size):
+        chunks = []
+        while size:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise ChildGone("timeout")
+            ready, _, _ = select.select([self.from_child], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(self.from_child, min(size, 1 << 20))
+            if not chunk:
+                raise ChildGone()
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def receive(self):
+        (size,) = struct.unpack("<I", self._read_exact(4))
+        if size > candidate.FRAME_CAP:
+            raise ChildGone("result too large")
+        try:
+            msg = json.loads(self._read_exact(size))
+        except ValueError:
+            raise ChildGone("unreadable result") from None
+        if not isinstance(msg, dict):
+            raise ChildGone("unreadable result")
+        if "crash" in msg and len(msg) == 1:
+            # lcb's own code failed in the child before the program ran (zygote.py).
+            raise ChildGone(crash=str(msg["crash"]))
+        return msg
 
 
 class Worker:
     def __init__(self, config):
         self.config = config
-        self.filters = [base64.b64decode(p) for p in config.get("seccomp", [])]
         self.rundir = config["rundir"]
         self.is_init = os.getpid() == 1
+        self.seccomp = bool(config.get("seccomp"))
         self.problems = {}
         lcb_grader.configure_timer(config.get("timer", "cpu"), config.get("wall_factor", 2.0))
+        self.zygote = Zygote(config)
+        self.zygote._start()
 
-    # ----- the child ---------------------------------------------------------------------
-    def _child(self, job, problem, wfd, source):
-        os.setsid()
-        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # die with this worker
-        os.chdir(self.rundir)
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        # Only the result pipe stays open: the candidate must not reach the protocol pipes.
-        os.closerange(3, wfd)
-        os.closerange(wfd + 1, 1 << 16)
-        cpu = int(problem.get("cpu_limit", 60))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        install_seccomp(self.filters)
-        timeout = job["timeout"]
-        if problem["mode"] == "humaneval":
-            status, detail = lcb_grader.grade_humaneval(job["code"], timeout)
-            out = {"status": status, "detail": detail}
-        else:
-            results, metadata = lcb_grader.grade_lcb(
-                job["code"], problem["inputs"], problem["outputs"], problem.get("fn_name"),
-                timeout, source)
-            out = {"results": results, "metadata": metadata,
-                   "verdict": lcb_grader.classify(results, metadata)}
-        data = json.dumps(out, default=str).encode()
-        while data:
-            data = data[os.write(wfd, data):]
-
-    def _run_child(self, job, problem, wfd, source):
-        code = 0
-        try:
-            self._child(job, problem, wfd, source)
-        except BaseException as e:  # noqa: BLE001 - report anything, then exit
-            try:
-                os.write(wfd, json.dumps({"crash": repr(e)[:500]}).encode())
-            except BaseException:  # noqa: BLE001
-                code = 3
-        os._exit(code)
-
-    # ----- the parent --------------------------------------------------------------------
     @staticmethod
     def _without_child(job, problem):
         """(reply or None, LCB source or None): the verdict of a program that cannot compile.
@@ -156,63 +213,69 @@ class Worker:
             reply["elapsed"] = time.monotonic() - start
             return reply
         os.makedirs(self.rundir, exist_ok=True)
-        rfd, wfd = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(rfd)
-            self._run_child(job, problem, wfd, source)
-        os.close(wfd)
-        deadline = start + problem["wall_limit"]
-        chunks, size, timed_out = [], 0, False
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                timed_out = True
-                break
-            ready, _, _ = select.select([rfd], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(rfd, 65536)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > RESULT_CAP:
-                break
-            chunks.append(chunk)
-        os.close(rfd)
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        try:
+            pid = self.zygote.spawn(to_child_r, from_child_w)
+        except OSError as error:
+            for fd in (to_child_w, from_child_r):
+                os.close(fd)
+            return {"crash": "cannot start a grading child: %s" % (error,),
+                    "elapsed": time.monotonic() - start}
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        channel = Channel(to_child_w, from_child_r, start + problem["wall_limit"])
+        reply = {}
+        try:
+            channel.send({"mode": problem["mode"], "code": job["code"], "source": source,
+                          "fn_name": problem.get("fn_name"), "timeout": job["timeout"],
+                          "cpu_limit": problem.get("cpu_limit", 60)})
+            if problem["mode"] == "humaneval":
+                msg = channel.receive()
+                reply = {"status": msg.get("status"), "detail": msg.get("detail")}
+            else:
+                results, metadata = lcb_grader.Judge(channel).grade(
+                    problem["inputs"], problem["outputs"], problem.get("fn_name"))
+                reply = {"results": results, "metadata": metadata,
+                         "verdict": lcb_grader.classify(results, metadata)}
+        except ChildGone as gone:
+            if gone.killed:
+                reply = {"killed": gone.killed}
+            elif gone.crash:
+                reply = {"crash": gone.crash}
+        except lcb_grader.ProtocolError:
+            # A reply the protocol does not allow: the program wrote to the judge's pipe.
+            reply = {"killed": "unreadable result"}
+        finally:
+            os.close(to_child_w)
+            os.close(from_child_r)
         self._kill_all(pid)
-        _, status = os.waitpid(pid, 0)
-        self._reap()
-        elapsed = time.monotonic() - start
+        status = self.zygote.reap(pid)
+        reply["elapsed"] = time.monotonic() - start
         self._clean_rundir()
-        reply = {"elapsed": elapsed}
-        if timed_out:
-            reply["killed"] = "timeout"
-        elif size > RESULT_CAP:
-            reply["killed"] = "result too large"
-        else:
-            try:
-                reply.update(json.loads(b"".join(chunks) or b"null") or {})
-            except ValueError:
-                reply["killed"] = "unreadable result"
-        if os.WIFSIGNALED(status):
-            reply["signal"] = os.WTERMSIG(status)
-        elif os.WIFEXITED(status) and os.WEXITSTATUS(status) != 0:
-            reply["exit"] = os.WEXITSTATUS(status)
+        if not reply.keys() & {"results", "status", "crash"} and status is not None:
+            if os.WIFSIGNALED(status):
+                reply["signal"] = os.WTERMSIG(status)
+            elif os.WIFEXITED(status) and os.WEXITSTATUS(status) != 0:
+                reply["exit"] = os.WEXITSTATUS(status)
         return reply
 
     def _kill_all(self, pid):
         for target in (-pid, pid):
             try:
                 os.kill(target, signal.SIGKILL)
-            except ProcessLookupError:
+            except (ProcessLookupError, PermissionError):
                 pass
-        if self.is_init:
-            # As init of our PID namespace, -1 reaches every process the child left behind.
+        if self.is_init and not self.seccomp:
+            # Without seccomp a child could have left processes behind: as init of our PID
+            # namespace, -1 reaches all of them (the zygote too; it is restarted on demand).
             try:
                 os.kill(-1, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            self.zygote.stop()
+            self._reap()
 
     def _reap(self):
         while True:

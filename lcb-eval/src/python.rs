@@ -13,6 +13,11 @@ pub struct Python {
     pub path: PathBuf,
     /// `major.minor.micro`.
     pub version: String,
+    /// The directories the interpreter reads from: its prefixes (a virtual environment and
+    /// the installation it was made from), where the executable really lives, and the
+    /// existing entries of its module search path. The sandbox lets a worker read these and
+    /// little else.
+    pub tree: Vec<PathBuf>,
 }
 
 /// Resolves the interpreter to use; `explicit` wins over the environment and `PATH`.
@@ -42,14 +47,22 @@ fn probe(path: &Path) -> Result<Python, String> {
         .args([
             "-I",
             "-c",
-            "import sys; print('%d.%d.%d' % sys.version_info[:3])",
+            "import os, sys; print('%d.%d.%d' % sys.version_info[:3]); \
+             print('\\n'.join([sys.prefix, sys.base_prefix, sys.exec_prefix, \
+             sys.base_exec_prefix, os.path.dirname(os.path.realpath(sys.executable))] \
+             + [p for p in sys.path if os.path.exists(p)]))",
         ])
         .output()
         .map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(format!("exited with {}", out.status));
     }
-    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let version = lines.next().unwrap_or("").trim().to_owned();
+    let mut tree: Vec<PathBuf> = lines.filter(|l| !l.is_empty()).map(PathBuf::from).collect();
+    tree.sort();
+    tree.dedup();
     let minor: Option<u32> = version
         .strip_prefix("3.")
         .and_then(|rest| rest.split('.').next())
@@ -58,6 +71,7 @@ fn probe(path: &Path) -> Result<Python, String> {
         Some(m) if m >= 8 => Ok(Python {
             path: path.to_owned(),
             version,
+            tree,
         }),
         _ => Err(format!(
             "version {version} is too old (need 3.8+, 3.11 recommended)"

@@ -1,5 +1,6 @@
-//! One grading worker: a sandboxed Python process (`python/worker.py`) that forks a child per
-//! program. This module owns its lifetime and the JSON-lines protocol with it.
+//! One grading worker: a sandboxed Python process (`python/worker.py`, the judge) whose zygote
+//! forks a child per program. This module owns its lifetime and the JSON-lines protocol with
+//! it.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};

@@ -53,9 +53,13 @@ fn hostile_programs_are_contained() {
         case("sleep forever", "import time\ntime.sleep(10**6)", Verdict::TimeLimitExceeded),
         case("busy loop", "while True:\n    pass", Verdict::TimeLimitExceeded),
         case("uninterruptible C loop", "print(sum(range(10**13)))", Verdict::TimeLimitExceeded),
-        case("kill parent", "import posix\nposix.kill(posix.getppid(), 9)\nprint(3)", Verdict::Passed),
+        // The child's parent is the zygote, which the child's own Landlock domain may not
+        // signal: the kill fails with EPERM, the program raises, the grader goes on.
+        case("kill parent", "import posix\nposix.kill(posix.getppid(), 9)\nprint(3)", Verdict::RuntimeError),
         case("kill own process group", "import posix\nposix.killpg(0, 9)\nprint(3)", Verdict::RuntimeError),
-        case("kill everything", "import posix\nposix.kill(-1, 9)\nprint(3)", Verdict::RuntimeError),
+        // kill(-1) skips the caller and init, and every other process (the zygote) is outside
+        // the child's signal scope: nothing dies, and the program goes on to print its answer.
+        case("kill everything", "import posix\nposix.kill(-1, 9)\nprint(3)", Verdict::Passed),
         case("write into the repository", write(&repo_file), Verdict::RuntimeError),
         case("write into $HOME", write(&home_file), Verdict::RuntimeError),
         case("write into /tmp", write(&tmp_file), Verdict::RuntimeError),
@@ -117,10 +121,11 @@ fn hostile_programs_are_contained() {
         ErrorKind::WouldBlock,
         "a program connected"
     );
-    // Only the workers themselves remain; when the pool goes, they go.
+    // Only the workers themselves remain (each a judge and its zygote); when the pool goes,
+    // they go.
     let root = pool.scratch_root().to_owned();
     let alive = sandbox_processes(&root);
-    assert!(alive.len() <= workers, "left behind: {alive:?}");
+    assert!(alive.len() <= 2 * workers, "left behind: {alive:?}");
     drop(pool);
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(

@@ -63,8 +63,8 @@ pub fn prepare(
     Ok(())
 }
 
-/// Builds the Landlock ruleset: read-only filesystem except `scratch` (and `/dev/null`),
-/// no TCP, no signals or abstract sockets outside the sandbox.
+/// Builds the Landlock ruleset: reads of `dirs.lib` and `dirs.readable` only, everything in
+/// `scratch`, `/dev/null`; no TCP, no signals or abstract sockets outside the sandbox.
 fn landlock_ruleset(dirs: &WorkerDirs) -> Result<RulesetCreated, String> {
     let abi = ABI::V6;
     let read = AccessFs::from_read(abi);
@@ -73,7 +73,7 @@ fn landlock_ruleset(dirs: &WorkerDirs) -> Result<RulesetCreated, String> {
         landlock::PathFd::new(path).map_err(|e| format!("landlock: {}: {e}", path.display()))
     };
     let err = |e: landlock::RulesetError| format!("landlock: {e}");
-    Ruleset::default()
+    let mut ruleset = Ruleset::default()
         .handle_access(all)
         .map_err(err)?
         .handle_access(AccessNet::from_all(abi))
@@ -81,9 +81,19 @@ fn landlock_ruleset(dirs: &WorkerDirs) -> Result<RulesetCreated, String> {
         .scope(Scope::from_all(abi))
         .map_err(err)?
         .create()
-        .map_err(err)?
-        .add_rule(landlock::PathBeneath::new(fd("/".as_ref())?, read))
-        .map_err(err)?
+        .map_err(err)?;
+    for path in std::iter::once(&dirs.lib).chain(&dirs.readable) {
+        // Directory rights on a file make the kernel refuse the whole ruleset.
+        let rights = if path.is_dir() {
+            read
+        } else {
+            read & AccessFs::from_file(abi)
+        };
+        ruleset = ruleset
+            .add_rule(landlock::PathBeneath::new(fd(path)?, rights))
+            .map_err(err)?;
+    }
+    ruleset
         .add_rule(landlock::PathBeneath::new(fd(&dirs.scratch)?, all))
         .map_err(err)?
         .add_rule(landlock::PathBeneath::new(

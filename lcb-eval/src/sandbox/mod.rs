@@ -4,7 +4,9 @@
 //! * new **user, network and PID namespaces**: no network interfaces but a down loopback, no
 //!   capabilities outside, and the worker is init of its PID namespace, so candidates cannot
 //!   signal it and everything they leave behind dies with it;
-//! * **Landlock**: the whole filesystem read-only except the worker's own scratch directory,
+//! * **Landlock**: reads only of the interpreter's own tree, the system libraries it loads,
+//!   `/dev/null`, `/dev/urandom` and the worker's sources; writes only to its scratch
+//!   directory (so not `$HOME`, the working directory, `/tmp`, `/proc` or the problem files);
 //!   TCP connect/bind refused, signals to processes outside the sandbox refused;
 //! * **rlimits**: address space, file size, open files, no core dumps;
 //! * and in each forked child, before candidate code runs, **seccomp** filters
@@ -63,4 +65,28 @@ pub struct WorkerDirs {
     pub lib: PathBuf,
     /// The only directory the worker and its children may write.
     pub scratch: PathBuf,
+    /// Everything else the worker may read (and execute): the interpreter's tree and the
+    /// system libraries it loads ([`system_readable`]). Not `$HOME`, not the working
+    /// directory, not `/tmp`, not `/proc`.
+    pub readable: Vec<PathBuf>,
+}
+
+/// The system paths a Python worker needs besides its own installation: shared libraries,
+/// the loader's cache, locale and time-zone data, and the two devices it reads.
+pub fn system_readable() -> Vec<PathBuf> {
+    [
+        "/lib",
+        "/lib64",
+        "/usr/lib",
+        "/usr/lib64",
+        "/usr/local/lib",
+        "/etc/ld.so.cache",
+        "/etc/localtime",
+        "/usr/share/zoneinfo",
+        "/dev/urandom",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .filter(|p| p.exists())
+    .collect()
 }
