@@ -15,7 +15,7 @@ when the child would certainly answer the same). Every other program runs in a c
 the zygote (zygote.py): an interpreter this process starts by `exec` on "config", before any
 problem arrives, so no child ever has a test's expected output in its memory. The judge sends
 the child one test input at a time (candidate.py has the protocol), compares each output with
-the expected one itself (`lcb_grader.Judge`), and stops at the first failure, as LCB does; the
+the expected one itself (`judge.Judge`), and stops at the first failure, as LCB does; the
 child runs all tests of a program in one process, so module state carries over as in LCB.
 This process waits with a wall-clock deadline and kills the child's process group on timeout.
 """
@@ -34,6 +34,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import candidate  # noqa: E402  (needs the path above)
+import judge  # noqa: E402
 import lcb_grader  # noqa: E402
 
 try:
@@ -235,7 +236,7 @@ class Worker:
                 msg = channel.receive()
                 reply = {"status": msg.get("status"), "detail": msg.get("detail")}
             else:
-                results, metadata = lcb_grader.Judge(channel).grade(
+                results, metadata = judge.Judge(channel).grade(
                     problem["inputs"], problem["outputs"], problem.get("fn_name"))
                 reply = {"results": results, "metadata": metadata,
                          "verdict": lcb_grader.classify(results, metadata)}
@@ -244,7 +245,7 @@ class Worker:
                 reply = {"killed": gone.killed}
             elif gone.crash:
                 reply = {"crash": gone.crash}
-        except lcb_grader.ProtocolError:
+        except judge.ProtocolError:
             # A reply the protocol does not allow: the program wrote to the judge's pipe.
             reply = {"killed": "unreadable result"}
         finally:

@@ -28,6 +28,7 @@ const WORKER_PY: &str = include_str!("../python/worker.py");
 const GRADER_PY: &str = include_str!("../python/lcb_grader.py");
 const CANDIDATE_PY: &str = include_str!("../python/candidate.py");
 const ZYGOTE_PY: &str = include_str!("../python/zygote.py");
+const JUDGE_PY: &str = include_str!("../python/judge.py");
 
 /// How to time each test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -115,6 +116,7 @@ impl SandboxEvaluator {
             .and_then(|_| write("lcb_grader.py", GRADER_PY))
             .and_then(|_| write("candidate.py", CANDIDATE_PY))
             .and_then(|_| write("zygote.py", ZYGOTE_PY))
+            .and_then(|_| write("judge.py", JUDGE_PY))
             .map_err(|e| EvalError::Unavailable(format!("{}: {e}", lib.display())))?;
 
         let seccomp = seccomp::child_filters();
