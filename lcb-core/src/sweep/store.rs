@@ -194,8 +194,9 @@ pub struct RunSummary {
 
 impl RunSummary {
     /// How this tree's results differ in definition from `other`'s, if they do: the first
-    /// differing field among the format version, the settings, the problem set and the
-    /// generator's fingerprint, as `field: was X, now Y` (`self` is the old tree).
+    /// differing field among the format version, the settings, the problem set, the
+    /// generator's fingerprint and the grading environment, as `field: was X, now Y` (`self`
+    /// is the old tree).
     pub fn difference(&self, other: &RunSummary) -> Option<String> {
         let changed = |field: &str, old: &dyn std::fmt::Display, new: &dyn std::fmt::Display| {
             Some(format!("{field}: was {old}, now {new}"))
@@ -221,6 +222,14 @@ impl RunSummary {
         }
         if self.generator != other.generator {
             return changed("generator", &self.generator, &other.generator);
+        }
+        // The grading environment (Python, packages) changes verdicts; trees from before it
+        // was recorded say nothing and are not refused for it.
+        let environment = |s: &RunSummary| s.evaluator.get("environment").cloned();
+        if let (Some(old), Some(new)) = (environment(self), environment(other)) {
+            if old != new {
+                return changed("grading environment", &old, &new);
+            }
         }
         None
     }
@@ -320,16 +329,28 @@ impl ResultStore {
             .write(true)
             .open(&path)
             .map_err(io(&path))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(Error::Invalid(format!(
-                    "{}: another lcb process is writing this results tree (it holds {}); wait for it or choose another output",
-                    self.root.display(),
-                    path.display()
-                )))
+        // A lock released a moment ago can still be held for a few milliseconds by a child
+        // that another thread of this process forked before exec closed its copy of the
+        // descriptor: try for half a second before calling it another writer.
+        let mut tries = 0;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if tries < 10 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::Invalid(format!(
+                        "{}: another lcb process is writing this results tree (it holds {}); wait for it or choose another output",
+                        self.root.display(),
+                        path.display()
+                    )))
+                }
+                Err(std::fs::TryLockError::Error(error)) => {
+                    return Err(Error::Io { path, error })
+                }
             }
-            Err(std::fs::TryLockError::Error(error)) => return Err(Error::Io { path, error }),
         }
         remove_temp_files_in(&self.root);
         Ok(TreeLock { _file: file })
