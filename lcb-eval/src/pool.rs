@@ -18,6 +18,7 @@ use lcb_core::verdict::{Grade, Verdict};
 use serde_json::json;
 
 use crate::classify::classify;
+use crate::environment::{self, GradingEnvironment};
 use crate::python;
 use crate::sandbox::launch::Isolation;
 use crate::sandbox::{seccomp, Limits, Protections, WorkerDirs};
@@ -93,6 +94,7 @@ pub struct SandboxEvaluator {
     cache: Mutex<HashMap<blake3::Hash, Grade>>,
     protections: Protections,
     python: python::Python,
+    environment: GradingEnvironment,
     _base: tempfile::TempDir,
 }
 
@@ -102,6 +104,7 @@ impl SandboxEvaluator {
     /// Starts the workers. Fails when Python is missing or no worker can start at all.
     pub fn new(mut config: SandboxConfig) -> Result<Self, EvalError> {
         let python = python::find(config.python.as_deref()).map_err(EvalError::Unavailable)?;
+        let environment = environment::probe(&python.path).map_err(EvalError::Unavailable)?;
         if config.workers == 0 {
             config.workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         }
@@ -194,12 +197,6 @@ impl SandboxEvaluator {
         };
         protections.namespaces = isolation.namespaces;
         protections.landlock = isolation.landlock;
-        if first.hello.get("numpy") != Some(&json!(true)) {
-            protections.missing.push(format!(
-                "numpy is not importable by {} (LiveCodeBench's environment has it)",
-                python.path.display()
-            ));
-        }
         // Every weaker setting or unavailable mechanism is recorded in `missing`.
         if !protections.missing.is_empty() {
             let text = protections.missing.join("\n  ");
@@ -232,6 +229,7 @@ impl SandboxEvaluator {
             cache: Mutex::new(HashMap::new()),
             protections,
             python,
+            environment,
             _base: base,
         })
     }
@@ -244,6 +242,11 @@ impl SandboxEvaluator {
     /// The interpreter used and its version.
     pub fn python(&self) -> &python::Python {
         &self.python
+    }
+
+    /// What the interpreter offers graded programs, against LiveCodeBench's environment.
+    pub fn environment(&self) -> &GradingEnvironment {
+        &self.environment
     }
 
     /// The directory holding every worker's scratch space (all sandbox writes land here).
@@ -482,6 +485,7 @@ impl Evaluator for SandboxEvaluator {
             "grader": "lcb-eval sandbox",
             "workers": self.workers(),
             "python": self.python().version,
+            "environment": self.environment,
         })
     }
 }

@@ -1,7 +1,8 @@
 //! Finding the Python interpreter that runs candidate programs.
 //!
-//! LiveCodeBench recommends CPython 3.11; lcb uses, in order: an explicit path (`--python`),
-//! `$LCB_PYTHON`, `python3.11` on `PATH`, then `python3`.
+//! LiveCodeBench recommends CPython 3.11; lcb uses, in order: an explicit path, `$LCB_PYTHON`,
+//! the managed environment `lcb setup` made ([`crate::environment`]), `python3.11` on `PATH`,
+//! then `python3`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,7 +27,10 @@ pub fn find(explicit: Option<&Path>) -> Result<Python, String> {
         Some(p) => vec![p.to_owned()],
         None => match std::env::var_os("LCB_PYTHON").filter(|v| !v.is_empty()) {
             Some(p) => vec![PathBuf::from(p)],
-            None => vec!["python3.11".into(), "python3".into()],
+            None => crate::environment::managed_python()
+                .into_iter()
+                .chain(["python3.11".into(), "python3".into()])
+                .collect(),
         },
     };
     let mut tried = Vec::new();
@@ -37,7 +41,7 @@ pub fn find(explicit: Option<&Path>) -> Result<Python, String> {
         }
     }
     Err(format!(
-        "no usable Python interpreter ({}); install CPython 3.11 or pass --python PATH",
+        "no usable Python interpreter ({}); install CPython 3.11",
         tried.join("; ")
     ))
 }

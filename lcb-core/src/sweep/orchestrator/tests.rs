@@ -357,6 +357,48 @@ fn a_tree_for_another_problem_set_or_generator_is_refused() {
     assert!(err.to_string().contains("generator: was null"), "{err}");
 }
 
+/// [`Contains`] in a stated grading environment.
+struct ContainsIn(&'static str);
+impl Evaluator for ContainsIn {
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({"grader": "ContainsIn", "workers": 2,
+            "environment": {"python": self.0, "packages": {}, "missing": []}})
+    }
+
+    fn grade(
+        &self,
+        requests: &[GradeRequest<'_>],
+    ) -> Result<Vec<Grade>, crate::evaluator::EvalError> {
+        Contains.grade(requests)
+    }
+}
+
+#[test]
+fn a_tree_graded_in_another_environment_is_refused_unless_forced() {
+    let set = problems();
+    let out = tempfile::tempdir().unwrap();
+    let store = ResultStore::new(out.path());
+    let generator = Canned::default();
+    let cancel = AtomicBool::new(false);
+    let run_in = |python: &'static str, force: bool| {
+        run(
+            &generator,
+            &ContainsIn(python),
+            &plan(&set, settings(), force),
+            &store,
+            &Silent,
+            &cancel,
+        )
+    };
+    run_in("3.11.7", false).unwrap();
+    // The same environment resumes (the worker count is not part of it).
+    assert_eq!(run_in("3.11.7", false).unwrap().totals.tokens_generated, 0);
+    let err = run_in("3.12.1", false).unwrap_err();
+    assert!(matches!(err, SweepError::Incompatible { .. }), "{err}");
+    assert!(err.to_string().contains("grading environment"), "{err}");
+    assert!(run_in("3.12.1", true).unwrap().totals.tokens_generated > 0);
+}
+
 #[test]
 fn samples_of_different_questions_use_different_random_streams() {
     let a = sample_stream("abc301_a", 0.5);
