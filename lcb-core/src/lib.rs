@@ -13,12 +13,14 @@
 //! * [`sweep`]: the temperature sweep and its results tree;
 //! * [`passk`]: the unbiased pass@k estimator;
 //! * [`report`]: reading a results tree into pass rates, intervals, pass@k and comparisons;
+//! * [`bench`]: benchmark statistics (percentiles, A/B comparisons) and energy windows;
 //! * [`atomic_file`]: crash-safe result writes.
 //!
 //! Everything that touches a model or runs untrusted code lives in other crates
 //! (`lcb-engine`, `lcb-eval`) behind the traits defined here.
 
 pub mod atomic_file;
+pub mod bench;
 pub mod dataset;
 pub mod error;
 pub mod evaluator;
