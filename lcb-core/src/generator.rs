@@ -175,4 +175,11 @@ pub trait Generator: Send + Sync {
     fn fingerprint(&self) -> serde_json::Value {
         serde_json::Value::Null
     }
+
+    /// The energy counter of the hardware this generator runs on, or why there is none. A
+    /// sweep reads it at its start and end and records joules per generated sample and per
+    /// solved problem. The default has none.
+    fn energy_counter(&self) -> Result<&dyn crate::bench::energy::EnergyCounter, String> {
+        Err("this generator reports no energy counter".into())
+    }
 }

@@ -5,6 +5,7 @@
 //!
 //! * [`config`], [`loader`], [`device`]: a model's files (a local Hugging Face directory or
 //!   a hub id), its shape and end-of-sequence ids, its weights, and where it runs;
+//! * [`energy`]: the GPUs' energy counters through NVML (absent, with the reason, elsewhere);
 //! * [`tokenizer`], [`chat_template`] and [`prompt_encoder`]: text ⇄ ids with a token →
 //!   bytes table, and chat prompts rendered exactly as transformers renders them;
 //! * [`model`]: our own Qwen3 forward pass over ragged batches, with the prompt's KV cache
@@ -52,6 +53,7 @@ pub mod bench;
 pub mod chat_template;
 pub mod config;
 pub mod device;
+pub mod energy;
 pub mod engine;
 pub mod error;
 pub mod loader;

@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use candle_core::{DType, Tensor};
 use crossbeam_channel::Receiver;
+use lcb_core::bench::energy::EnergyCounter;
 use lcb_core::generator::{
     Completion, GenError, GenerationRequest, Generator, Prompt, SampleGroup,
 };
@@ -34,6 +35,7 @@ use worker::{Worker, WorkerSetup};
 
 use crate::config::Qwen3Config;
 use crate::device::{dtype_name, DeviceSpec};
+use crate::energy::NvmlCounter;
 use crate::error::{Error, Result};
 use crate::loader::{ModelFiles, ModelSource};
 use crate::prompt_encoder::PromptEncoder;
@@ -114,6 +116,8 @@ pub struct Engine {
     engine_config: EngineConfig,
     dtype: DType,
     prompts: PromptEncoder,
+    /// The devices' energy counter, or why there is none.
+    energy: std::result::Result<NvmlCounter, String>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -194,7 +198,9 @@ impl Engine {
             workers.push(worker);
             ready.push(ready_rx);
         }
+        let energy = NvmlCounter::for_devices(&config.devices);
         let engine = Engine {
+            energy,
             workers,
             name: parts.name,
             config: parts.config,
@@ -393,6 +399,13 @@ impl Generator for Engine {
     /// The engine, its compute precision and the kinds of device it runs on: what changes
     /// its numbers (not the device indices, the memory sizes or the slot count, which do not
     /// on the CPU and which vary from run to run on GPUs).
+    fn energy_counter(&self) -> std::result::Result<&dyn EnergyCounter, String> {
+        match &self.energy {
+            Ok(counter) => Ok(counter),
+            Err(why) => Err(why.clone()),
+        }
+    }
+
     fn fingerprint(&self) -> serde_json::Value {
         let mut backends: Vec<&str> = self
             .engine_config

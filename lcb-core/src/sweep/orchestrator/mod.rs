@@ -27,13 +27,14 @@ use std::time::Instant;
 
 use grading::{grading_loop, BusyClock, GradeJob};
 use permits::GenerationPermits;
-use plan::RunTimes;
 pub use plan::{
     QuestionOutcome, Silent, SweepError, SweepObserver, SweepPlan, SweepReport, SweepTotals,
 };
+use plan::{RunTimes, RunWork};
 pub use question::sample_stream;
 use question::{Counters, QuestionContext};
 
+use crate::bench::energy::EnergyWindow;
 use crate::evaluator::Evaluator;
 use crate::generator::Generator;
 use crate::sweep::store::{problem_set_id, ResultStore, RunSummary, FORMAT_VERSION};
@@ -68,6 +69,11 @@ pub fn run(
     resume::prepare_tree(store, plan, &summary, observer)?;
     store.write(&store.run_summary_path(), &summary)?;
 
+    let counter = generator.energy_counter();
+    let energy_window = match &counter {
+        Ok(c) => EnergyWindow::start(Some(*c), ""),
+        Err(why) => EnergyWindow::start(None, why),
+    };
     let counters = Counters::default();
     let busy = BusyClock::default();
     let generating = GenerationPermits::new(plan.inflight);
@@ -129,13 +135,13 @@ pub fn run(
         generation: counters.last_generated_us.load(Ordering::SeqCst) as f64 * 1e-6,
         grading_busy: busy.seconds(),
     };
-    let totals = SweepTotals::new(
-        &outcomes,
-        counters.tokens.load(Ordering::SeqCst) as u64,
-        counters.graded.load(Ordering::SeqCst) as u64,
-        counters.graded_tokens.load(Ordering::SeqCst) as u64,
-        times,
-    );
+    let work = RunWork {
+        tokens_generated: counters.tokens.load(Ordering::SeqCst) as u64,
+        samples_generated: counters.samples.load(Ordering::SeqCst) as u64,
+        samples_graded: counters.graded.load(Ordering::SeqCst) as u64,
+        tokens_graded: counters.graded_tokens.load(Ordering::SeqCst) as u64,
+    };
+    let totals = SweepTotals::new(&outcomes, work, times, energy_window.finish());
     let report = SweepReport {
         totals,
         cancelled: cancel.load(Ordering::SeqCst),

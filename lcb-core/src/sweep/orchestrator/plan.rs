@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::bench::energy::Energy;
+
 use crate::dataset::ProblemSet;
 use crate::error::Error;
 use crate::sweep::config::{Shard, SweepSettings};
@@ -90,7 +92,7 @@ pub enum SweepError {
 }
 
 /// What a finished sweep did.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SweepReport {
     /// Outcome per question index.
     pub outcomes: Vec<(usize, QuestionOutcome)>,
@@ -102,7 +104,7 @@ pub struct SweepReport {
 
 /// Totals over one run into a tree (a resumed run counts only what it did itself), as
 /// `run_summary.json` records them under `totals`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SweepTotals {
     /// Questions sampled and graded to the end.
     pub questions_done: usize,
@@ -132,18 +134,36 @@ pub struct SweepTotals {
     pub eval_tps: f64,
     /// `tokens_generated / seconds`: the whole pipeline's rate.
     pub pipeline_tps: f64,
+    /// Energy of the run, or why it was not measured.
+    pub energy: Energy,
+    /// Joules per sample generated in this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joules_per_generated_sample: Option<f64>,
+    /// Joules per question solved in this run (some sample passed, or greedy decoding did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joules_per_solved_problem: Option<f64>,
 }
 
 impl SweepTotals {
     /// Counts `outcomes` and derives the rates from the raw counts and times.
     pub(super) fn new(
         outcomes: &[(usize, QuestionOutcome)],
-        tokens_generated: u64,
-        samples_graded: u64,
-        tokens_graded: u64,
+        work: RunWork,
         times: RunTimes,
+        energy: Energy,
     ) -> Self {
+        let RunWork {
+            tokens_generated,
+            samples_generated,
+            samples_graded,
+            tokens_graded,
+        } = work;
         let count = |f: fn(&QuestionOutcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
+        let solved = count(|o| match o {
+            QuestionOutcome::Skipped => true,
+            QuestionOutcome::Done(rates) => rates.iter().any(|(_, rate)| *rate > 0.0),
+            _ => false,
+        });
         SweepTotals {
             questions_done: count(|o| matches!(o, QuestionOutcome::Done(_))),
             questions_skipped: count(|o| matches!(o, QuestionOutcome::Skipped)),
@@ -159,8 +179,24 @@ impl SweepTotals {
             gen_tps: tokens_generated as f64 / times.generation.max(1e-9),
             eval_tps: tokens_graded as f64 / times.grading_busy.max(1e-9),
             pipeline_tps: tokens_generated as f64 / times.seconds.max(1e-9),
+            joules_per_generated_sample: energy.per(samples_generated),
+            joules_per_solved_problem: energy.per(solved as u64),
+            energy,
         }
     }
+}
+
+/// What a run did, counted.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct RunWork {
+    /// Tokens generated (samples and greedy checks).
+    pub tokens_generated: u64,
+    /// Samples generated (greedy checks included).
+    pub samples_generated: u64,
+    /// Samples graded.
+    pub samples_graded: u64,
+    /// Tokens of the graded samples.
+    pub tokens_graded: u64,
 }
 
 /// The three clocks of a run, in seconds.
@@ -193,7 +229,14 @@ mod tests {
             generation: 2.0,
             grading_busy: 0.5,
         };
-        let totals = SweepTotals::new(&outcomes, 100, 8, 40, times);
+        let work = RunWork {
+            tokens_generated: 100,
+            samples_generated: 10,
+            samples_graded: 8,
+            tokens_graded: 40,
+        };
+        let energy = crate::bench::energy::measure(Ok(0), Ok(20_000), 4.0);
+        let totals = SweepTotals::new(&outcomes, work, times, energy);
         let value = serde_json::to_value(&totals).unwrap();
         let keys: Vec<&str> = value
             .as_object()
@@ -218,8 +261,21 @@ mod tests {
                 "gen_tps",
                 "eval_tps",
                 "pipeline_tps",
+                "energy",
+                "joules_per_generated_sample",
+                "joules_per_solved_problem",
             ]
         );
+        // 20 J over 10 samples; two questions solved (q0 by sampling, q1 greedily; q3 passed
+        // nothing).
+        assert_eq!(value["joules_per_generated_sample"], 2.0);
+        assert_eq!(value["joules_per_solved_problem"], 10.0);
+        assert_eq!(value["energy"]["average_watts"], 5.0);
+        // Without a counter the per-unit figures are absent and the reason is there.
+        let none = SweepTotals::new(&outcomes, work, times, Energy::unavailable("cpu"));
+        let value = serde_json::to_value(&none).unwrap();
+        assert!(value.get("joules_per_generated_sample").is_none());
+        assert_eq!(value["energy"]["energy_unavailable"], "cpu");
         assert_eq!(value["questions_done"], 2);
         assert_eq!(value["questions_failed"], 1);
         assert_eq!(value["gen_tps"], 50.0);

@@ -82,6 +82,8 @@ pub(super) enum QuestionError {
 pub(super) struct Counters {
     /// Tokens generated (samples and greedy checks).
     pub tokens: AtomicUsize,
+    /// Samples generated (greedy checks included).
+    pub samples: AtomicUsize,
     /// Samples graded.
     pub graded: AtomicUsize,
     /// Tokens of the graded samples.
@@ -222,9 +224,10 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         self.finish(run)
     }
 
-    /// Records that tokens were just generated.
+    /// Records that a sample of `tokens` tokens was just generated.
     pub(super) fn note_generated(&self, tokens: usize) {
         self.counters.tokens.fetch_add(tokens, Ordering::SeqCst);
+        self.counters.samples.fetch_add(1, Ordering::SeqCst);
         let us = self.run_started.elapsed().as_micros() as u64;
         self.counters
             .last_generated_us
