@@ -13,6 +13,8 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
+use lcb_core::bench::energy::EnergyWindow;
+use lcb_core::bench::stats::Percentiles;
 use lcb_core::generator::{SampleGroup, SamplingParams};
 use lcb_core::hub::HubOptions;
 use serde_json::{json, Value};
@@ -237,6 +239,7 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
         max_prompt_tokens: options.prompt_tokens,
         resident_prompts: 2,
         prefill_chunk: options.prefill_chunk,
+        record_sample_timings: true,
     };
     // The engine takes the weights, so the source tensors are freed once it has fused them
     // and do not count in its memory; the peer gets its own copy later.
@@ -269,6 +272,11 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
 
     reset_peak_rss();
     let groups = groups(options);
+    let counter = lcb_core::generator::Generator::energy_counter(&engine);
+    let energy_window = match &counter {
+        Ok(c) => EnergyWindow::start(Some(*c), ""),
+        Err(why) => EnergyWindow::start(None, why),
+    };
     let start = Instant::now();
     let receivers = prompt_ids
         .iter()
@@ -284,11 +292,19 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
         }
     }
     let wall = start.elapsed().as_secs_f64();
+    let energy = energy_window.finish();
+    drop(counter);
     let peak = peak_rss_bytes();
     let stats = engine.stats();
     let slots = engine.slots();
     drop(engine);
     let requests = &stats.requests[warm_stats.requests.len()..];
+    let samples = &stats.samples[warm_stats.samples.len()..];
+    let ttfts: Vec<f64> = samples.iter().map(|s| s.first_token_seconds).collect();
+    let tpots: Vec<f64> = samples
+        .iter()
+        .filter_map(|s| s.seconds_per_output_token)
+        .collect();
     let mean = |f: &dyn Fn(&crate::scheduler::RequestTiming) -> f64| {
         requests.iter().map(f).sum::<f64>() / requests.len().max(1) as f64
     };
@@ -296,7 +312,7 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
     let decode_seconds = stats.decode_seconds - warm_stats.decode_seconds;
     let prefill_tokens = (stats.prefill_only_tokens - warm_stats.prefill_only_tokens) as f64;
     let prefill_seconds = stats.prefill_only_seconds - warm_stats.prefill_only_seconds;
-    let ours = json!({
+    let mut ours = json!({
         "output_tokens": generated,
         "wall_s": number(wall),
         "output_tokens_per_s": number(generated as f64 / wall),
@@ -304,10 +320,16 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
         "prefill_tokens_per_s": number(prefill_tokens / prefill_seconds),
         "ttft_s": number(mean(&|r| r.first_token_seconds)),
         "tpot_s": number(decode_seconds / decode_steps),
+        "ttft_percentiles_s": Percentiles::of(&ttfts),
+        "tpot_percentiles_s": Percentiles::of(&tpots),
         "sampling_s": number(stats.sampling_seconds - warm_stats.sampling_seconds),
         "slots": slots,
         "peak_rss_bytes": peak,
+        "energy": energy,
     });
+    if let Some(joules) = energy.per(generated as u64) {
+        ours["joules_per_output_token"] = json!(joules);
+    }
     let mut report = json!({
         "device": options.device.to_string(),
         "host": {

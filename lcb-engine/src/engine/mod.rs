@@ -67,6 +67,9 @@ pub struct EngineConfig {
     pub resident_prompts: usize,
     /// Most prompt tokens per prefill chunk.
     pub prefill_chunk: usize,
+    /// Keep every finished sample's timing in [`Engine::stats`] (benchmarks' percentiles;
+    /// off by default, since a long sweep would accumulate millions).
+    pub record_sample_timings: bool,
 }
 
 impl Default for EngineConfig {
@@ -81,6 +84,7 @@ impl Default for EngineConfig {
             max_prompt_tokens: 4096,
             resident_prompts: 2,
             prefill_chunk: 512,
+            record_sample_timings: false,
         }
     }
 }
@@ -190,6 +194,7 @@ impl Engine {
                     max_resident_prompts: config.resident_prompts.max(1),
                     prefix_budget_tokens: plan.prompt_tokens,
                     attention_budget: plan.attention_budget,
+                    record_sample_timings: config.record_sample_timings,
                 },
                 capacity: config.max_new_tokens,
                 eos: parts.eos.clone(),

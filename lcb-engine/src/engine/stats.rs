@@ -1,6 +1,6 @@
 //! Counters of the engine's work, per device and summed, for benchmarks.
 
-use crate::scheduler::RequestTiming;
+use crate::scheduler::{RequestTiming, SampleTiming};
 
 /// Counters of one device's work, for benchmarks.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +23,10 @@ pub struct EngineStats {
     pub sampling_seconds: f64,
     /// Finished requests' timings.
     pub requests: Vec<RequestTiming>,
+    /// Finished samples' timings (only with [`EngineConfig::record_sample_timings`]).
+    ///
+    /// [`EngineConfig::record_sample_timings`]: super::EngineConfig::record_sample_timings
+    pub samples: Vec<SampleTiming>,
 }
 
 impl EngineStats {
@@ -37,5 +41,6 @@ impl EngineStats {
         self.prefill_tokens += other.prefill_tokens;
         self.sampling_seconds += other.sampling_seconds;
         self.requests.extend(other.requests);
+        self.samples.extend(other.samples);
     }
 }

@@ -203,6 +203,7 @@ fn run_worker(
                 stats.prefill_only_seconds += elapsed;
             }
         }
+        stats.samples.extend(sched.take_sample_timings());
         let (timings, channels) = sched.take_retired();
         stats.requests.extend(timings);
         drop(stats);

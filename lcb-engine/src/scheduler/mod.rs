@@ -27,7 +27,7 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 use lcb_core::generator::{Completion, FinishReason, GenError};
 
-pub use request::{GroupSpec, Request, RequestTiming};
+pub use request::{GroupSpec, Request, RequestTiming, SampleTiming};
 use sequence::PromptState;
 pub use sequence::SlotState;
 
@@ -64,6 +64,9 @@ pub struct SchedulerConfig {
     /// Most query rows × keys one attention call may score (per head): the working memory the
     /// engine reserved for score matrices. Bounds prefill chunks of over-long prompts.
     pub attention_budget: usize,
+    /// Keep every finished sample's [`SampleTiming`] (benchmarks; a long sweep would
+    /// accumulate millions).
+    pub record_sample_timings: bool,
 }
 
 /// A chunk of prompt to prefill this step.
@@ -99,6 +102,8 @@ pub struct Scheduler<K> {
     eos: Vec<u32>,
     token_bytes: Arc<dyn Fn(u32) -> Vec<u8> + Send + Sync>,
     timings: Vec<RequestTiming>,
+    /// Finished samples' timings, when recorded.
+    sample_timings: Vec<SampleTiming>,
     /// Channels of retired requests, closed by [`Scheduler::take_retired`].
     closing: Vec<Sender<Result<Completion, GenError>>>,
     finished_total: u64,
@@ -120,6 +125,7 @@ impl<K: Clone> Scheduler<K> {
             eos,
             token_bytes,
             timings: Vec::new(),
+            sample_timings: Vec::new(),
             closing: Vec::new(),
             finished_total: 0,
         }
@@ -183,6 +189,12 @@ impl<K: Clone> Scheduler<K> {
             std::mem::take(&mut self.timings),
             std::mem::take(&mut self.closing),
         )
+    }
+
+    /// Takes the timings of samples finished since the last call (empty unless
+    /// [`SchedulerConfig::record_sample_timings`]).
+    pub fn take_sample_timings(&mut self) -> Vec<SampleTiming> {
+        std::mem::take(&mut self.sample_timings)
     }
 
     fn prompt(&self, id: u64) -> Option<&PromptState<K>> {
@@ -287,6 +299,7 @@ impl<K: Clone> Scheduler<K> {
             group,
             index,
             generated: Generated::default(),
+            first_token: Instant::now(),
         };
         if self.push_token(&mut slot, first) {
             return Some(None);
@@ -315,6 +328,16 @@ impl<K: Clone> Scheduler<K> {
         else {
             return false;
         };
+        if self.config.record_sample_timings {
+            let now = Instant::now();
+            let tokens = slot.generated.token_ids.len();
+            self.sample_timings.push(SampleTiming {
+                first_token_seconds: (slot.first_token - p.submitted).as_secs_f64(),
+                seconds_per_output_token: (tokens > 1)
+                    .then(|| (now - slot.first_token).as_secs_f64() / (tokens - 1) as f64),
+                tokens,
+            });
+        }
         Self::send(p, slot, reason);
         self.finished_total += 1;
         true

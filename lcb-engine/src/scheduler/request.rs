@@ -57,3 +57,14 @@ pub struct RequestTiming {
     /// Tokens generated over all samples.
     pub generated_tokens: usize,
 }
+
+/// Timings of one finished sample, for benchmarks' percentiles.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleTiming {
+    /// Seconds from its request's submission until its first token.
+    pub first_token_seconds: f64,
+    /// Seconds per token after the first (`None` for a one-token sample).
+    pub seconds_per_output_token: Option<f64>,
+    /// Tokens generated.
+    pub tokens: usize,
+}

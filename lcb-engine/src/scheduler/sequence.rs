@@ -78,6 +78,8 @@ pub struct SlotState {
     pub(super) group: usize,
     pub(super) index: usize,
     pub(super) generated: Generated,
+    /// When the sample's first token was sampled (it starts with one).
+    pub(super) first_token: Instant,
 }
 
 impl SlotState {

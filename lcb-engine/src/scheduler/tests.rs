@@ -28,6 +28,7 @@ fn config(slots: usize) -> SchedulerConfig {
         max_resident_prompts: 2,
         prefix_budget_tokens: 100,
         attention_budget: usize::MAX,
+        record_sample_timings: false,
     }
 }
 
@@ -78,6 +79,7 @@ fn chunks_shrink_to_keep_attention_scores_within_budget() {
     let mut s = Scheduler::new(
         SchedulerConfig {
             attention_budget: 40,
+            record_sample_timings: false,
             ..config(1)
         },
         vec![0],
@@ -391,4 +393,37 @@ fn failing_all_counts_every_outstanding_sample_as_finished() {
     assert!(s.is_idle());
     assert_eq!(s.finished_total(), 5);
     assert!(matches!(rx.try_recv(), Ok(Err(GenError::Failed(_)))));
+}
+
+#[test]
+fn sample_timings_are_kept_only_when_asked_for() {
+    for record in [false, true] {
+        let mut s = Scheduler::new(
+            SchedulerConfig {
+                record_sample_timings: record,
+                ..config(2)
+            },
+            vec![0],
+            Arc::new(|t| vec![b'a' + (t % 26) as u8]),
+        );
+        // Three samples of four tokens and one of one token (max_tokens bounds them).
+        let (r, _rx) = request(6, vec![group(3, 4, 1.0), group(1, 1, 1.0)]);
+        s.add(r);
+        prefill_all(&mut s, 3);
+        s.fill_slots();
+        decode_until_no_slot_is_active(&mut s);
+        let timings = s.take_sample_timings();
+        if !record {
+            assert!(timings.is_empty());
+            continue;
+        }
+        let mut tokens: Vec<usize> = timings.iter().map(|t| t.tokens).collect();
+        tokens.sort_unstable();
+        assert_eq!(tokens, [1, 4, 4, 4]);
+        for t in &timings {
+            assert!(t.first_token_seconds >= 0.0);
+            assert_eq!(t.seconds_per_output_token.is_some(), t.tokens > 1, "{t:?}");
+        }
+        assert!(s.take_sample_timings().is_empty(), "taken once");
+    }
 }
