@@ -350,8 +350,12 @@ impl Engine {
         let worker = self
             .workers
             .iter()
+            .filter(|w| w.failure().is_none())
             .min_by_key(|w| w.load())
-            .expect("an engine has at least one worker");
+            .ok_or_else(|| {
+                let why: Vec<String> = self.workers.iter().filter_map(Worker::failure).collect();
+                Error::Invalid(format!("every device has failed: {}", why.join("; ")))
+            })?;
         worker.run(
             Request {
                 tokens,

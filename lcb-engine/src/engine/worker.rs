@@ -26,6 +26,9 @@ use crate::scheduler::{Request, Scheduler, SchedulerConfig};
 enum Command {
     Run(Request),
     Shutdown,
+    /// Panics in the worker's step, to test that a panic fails requests instead of a device.
+    #[cfg(test)]
+    Panic,
 }
 
 /// The engine's handle on one device's worker thread.
@@ -37,6 +40,8 @@ pub(super) struct Worker {
     submitted: AtomicU64,
     completed: Arc<AtomicU64>,
     stats: Arc<Mutex<EngineStats>>,
+    /// Why the worker stopped serving (it panicked), if it did.
+    failure: Arc<Mutex<Option<String>>>,
     pub slots: usize,
 }
 
@@ -57,6 +62,7 @@ pub(super) struct WorkerSetup {
 struct WorkerShared {
     completed: Arc<AtomicU64>,
     stats: Arc<Mutex<EngineStats>>,
+    failure: Arc<Mutex<Option<String>>>,
 }
 
 impl Worker {
@@ -68,8 +74,13 @@ impl Worker {
         let shared = WorkerShared {
             completed: Arc::new(AtomicU64::new(0)),
             stats: Arc::new(Mutex::new(EngineStats::default())),
+            failure: Arc::new(Mutex::new(None)),
         };
-        let (completed, stats) = (shared.completed.clone(), shared.stats.clone());
+        let (completed, stats, failure) = (
+            shared.completed.clone(),
+            shared.stats.clone(),
+            shared.failure.clone(),
+        );
         let (device, slots) = (setup.device, setup.scheduler.slots);
         let thread = std::thread::Builder::new()
             .name(format!("lcb-engine-{device}"))
@@ -82,6 +93,7 @@ impl Worker {
             submitted: AtomicU64::new(0),
             completed,
             stats,
+            failure,
             slots,
         };
         Ok((worker, ready_rx))
@@ -96,8 +108,19 @@ impl Worker {
             .saturating_sub(self.completed.load(Ordering::Relaxed))
     }
 
+    /// Why this worker stopped serving, if it did (a panic in its step).
+    pub(super) fn failure(&self) -> Option<String> {
+        self.failure.lock().expect("failure lock").clone()
+    }
+
     /// Hands a request of `samples` samples to the worker.
     pub(super) fn run(&self, request: Request, samples: u64) -> Result<()> {
+        if let Some(why) = self.failure() {
+            return Err(Error::Invalid(format!(
+                "the worker for {} has failed: {why}",
+                self.device
+            )));
+        }
         self.submitted.fetch_add(samples, Ordering::Relaxed);
         self.commands
             .send(Command::Run(request))
@@ -166,10 +189,14 @@ fn run_worker(
     let mut sent_before = 0u64;
     loop {
         // Intake: block only when there is nothing to do.
+        #[cfg(test)]
+        let mut panic_now = false;
         if sched.is_idle() {
             match inbox.recv() {
                 Ok(Command::Run(r)) => sched.add(r),
                 Ok(Command::Shutdown) | Err(_) => return,
+                #[cfg(test)]
+                Ok(Command::Panic) => panic_now = true,
             }
         }
         loop {
@@ -179,11 +206,28 @@ fn run_worker(
                     sched.fail_all("the engine was shut down");
                     return;
                 }
+                #[cfg(test)]
+                Ok(Command::Panic) => panic_now = true,
                 Err(_) => break,
             }
         }
         let started = Instant::now();
-        let outcome = step(&model, &pool, &mut sched, &setup);
+        // A panic in a step is a bug in lcb or candle; the device cannot be trusted after it,
+        // but its requests must hear why instead of waiting forever on a dead thread.
+        let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            #[cfg(test)]
+            if panic_now {
+                panic!("a test asked the worker to panic");
+            }
+            step(&model, &pool, &mut sched, &setup)
+        }));
+        let outcome = match stepped {
+            Ok(outcome) => outcome,
+            Err(payload) => {
+                fail_device(&setup, &shared, &inbox, &mut sched, payload.as_ref());
+                return;
+            }
+        };
         if let Err(e) = outcome.as_ref() {
             tracing::error!(device = %setup.device, "generation step failed: {e}");
             sched.fail_all(&e.to_string());
@@ -214,6 +258,34 @@ fn run_worker(
             .completed
             .fetch_add(sent - sent_before, Ordering::Relaxed);
         sent_before = sent;
+    }
+}
+
+/// Marks the device failed after a panic: every request in flight or still queued gets an
+/// error naming the panic, and later submissions are refused with it.
+fn fail_device(
+    setup: &WorkerSetup,
+    shared: &WorkerShared,
+    inbox: &Receiver<Command>,
+    sched: &mut Scheduler<PrefixKv>,
+    payload: &(dyn std::any::Any + Send),
+) {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    let why = format!("the engine thread of {} panicked: {text}", setup.device);
+    tracing::error!("{why}");
+    *shared.failure.lock().expect("failure lock") = Some(why.clone());
+    // The scheduler may be half-updated; failing its requests only sends on their channels.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sched.fail_all(&why)));
+    while let Ok(command) = inbox.try_recv() {
+        if let Command::Run(r) = command {
+            let _ = r
+                .reply
+                .send(Err(lcb_core::generator::GenError::Failed(why.clone())));
+        }
     }
 }
 
@@ -311,4 +383,99 @@ fn step(
         prefill_tokens: plan.map_or(0, |p| p.len),
         sampling_seconds,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::Device;
+    use lcb_core::generator::{GenError, SampleGroup, SamplingParams};
+
+    use super::super::{Engine, EngineConfig, EngineParts};
+    use super::*;
+
+    /// A one-layer model with a 64-token vocabulary: enough to run steps.
+    fn small_engine() -> Engine {
+        let cfg = Qwen3Config {
+            vocab_size: 64,
+            hidden_size: 32,
+            intermediate_size: 64,
+            num_hidden_layers: 1,
+            num_attention_heads: 2,
+            num_key_value_heads: 1,
+            head_dim: 16,
+            max_position_embeddings: 512,
+            rope_theta: 1_000_000.0,
+            rms_norm_eps: 1e-6,
+            tie_word_embeddings: true,
+            attention_bias: false,
+            eos_token_id: vec![],
+        };
+        let weights = crate::synthetic::random_weights(&cfg, 3, DType::F32, &Device::Cpu).unwrap();
+        Engine::start(
+            EngineParts {
+                name: "small".into(),
+                config: cfg,
+                weights: Weights::Tensors(weights),
+                prompts: Default::default(),
+                eos: vec![],
+            },
+            EngineConfig {
+                kv_memory: 64 << 20,
+                max_new_tokens: 400,
+                max_prompt_tokens: 64,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    }
+
+    fn group(n: usize, max_tokens: usize) -> SampleGroup {
+        SampleGroup {
+            params: SamplingParams {
+                temperature: 1.0,
+                max_tokens,
+                ignore_eos: true,
+                ..Default::default()
+            },
+            n,
+            stream: 0,
+            skip: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_panic_in_a_step_fails_the_requests_and_marks_the_device() {
+        let engine = small_engine();
+        // Works before.
+        let ok: Vec<_> = engine
+            .submit_tokens(vec![1, 2, 3], &[group(2, 3)])
+            .unwrap()
+            .iter()
+            .collect();
+        assert!(ok.iter().all(|c| c.is_ok()) && ok.len() == 2, "{ok:?}");
+        // A long request in flight, then the worker panics.
+        let rx = engine
+            .submit_tokens(vec![1, 2, 3], &[group(4, 400)])
+            .unwrap();
+        engine.workers[0].commands.send(Command::Panic).unwrap();
+        let got: Vec<_> = rx.iter().collect();
+        let failed = got.iter().find_map(|c| match c {
+            Err(GenError::Failed(m)) => Some(m.clone()),
+            _ => None,
+        });
+        let message = failed.expect("the request in flight hears of the panic");
+        assert!(
+            message.contains("panicked: a test asked the worker to panic"),
+            "{message}"
+        );
+        // Later submissions are refused with the reason instead of hanging.
+        let err = engine
+            .submit_tokens(vec![1, 2, 3], &[group(1, 3)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("every device has failed") && err.contains("panicked"),
+            "{err}"
+        );
+    }
 }
