@@ -181,7 +181,7 @@ enum Begin<'s> {
     /// Nothing to sample: the question ended already.
     Ended(QuestionOutcome),
     /// Samples to generate or grade.
-    Sampling(QuestionRun<'s>),
+    Sampling(Box<QuestionRun<'s>>),
 }
 
 /// A question between its request and its last verdict.
@@ -221,7 +221,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         if let Some(outcome) = self.event_loop(&mut run)? {
             return Ok(outcome);
         }
-        self.finish(run)
+        self.finish(*run)
     }
 
     /// Records that a sample of `tokens` tokens was just generated.
@@ -324,7 +324,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             .iter()
             .map(|&t| Pending::from_journal(t, settings.n, &journal))
             .collect();
-        Ok(Begin::Sampling(QuestionRun {
+        Ok(Begin::Sampling(Box::new(QuestionRun {
             idx,
             problem,
             prompt,
@@ -333,7 +333,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             permit,
             started,
             pending,
-        }))
+        })))
     }
 
     /// Phase 2: writes the temperatures the journal completes, asks the generator for every
