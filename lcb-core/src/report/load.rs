@@ -199,6 +199,22 @@ enum Read<T> {
 }
 
 impl ResultsTree {
+    /// What the tree's grading environment lacked of LiveCodeBench's (packages graded
+    /// programs could not import: a run made with `--allow-partial-env`), from
+    /// `run_summary.json`. Empty for a faithful tree and for trees that did not record it.
+    pub fn missing_grading_packages(&self) -> Vec<String> {
+        self.run
+            .as_ref()
+            .and_then(|r| r.evaluator.pointer("/environment/missing"))
+            .and_then(|m| m.as_array())
+            .map(|m| {
+                m.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Reads the tree at `root`.
     ///
     /// Errors: `root` missing or not a directory, a file of another result format, or no
