@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use lcb_core::generator::Generator;
 use lcb_core::hub::HubOptions;
-use lcb_engine::device::{parse_dtype, DeviceSpec};
+use lcb_engine::device::{parse_dtype, DeviceList, DeviceSpec};
 use lcb_engine::engine::{parse_memory_size, Engine, EngineConfig};
 
 /// The `--threads` help shared by the commands that generate.
@@ -24,7 +24,8 @@ pub fn configure_cpu_threads(
         Some(0) => anyhow::bail!("--threads must be at least 1"),
         Some(n) => Some(n),
         None => {
-            let on_cpu = DeviceSpec::parse_list(devices)
+            let on_cpu = devices
+                .parse::<DeviceList>()
                 .map(|list| list.contains(&DeviceSpec::Cpu))
                 .unwrap_or(false);
             if let Some(n) = lcb_engine::device::cpu_threads_from_env() {
@@ -65,8 +66,11 @@ pub struct EngineArgs<'a> {
 
 /// Loads the model on every device and returns the engine.
 pub fn engine(args: &EngineArgs) -> Result<Engine> {
-    let devices = DeviceSpec::parse_list(args.devices)
-        .with_context(|| format!("--devices `{}`", args.devices))?;
+    let devices = args
+        .devices
+        .parse::<DeviceList>()
+        .with_context(|| format!("--devices `{}`", args.devices))?
+        .into_vec();
     let dtype = args.dtype.map(parse_dtype).transpose().context("--dtype")?;
     let config = EngineConfig {
         devices,

@@ -65,10 +65,8 @@ fn generate(model: &Path, prompt_args: &[&str], new_tokens: usize) -> Vec<Value>
 #[test]
 fn greedy_output_matches_transformers_token_for_token() {
     let cases: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            repo().join("lcb-engine/tests/reference/qwen3_tiny/cases.json"),
-        )
-        .unwrap(),
+        &std::fs::read_to_string(repo().join("lcb-engine/tests/reference/qwen3_tiny/cases.json"))
+            .unwrap(),
     )
     .unwrap();
     let new_tokens = cases["generator"]["new_tokens"].as_u64().unwrap() as usize;

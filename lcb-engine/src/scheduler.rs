@@ -67,7 +67,7 @@ pub struct Request {
 /// Nothing sampled from such logits means anything, so the request fails instead of
 /// receiving text.
 pub const NON_FINITE: &str = "the model produced logits that are not finite (NaN or \
-     infinite: broken weights, or arithmetic that overflowed; a wider --dtype may help)";
+     infinite: broken weights, or arithmetic that overflowed; a wider dtype may help)";
 
 /// Whether a row of logits cannot be sampled from: a NaN or `+inf` anywhere, or nothing
 /// but `-inf`. A `-inf` logit alone is a token that cannot be drawn, not an error (the same

@@ -78,8 +78,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         }
     }
     let source = ProblemSource::parse(&args.problems)?;
-    let window = DateWindow::parse(args.start_date.as_deref(), args.end_date.as_deref())
-        .map_err(anyhow::Error::msg)?;
+    let window = DateWindow::parse(args.start_date.as_deref(), args.end_date.as_deref())?;
     let problems = dataset::load(&source, &HubOptions::default())?.filter_dates(&window)?;
     let samples = read_samples(&args.samples)?;
     let out = args.out.clone().unwrap_or_else(|| {

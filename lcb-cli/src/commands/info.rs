@@ -74,12 +74,10 @@ pub fn run(args: InfoArgs) -> Result<()> {
     let encoder = PromptEncoder::from_files(&files, &cfg)?;
     let problems = dataset::load(&ProblemSource::parse(&args.problems)?, &hub)?;
     let selection = match &args.questions {
-        Some(q) => QuestionSelection::parse(q).map_err(anyhow::Error::msg)?,
+        Some(q) => q.parse::<QuestionSelection>()?,
         None => QuestionSelection::All,
     };
-    let questions = selection
-        .indices(problems.len())
-        .map_err(anyhow::Error::msg)?;
+    let questions = selection.indices(problems.len())?;
     if questions.is_empty() {
         bail!("{}: no problems selected", args.problems);
     }

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use lcb_core::dataset::{self, DateWindow, ProblemSource};
 use lcb_core::hub::HubOptions;
 use lcb_core::prompt::PromptStyle;
-use lcb_core::sweep::config::{default_stop, parse_temperatures, DEFAULT_TEMPERATURES};
+use lcb_core::sweep::config::{default_stop, TemperatureList, DEFAULT_TEMPERATURES};
 use lcb_core::sweep::{self, QuestionSelection, ResultStore, Shard, SweepPlan, SweepSettings};
 use lcb_eval::{SandboxConfig, SandboxEvaluator};
 
@@ -213,7 +213,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
     };
     // Validate everything before any work starts.
     let temperatures = match &args.temperatures {
-        Some(t) => parse_temperatures(t).map_err(anyhow::Error::msg)?,
+        Some(t) => t.parse::<TemperatureList>()?.0,
         None => DEFAULT_TEMPERATURES.to_vec(),
     };
     let n = args
@@ -236,20 +236,16 @@ pub fn run(args: SweepArgs) -> Result<()> {
     if args.inflight == Some(0) {
         bail!("--inflight must be at least 1");
     }
-    let devices = lcb_engine::device::DeviceSpec::parse_list(&args.devices)
+    let devices = args
+        .devices
+        .parse::<lcb_engine::device::DeviceList>()
         .with_context(|| format!("--devices `{}`", args.devices))?;
-    let shard = args
-        .shard
-        .as_deref()
-        .map(Shard::parse)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
+    let shard = args.shard.as_deref().map(str::parse::<Shard>).transpose()?;
     let selection = match &args.questions {
-        Some(q) => QuestionSelection::parse(q).map_err(anyhow::Error::msg)?,
+        Some(q) => q.parse::<QuestionSelection>()?,
         None => QuestionSelection::All,
     };
-    let window = DateWindow::parse(args.start_date.as_deref(), args.end_date.as_deref())
-        .map_err(anyhow::Error::msg)?;
+    let window = DateWindow::parse(args.start_date.as_deref(), args.end_date.as_deref())?;
     let problems = dataset::load(
         &ProblemSource::parse(&problems_ref)?,
         &HubOptions::default(),
@@ -268,9 +264,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
             p.id()
         );
     }
-    let mut questions = selection
-        .indices(problems.len())
-        .map_err(anyhow::Error::msg)?;
+    let mut questions = selection.indices(problems.len())?;
     if let Some(s) = shard {
         questions.retain(|&q| s.contains(q));
     }
