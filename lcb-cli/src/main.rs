@@ -4,9 +4,9 @@
 //! problems and the sweep come from `lcb-core`, grading from `lcb-eval`, generation from
 //! `lcb-engine`.
 
+mod args;
 mod charts;
 mod commands;
-mod engine_setup;
 mod progress;
 mod sweep_progress;
 
@@ -58,10 +58,20 @@ fn main() -> ExitCode {
         Command::Merge(args) => commands::merge::run(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("lcb: error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -390,16 +390,16 @@ fn bad_input_is_refused_before_any_work() {
     let dir = dir.to_str().unwrap();
     let cases: [(&[&str], &str); 12] = [
         (&["--temperatures", "0.5,x"], "`x` is not a temperature"),
-        (&["--threads", "0"], "--threads must be at least 1"),
+        (&["--threads", "0"], "'--threads <N>': must be at least 1"),
         (&["--shard", "3/2"], "shard"),
         (&["--model", "no/such/dir/x"], "no/such/dir/x"),
         (&["--problems", "missing.jsonl"], "missing.jsonl"),
         (&["--questions", "40..99"], "out of range"),
         (&["--questions", "1,4,1"], "listed twice"),
-        (&["--top-p", "1.5"], "--top-p 1.5 is outside (0, 1]"),
+        (&["--top-p", "1.5"], "'--top-p <P>': 1.5 is outside (0, 1]"),
         (&["--top-k", "0"], "--top-k must be at least 1"),
-        (&["--devices", "gpu0"], "--devices `gpu0`"),
-        (&["--inflight", "0"], "--inflight must be at least 1"),
+        (&["--devices", "gpu0"], "invalid value 'gpu0' for '--devices"),
+        (&["--inflight", "0"], "'--inflight <N>': must be at least 1"),
         (
             &["--problems", "fixtures/humaneval/HumanEval.jsonl.gz"],
             "is not a LiveCodeBench problem",

@@ -43,6 +43,9 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// A LiveCodeBench version tag that names no release.
+    #[error(transparent)]
+    VersionTag(#[from] crate::dataset::selection::VersionTagError),
     /// Any other problem with an input, described in words.
     #[error("{0}")]
     Invalid(String),

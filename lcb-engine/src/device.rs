@@ -17,11 +17,34 @@ pub enum DeviceSpec {
     Cuda(usize),
 }
 
+/// What is wrong with a device name or a device list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceError {
+    /// Not `cpu`, `cuda` or `cuda:N`.
+    #[error("unknown device `{text}` (expected cpu, cuda or cuda:N)")]
+    Unknown {
+        /// The name as given (trimmed).
+        text: String,
+    },
+    /// A list with no device in it.
+    #[error("no device given")]
+    Empty,
+    /// A device listed more than once.
+    #[error("device {device} is listed twice")]
+    Repeated {
+        /// The device.
+        device: DeviceSpec,
+    },
+    /// `cpu` with other devices.
+    #[error("cpu cannot be combined with other devices (it already uses every core)")]
+    CpuWithOthers,
+}
+
 impl FromStr for DeviceSpec {
-    type Err = Error;
+    type Err = DeviceError;
 
     /// `cpu`, `cuda` (= `cuda:0`) or `cuda:N`.
-    fn from_str(text: &str) -> Result<Self> {
+    fn from_str(text: &str) -> std::result::Result<Self, DeviceError> {
         match text.trim() {
             "cpu" => Ok(DeviceSpec::Cpu),
             "cuda" | "gpu" => Ok(DeviceSpec::Cuda(0)),
@@ -29,11 +52,7 @@ impl FromStr for DeviceSpec {
                 .strip_prefix("cuda:")
                 .and_then(|n| n.parse().ok())
                 .map(DeviceSpec::Cuda)
-                .ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "unknown device `{other}` (expected cpu, cuda or cuda:N)"
-                    ))
-                }),
+                .ok_or_else(|| DeviceError::Unknown { text: other.into() }),
         }
     }
 }
@@ -48,29 +67,6 @@ impl fmt::Display for DeviceSpec {
 }
 
 impl DeviceSpec {
-    /// Parses a comma-separated list (`cuda:2,cuda:3`); duplicates are refused.
-    pub fn parse_list(text: &str) -> Result<Vec<Self>> {
-        let devices: Vec<Self> = text
-            .split(',')
-            .filter(|s| !s.trim().is_empty())
-            .map(str::parse)
-            .collect::<Result<_>>()?;
-        if devices.is_empty() {
-            return Err(Error::Invalid("no device given".into()));
-        }
-        for (i, d) in devices.iter().enumerate() {
-            if devices[..i].contains(d) {
-                return Err(Error::Invalid(format!("device {d} is listed twice")));
-            }
-        }
-        if devices.len() > 1 && devices.contains(&DeviceSpec::Cpu) {
-            return Err(Error::Invalid(
-                "cpu cannot be combined with other devices (it already uses every core)".into(),
-            ));
-        }
-        Ok(devices)
-    }
-
     /// Opens the device.
     pub fn open(&self) -> Result<Device> {
         match self {
@@ -119,15 +115,78 @@ impl DeviceSpec {
     }
 }
 
-/// Parses `f32`, `bf16` or `f16` (also `float32`, `bfloat16`, `float16`).
-pub fn parse_dtype(text: &str) -> Result<DType> {
+/// The devices the engine runs on, one worker each: `cpu`, or one or more GPUs
+/// (`cuda:2,cuda:3`). Parsed from a comma-separated list; repeats, and `cpu` with other
+/// devices, are refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceList(Vec<DeviceSpec>);
+
+impl FromStr for DeviceList {
+    type Err = DeviceError;
+
+    fn from_str(text: &str) -> std::result::Result<Self, DeviceError> {
+        let devices: Vec<DeviceSpec> = text
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(str::parse)
+            .collect::<std::result::Result<_, _>>()?;
+        if devices.is_empty() {
+            return Err(DeviceError::Empty);
+        }
+        for (i, &device) in devices.iter().enumerate() {
+            if devices[..i].contains(&device) {
+                return Err(DeviceError::Repeated { device });
+            }
+        }
+        if devices.len() > 1 && devices.contains(&DeviceSpec::Cpu) {
+            return Err(DeviceError::CpuWithOthers);
+        }
+        Ok(DeviceList(devices))
+    }
+}
+
+impl DeviceList {
+    /// The devices, in the order given.
+    pub fn into_vec(self) -> Vec<DeviceSpec> {
+        self.0
+    }
+}
+
+impl std::ops::Deref for DeviceList {
+    type Target = [DeviceSpec];
+
+    fn deref(&self) -> &[DeviceSpec] {
+        &self.0
+    }
+}
+
+impl fmt::Display for DeviceList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, device) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{device}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A numeric type name that is not `f32`, `bf16` or `f16`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown dtype `{text}` (expected f32, bf16 or f16)")]
+pub struct DTypeError {
+    /// The name as given.
+    pub text: String,
+}
+
+/// Parses `f32`, `bf16` or `f16` (also `float32`, `bfloat16`, `float16`, `half`; any case).
+pub fn parse_dtype(text: &str) -> std::result::Result<DType, DTypeError> {
     match text.trim().to_ascii_lowercase().as_str() {
         "f32" | "float32" => Ok(DType::F32),
         "bf16" | "bfloat16" => Ok(DType::BF16),
         "f16" | "float16" | "half" => Ok(DType::F16),
-        other => Err(Error::Invalid(format!(
-            "unknown dtype `{other}` (expected f32, bf16 or f16)"
-        ))),
+        _ => Err(DTypeError { text: text.into() }),
     }
 }
 
@@ -198,22 +257,33 @@ mod tests {
         assert_eq!("cuda:3".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(3));
         assert_eq!("cuda".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(0));
         assert_eq!(DeviceSpec::Cuda(2).to_string(), "cuda:2");
-        assert!("tpu".parse::<DeviceSpec>().is_err());
-        assert!("cuda:x".parse::<DeviceSpec>().is_err());
         assert_eq!(
-            DeviceSpec::parse_list("cuda:2,cuda:3").unwrap(),
-            vec![DeviceSpec::Cuda(2), DeviceSpec::Cuda(3)]
+            "tpu".parse::<DeviceSpec>().unwrap_err().to_string(),
+            "unknown device `tpu` (expected cpu, cuda or cuda:N)"
         );
-        assert!(DeviceSpec::parse_list("cuda:2,cuda:2").is_err());
-        assert!(DeviceSpec::parse_list("cpu,cuda:0").is_err());
-        assert!(DeviceSpec::parse_list("").is_err());
+        assert!("cuda:x".parse::<DeviceSpec>().is_err());
+        let list = |text: &str| text.parse::<DeviceList>();
+        let two = list("cuda:2,cuda:3").unwrap();
+        assert_eq!(*two, [DeviceSpec::Cuda(2), DeviceSpec::Cuda(3)]);
+        assert_eq!(two.to_string(), "cuda:2,cuda:3");
+        assert_eq!(
+            list("cuda:2,cuda:2"),
+            Err(DeviceError::Repeated {
+                device: DeviceSpec::Cuda(2)
+            })
+        );
+        assert_eq!(list("cpu,cuda:0"), Err(DeviceError::CpuWithOthers));
+        assert_eq!(list(""), Err(DeviceError::Empty));
     }
 
     #[test]
     fn dtypes_parse_and_cpu_bf16_computes_in_f32() {
         assert_eq!(parse_dtype("bf16").unwrap(), DType::BF16);
         assert_eq!(parse_dtype("F32").unwrap(), DType::F32);
-        assert!(parse_dtype("int8").is_err());
+        assert_eq!(
+            parse_dtype("Int8").unwrap_err().to_string(),
+            "unknown dtype `Int8` (expected f32, bf16 or f16)"
+        );
         assert_eq!(DeviceSpec::Cpu.compute_dtype(DType::BF16), DType::F32);
         assert_eq!(DeviceSpec::Cuda(0).compute_dtype(DType::BF16), DType::BF16);
         assert_eq!(dtype_name(DType::BF16), "bf16");

@@ -40,8 +40,15 @@ pub fn find(explicit: Option<&Path>) -> Result<Python, String> {
             Err(e) => tried.push(format!("{}: {e}", candidate.display())),
         }
     }
+    // The caller's own way of naming an interpreter (a flag, a setting) is the caller's to
+    // mention; the environment variable is this crate's.
+    let remedy = if explicit.is_some() {
+        "name another interpreter"
+    } else {
+        "install CPython 3.11 or point $LCB_PYTHON at one"
+    };
     Err(format!(
-        "no usable Python interpreter ({}); install CPython 3.11",
+        "no usable Python interpreter ({}); {remedy}",
         tried.join("; ")
     ))
 }

@@ -1,9 +1,12 @@
 //! `lcb bench`: measure generation throughput and print it as JSON.
 
+use std::process::ExitCode;
+
 use anyhow::{bail, Result};
 use lcb_engine::bench::{self, BenchModel, BenchOptions, REFERENCE_TEMPERATURES};
-use lcb_engine::device::{parse_dtype, DeviceSpec};
-use lcb_engine::engine::parse_memory_size;
+
+use crate::args::at_least_one;
+use crate::args::engine::{singular_device, EngineFlags};
 
 /// Measure generation throughput on the reference workload's shape.
 ///
@@ -23,6 +26,10 @@ use lcb_engine::engine::parse_memory_size;
 ///   lcb bench --shape tiny --samples 256 --new-tokens 64
 ///   lcb bench --model Qwen/Qwen3-0.6B --device cuda:0 --samples 512 --new-tokens 300
 #[derive(clap::Args)]
+#[command(
+    mut_arg("devices", |a| singular_device(a, "Device: `cpu` or `cuda:N`")),
+    mut_arg("slots", |a| a.help("Most samples decoded at once [default: --samples]")),
+)]
 pub struct BenchArgs {
     /// A real model (directory or hub id) instead of random weights.
     #[arg(long, value_name = "DIR|HUB_ID", conflicts_with = "shape")]
@@ -31,35 +38,20 @@ pub struct BenchArgs {
     /// vocabulary 151,936) or `tiny` (4 narrow layers, same vocabulary).
     #[arg(long, value_enum, default_value = "0.6b")]
     shape: Shape,
-    /// Device: `cpu` or `cuda:N`.
-    #[arg(long, value_name = "DEVICE", default_value = "cpu")]
-    device: String,
-    /// Compute type: f32, bf16 or f16 [default: f32 on CPU, bf16 on GPU].
-    #[arg(long, value_name = "TYPE")]
-    dtype: Option<String>,
+    #[command(flatten)]
+    engine: EngineFlags,
     /// Number of distinct prompts.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
     prompts: usize,
     /// Tokens per prompt (the reference prompts average ~561).
-    #[arg(long, value_name = "N", default_value_t = 561)]
+    #[arg(long, value_name = "N", default_value_t = 561, value_parser = at_least_one)]
     prompt_tokens: usize,
     /// Samples per prompt, spread evenly over the 16 temperatures.
-    #[arg(long, value_name = "N", default_value_t = 64)]
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = at_least_one)]
     samples: usize,
     /// Tokens generated per sample.
-    #[arg(long, value_name = "N", default_value_t = 16)]
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = at_least_one)]
     new_tokens: usize,
-    #[arg(long, value_name = "SIZE", help = crate::engine_setup::KV_MEMORY_HELP)]
-    kv_memory: Option<String>,
-    /// On GPUs without --kv-memory: the fraction of the device's memory the engine may use
-    /// for weights, cache and work.
-    #[arg(long, value_name = "F", default_value_t = 0.9)]
-    gpu_memory_utilization: f64,
-    /// Most samples decoded at once [default: --samples].
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    slots: usize,
-    #[arg(long, value_name = "N", help = crate::engine_setup::THREADS_HELP)]
-    threads: Option<usize>,
     /// Prompt tokens per prefill chunk.
     #[arg(long, value_name = "N", default_value_t = 512)]
     prefill_chunk: usize,
@@ -82,40 +74,44 @@ enum Shape {
 }
 
 /// Runs `lcb bench`.
-pub fn run(args: BenchArgs) -> Result<()> {
-    if args.prompts == 0 || args.samples == 0 || args.new_tokens == 0 || args.prompt_tokens == 0 {
-        bail!("--prompts, --samples, --new-tokens and --prompt-tokens must be at least 1");
-    }
+pub fn run(args: BenchArgs) -> Result<ExitCode> {
+    let device = match *args.engine.devices {
+        [device] => device,
+        _ => bail!(
+            "--device {}: lcb bench measures one device at a time",
+            args.engine.devices
+        ),
+    };
     let model = match (args.model, args.shape) {
         (Some(model), _) => BenchModel::Model(model),
         (None, Shape::Tiny) => BenchModel::Tiny,
         (None, Shape::Qwen3_0_6B) => BenchModel::Qwen3_0_6B,
     };
-    crate::engine_setup::configure_cpu_threads(args.threads, &args.device, false)?;
+    args.engine.apply_threads(false);
+    let engine = &args.engine;
     let options = BenchOptions {
         model,
-        device: args.device.parse::<DeviceSpec>()?,
-        dtype: args.dtype.as_deref().map(parse_dtype).transpose()?,
+        device,
+        dtype: engine.dtype,
         prompts: args.prompts,
         prompt_tokens: args.prompt_tokens,
         samples: args.samples,
         temperatures: REFERENCE_TEMPERATURES.to_vec(),
         new_tokens: args.new_tokens,
-        kv_memory: match &args.kv_memory {
-            Some(size) => parse_memory_size(size)?,
-            None => BenchOptions::default().kv_memory,
-        },
-        gpu_memory_utilization: args
+        kv_memory: engine
+            .kv_memory
+            .unwrap_or_else(|| BenchOptions::default().kv_memory),
+        gpu_memory_utilization: engine
             .kv_memory
             .is_none()
-            .then_some(args.gpu_memory_utilization),
+            .then_some(engine.gpu_memory_utilization),
         prefill_chunk: args.prefill_chunk,
-        max_slots: args.slots,
+        max_slots: engine.slots.unwrap_or(0),
         compare: args.compare,
         compare_samples: args.compare_samples,
         seed: args.seed,
     };
     let report = bench::run(&options)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

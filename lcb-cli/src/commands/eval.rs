@@ -2,19 +2,20 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use lcb_core::dataset::{self, DateWindow, ProblemSource};
+use lcb_core::dataset;
 use lcb_core::evaluator::{Evaluator, GradeRequest};
-use lcb_core::hub::HubOptions;
 use lcb_core::passk;
 use lcb_core::samples::{read_samples, Sample};
 use lcb_core::verdict::Grade;
 use lcb_eval::{SandboxConfig, SandboxEvaluator, Timer};
 use serde_json::Value;
 
+use crate::args::problems::ProblemFlags;
 use crate::progress;
 
 /// Grade existing samples.
@@ -28,10 +29,10 @@ use crate::progress;
 /// Example:
 ///   lcb eval --problems fixtures/humaneval/HumanEval.jsonl.gz --samples samples.jsonl
 #[derive(clap::Args)]
+#[command(mut_arg("problems", |a| a.required(true)))]
 pub struct EvalArgs {
-    /// Problems: a .jsonl / .jsonl.gz file, a directory of LCB shards, or OWNER/NAME@VERSION.
-    #[arg(long, value_name = "FILE|HUB_REF")]
-    problems: String,
+    #[command(flatten)]
+    problems: ProblemFlags,
     /// Samples to grade (.jsonl or a JSON code_list array, optionally .gz).
     #[arg(long, value_name = "FILE")]
     samples: PathBuf,
@@ -53,12 +54,6 @@ pub struct EvalArgs {
     /// Python interpreter [default: $LCB_PYTHON, python3.11, python3].
     #[arg(long, value_name = "PATH")]
     python: Option<PathBuf>,
-    /// Keep LCB problems dated on or after this day (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE")]
-    start_date: Option<String>,
-    /// Keep LCB problems dated on or before this day's midnight (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE")]
-    end_date: Option<String>,
     /// Print the summary as JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -71,16 +66,14 @@ enum TimerArg {
 }
 
 /// Runs `lcb eval`.
-pub fn run(args: EvalArgs) -> Result<()> {
+pub fn run(args: EvalArgs) -> Result<ExitCode> {
     if let Some(t) = args.timeout {
         if !(t > 0.0 && t.is_finite()) {
             bail!("--timeout must be a positive number of seconds, not {t}");
         }
     }
-    let source = ProblemSource::parse(&args.problems)?;
-    let window = DateWindow::parse(args.start_date.as_deref(), args.end_date.as_deref())
-        .map_err(anyhow::Error::msg)?;
-    let problems = dataset::load(&source, &HubOptions::default())?.filter_dates(&window)?;
+    let source = args.problems.required();
+    let problems = args.problems.load(source)?;
     let samples = read_samples(&args.samples)?;
     let out = args.out.clone().unwrap_or_else(|| {
         let mut name = args.samples.clone().into_os_string();
@@ -97,7 +90,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 args.samples.display(),
                 sample.line,
                 sample.problem_id,
-                args.problems
+                source
             );
         };
         jobs.push((index, problem, sample.code_for(problem)));
@@ -136,7 +129,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     } else {
         print_summary(&summary);
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Grades in chunks from two submitting threads, so the pool's queue never runs dry while

@@ -1,19 +1,24 @@
 //! `lcb info`: the token budget of a model on a problem set, before running a sweep.
 
+use std::process::ExitCode;
+
 use anyhow::{bail, Context, Result};
-use lcb_core::dataset::{self, ProblemSource};
+use candle_core::DType;
 use lcb_core::generator::Prompt;
 use lcb_core::hub::HubOptions;
 use lcb_core::problem::Problem;
 use lcb_core::prompt::model_input;
-use lcb_core::sweep::QuestionSelection;
 use lcb_engine::device::{dtype_name, parse_dtype};
-use lcb_engine::engine::{parse_memory_size, EngineConfig, MemoryPlan};
+use lcb_engine::engine::MemoryPlan;
 use lcb_engine::loader::{ModelFiles, ModelSource};
 use lcb_engine::prompt_encoder::PromptEncoder;
+use lcb_engine::EngineConfig;
 use serde_json::json;
 
 use super::sweep::PromptStyleArg;
+use crate::args::at_least_one;
+use crate::args::engine::memory_size;
+use crate::args::problems::{ProblemFlags, QuestionFlags};
 
 /// Token budget and KV-cache memory for a model and a problem set.
 ///
@@ -29,59 +34,52 @@ use super::sweep::PromptStyleArg;
 ///   lcb info --model fixtures/model --problems fixtures/problems/lcb_fixtures.jsonl
 ///   lcb info --model Qwen/Qwen3-0.6B --problems livecodebench/code_generation_lite@v6 --memory 60GiB
 #[derive(clap::Args)]
+#[command(
+    mut_arg("problems", |a| a.required(true)),
+    mut_arg("questions", |a| a.help("Questions to count: `10..50` (end exclusive) or `1,4,7`")),
+)]
 pub struct InfoArgs {
     /// Model: a local Hugging Face directory or a hub id (only its config and tokenizer are
     /// read).
     #[arg(long, value_name = "DIR|HUB_ID")]
     model: String,
-    /// Problems: .jsonl[.gz], a directory of LCB shards, or OWNER/NAME@VERSION.
-    #[arg(long, value_name = "FILE|HUB_REF")]
-    problems: String,
+    #[command(flatten)]
+    problems: ProblemFlags,
     /// New tokens per sample.
-    #[arg(long, value_name = "N", default_value_t = 2048)]
+    #[arg(long, value_name = "N", default_value_t = 2048, value_parser = at_least_one)]
     max_tokens: usize,
     /// KV-cache memory to plan for (e.g. 60GiB).
-    #[arg(long, value_name = "SIZE", default_value = "4GiB")]
-    memory: String,
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = memory_size)]
+    memory: u64,
     /// KV-cache element type: f32, bf16 or f16.
-    #[arg(long, value_name = "TYPE", default_value = "bf16")]
-    dtype: String,
+    #[arg(long, value_name = "TYPE", default_value = "bf16", value_parser = parse_dtype)]
+    dtype: DType,
     /// Prompt style, as for `lcb sweep`.
     #[arg(long, value_enum, default_value = "chat")]
     prompt_style: PromptStyleArg,
     /// Qwen3 thinking on in the chat template, as for `lcb sweep --thinking`.
     #[arg(long)]
     thinking: bool,
-    /// Questions to count: `10..50` (end exclusive) or `1,4,7`.
-    #[arg(long, value_name = "RANGE")]
-    questions: Option<String>,
+    #[command(flatten)]
+    questions: QuestionFlags,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
 }
 
 /// Runs `lcb info`.
-pub fn run(args: InfoArgs) -> Result<()> {
-    if args.max_tokens == 0 {
-        bail!("--max-tokens must be at least 1");
-    }
-    let memory = parse_memory_size(&args.memory).context("--memory")?;
-    let dtype = parse_dtype(&args.dtype).context("--dtype")?;
+pub fn run(args: InfoArgs) -> Result<ExitCode> {
+    let (memory, dtype) = (args.memory, args.dtype);
+    let source = args.problems.required();
     let hub = HubOptions::default();
     let files = ModelFiles::resolve(&ModelSource::parse(&args.model)?, &hub)
         .with_context(|| format!("cannot find the model `{}`", args.model))?;
     let cfg = files.config()?;
     let encoder = PromptEncoder::from_files(&files, &cfg)?;
-    let problems = dataset::load(&ProblemSource::parse(&args.problems)?, &hub)?;
-    let selection = match &args.questions {
-        Some(q) => QuestionSelection::parse(q).map_err(anyhow::Error::msg)?,
-        None => QuestionSelection::All,
-    };
-    let questions = selection
-        .indices(problems.len())
-        .map_err(anyhow::Error::msg)?;
+    let problems = args.problems.load(source)?;
+    let questions = args.questions.indices(problems.len())?;
     if questions.is_empty() {
-        bail!("{}: no problems selected", args.problems);
+        bail!("{source}: no problems selected");
     }
 
     let mut counts = Vec::with_capacity(questions.len());
@@ -119,7 +117,7 @@ pub fn run(args: InfoArgs) -> Result<()> {
     if args.json {
         let value = json!({
             "model": args.model,
-            "problems": args.problems,
+            "problems": source,
             "questions": counts.len(),
             "prompt_tokens": {
                 "longest": {"tokens": longest, "question_idx": longest_q},
@@ -135,13 +133,13 @@ pub fn run(args: InfoArgs) -> Result<()> {
             "concurrent_samples": {"shared_prompt": shared, "unshared": unshared},
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     println!(
         "model      {} ({} layers, {} KV heads × {} dims)",
         args.model, cfg.num_hidden_layers, cfg.num_key_value_heads, cfg.head_dim
     );
-    println!("problems   {} ({} questions)", args.problems, counts.len());
+    println!("problems   {source} ({} questions)", counts.len());
     println!();
     println!("prompt tokens   longest {longest} (q{longest_q}), shortest {shortest} (q{shortest_q}), mean {mean:.1}");
     println!(
@@ -161,7 +159,7 @@ pub fn run(args: InfoArgs) -> Result<()> {
         args.max_tokens
     );
     println!("  prompt per sample {unshared:>8}   ({context} tokens per sample)");
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Bytes in binary units with one decimal.

@@ -1,6 +1,7 @@
 //! `lcb merge`: combine the result trees of sharded sweeps.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Result;
 
@@ -24,7 +25,7 @@ pub struct MergeArgs {
 }
 
 /// Runs `lcb merge`.
-pub fn run(args: MergeArgs) -> Result<()> {
+pub fn run(args: MergeArgs) -> Result<ExitCode> {
     let report = lcb_core::sweep::merge(&args.out, &args.shards)?;
     for warning in &report.warnings {
         eprintln!("lcb: warning: {warning}");
@@ -36,5 +37,5 @@ pub fn run(args: MergeArgs) -> Result<()> {
         report.questions,
         report.files_copied
     );
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

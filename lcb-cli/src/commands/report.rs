@@ -2,6 +2,7 @@
 //! terminal, as PNG/SVG images or one HTML page; one question in detail; two trees compared.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use lcb_core::report::{Comparison, QuestionView, Report, ResultsTree};
@@ -45,7 +46,7 @@ pub struct ReportArgs {
 }
 
 /// Runs `lcb report`.
-pub fn run(args: ReportArgs) -> Result<()> {
+pub fn run(args: ReportArgs) -> Result<ExitCode> {
     // Refuse an impossible output path before printing anything.
     for path in [&args.png, &args.svg, &args.html].into_iter().flatten() {
         let dir = match path.parent() {
@@ -78,7 +79,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
             cmp: &cmp,
         };
         write_files(&args, &figure, || html::comparison_page(&cmp, &a, &b))?;
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     if let Some(idx) = args.question {
         let view = QuestionView::new(&tree, idx)?;
@@ -91,7 +92,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         write_files(&args, &Figure::Question(&view), || {
             html::question_page(&view)
         })?;
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     let report = Report::new(&tree);
     if args.json {
@@ -102,7 +103,8 @@ pub fn run(args: ReportArgs) -> Result<()> {
     }
     write_files(&args, &Figure::Report(&report), || {
         html::report_page(&report)
-    })
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {

@@ -2,17 +2,22 @@
 //! lcb-core's orchestrator.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use lcb_core::dataset::{self, DateWindow, ProblemSource};
-use lcb_core::hub::HubOptions;
+use lcb_core::dataset::ProblemSet;
+use lcb_core::problem::Problem;
 use lcb_core::prompt::PromptStyle;
-use lcb_core::sweep::config::{default_stop, parse_temperatures, DEFAULT_TEMPERATURES};
-use lcb_core::sweep::{self, QuestionSelection, ResultStore, Shard, SweepPlan, SweepSettings};
+use lcb_core::sweep::config::{default_stop, TemperatureList, DEFAULT_TEMPERATURES};
+use lcb_core::sweep::{self, ResultStore, Shard, SweepPlan, SweepSettings};
 use lcb_eval::{SandboxConfig, SandboxEvaluator};
 
+use crate::args::at_least_one;
+use crate::args::engine::{load_engine, EngineFlags};
+use crate::args::problems::{ProblemFlags, QuestionFlags};
+use crate::args::sampling::SamplingFlags;
 use crate::sweep_progress::SweepProgress;
 
 /// The embedded offline default: samples per temperature and maximum new tokens, small
@@ -36,32 +41,30 @@ const DEFAULT_RUN_MAX_TOKENS: usize = 200;
 /// the final tree equals an uninterrupted run's. Ctrl-C (or SIGTERM, as Slurm sends at a
 /// time limit) finishes the files being written and exits; a second Ctrl-C exits at once.
 #[derive(clap::Args)]
+#[command(
+    mut_arg("problems", |a| a.help("Problems: .jsonl[.gz], a directory of LCB shards, or OWNER/NAME@VERSION [default: the fixture problems]")),
+    mut_arg("n", |a| a.help("Samples per (question, temperature) [default: 2500; 8 for the embedded default]")),
+    mut_arg("max_tokens", |a| a.help("Maximum new tokens per sample [default: 2048; 200 for the embedded default]")),
+    mut_arg("stop", |a| a.help("Stop string (repeat for several) [default: the reference workload's three]")),
+    mut_arg("top_k", |a| a.help("Keep only the k most likely tokens, k >= 1 (off by default)")),
+    mut_arg("slots", |a| a.default_value("256")),
+    mut_arg("threads", |a| a.help(
+        "CPU threads for the engine's matrix work [default: $CANDLE_NUM_THREADS or \
+         $RAYON_NUM_THREADS, else on the CPU one per core but one, which grading gets: the \
+         engine's threads stall whenever another process takes one of their cores]",
+    )),
+)]
 pub struct SweepArgs {
     /// Model: a local Hugging Face directory or a hub id [default: the fixture model].
     #[arg(long, value_name = "DIR|HUB_ID")]
     model: Option<String>,
-    /// Problems: .jsonl[.gz], a directory of LCB shards, or OWNER/NAME@VERSION
-    /// [default: the fixture problems].
-    #[arg(long, value_name = "FILE|HUB_REF")]
-    problems: Option<String>,
+    #[command(flatten)]
+    problems: ProblemFlags,
     /// Comma-separated temperatures.
     #[arg(long, value_name = "LIST")]
-    temperatures: Option<String>,
-    /// Samples per (question, temperature) [default: 2500; 8 for the embedded default].
-    #[arg(short = 'n', value_name = "N")]
-    n: Option<usize>,
-    /// Maximum new tokens per sample [default: 2048; 200 for the embedded default].
-    #[arg(long, value_name = "N")]
-    max_tokens: Option<usize>,
-    /// Stop string (repeat for several) [default: the reference workload's three].
-    #[arg(long, value_name = "STR")]
-    stop: Vec<String>,
-    /// Nucleus sampling mass, in (0, 1].
-    #[arg(long, default_value_t = 1.0)]
-    top_p: f32,
-    /// Keep only the k most likely tokens, k >= 1 (off by default).
-    #[arg(long)]
-    top_k: Option<usize>,
+    temperatures: Option<TemperatureList>,
+    #[command(flatten)]
+    sampling: SamplingFlags,
     /// `chat`: LCB's generic messages through the model's chat template; `codeqwen`: LCB's
     /// CodeQwenInstruct raw prompt, byte for byte.
     #[arg(long, value_enum, default_value = "chat")]
@@ -69,39 +72,13 @@ pub struct SweepArgs {
     /// Turn on Qwen3 thinking in the chat template.
     #[arg(long)]
     thinking: bool,
-    /// Devices, e.g. `cpu` or `cuda:0,cuda:1` (one engine thread each).
-    #[arg(long, default_value = "cpu")]
-    devices: String,
-    /// Weights and KV-cache precision: f32, bf16 or f16 [default: f32 on the CPU, bf16 on
-    /// GPUs].
-    #[arg(long, value_name = "TYPE")]
-    dtype: Option<String>,
-    #[arg(long, value_name = "SIZE", help = crate::engine_setup::KV_MEMORY_HELP)]
-    kv_memory: Option<String>,
-    /// On GPUs without --kv-memory: the fraction of the device's memory the engine may use
-    /// for weights, cache and work (memory other processes use counts against it).
-    #[arg(long, value_name = "F", default_value_t = 0.9)]
-    gpu_memory_utilization: f64,
-    /// Most samples decoding at once per device (also bounded by --kv-memory).
-    #[arg(long, value_name = "N", default_value_t = 256)]
-    slots: usize,
-    /// CPU threads for the engine's matrix work [default: $CANDLE_NUM_THREADS or
-    /// $RAYON_NUM_THREADS, else on the CPU one per core but one, which grading gets: the
-    /// engine's threads stall whenever another process takes one of their cores].
-    #[arg(long, value_name = "N")]
-    threads: Option<usize>,
+    #[command(flatten)]
+    engine: EngineFlags,
     /// Results directory.
     #[arg(long, default_value = "results")]
     output: PathBuf,
-    /// Questions to run: `10..50` (end exclusive) or `1,4,7` (dataset indices).
-    #[arg(long, value_name = "RANGE")]
-    questions: Option<String>,
-    /// Keep LCB problems dated on or after this day (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE")]
-    start_date: Option<String>,
-    /// Keep LCB problems dated on or before this day's midnight (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE")]
-    end_date: Option<String>,
+    #[command(flatten)]
+    questions: QuestionFlags,
     /// Grading workers (sandboxed Python processes) [default: number of CPUs].
     #[arg(long, default_value_t = 0)]
     eval_workers: usize,
@@ -111,15 +88,12 @@ pub struct SweepArgs {
     /// Also sample questions that greedy decoding already solves.
     #[arg(long)]
     no_skip: bool,
-    /// RNG seed.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
     /// Run shard I of N (question q belongs to shard q mod N); merge with `lcb merge`.
     #[arg(long, value_name = "I/N")]
-    shard: Option<String>,
+    shard: Option<Shard>,
     /// Questions generating at once (as many again may be finishing their grading)
     /// [default: 2 per device].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     inflight: Option<usize>,
     /// Replace a results tree made with other settings: its result files are deleted
     /// first, so the new tree never mixes settings.
@@ -192,136 +166,152 @@ fn check_output_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs `lcb sweep`.
-pub fn run(args: SweepArgs) -> Result<()> {
-    // The embedded default: the fixture model on the fixture problems.
-    let embedded = args.model.is_none() && args.problems.is_none();
-    let (model, model_name) = match &args.model {
-        Some(m) => (m.clone(), m.clone()),
-        // Recorded under its repository path wherever it was found, so a tree resumes
-        // from any working directory.
-        None => (
-            fixture("fixtures/model")?.display().to_string(),
-            "fixtures/model".to_owned(),
-        ),
-    };
-    let problems_ref = match &args.problems {
-        Some(p) => p.clone(),
-        None => fixture("fixtures/problems/lcb_fixtures.jsonl")?
-            .display()
-            .to_string(),
-    };
-    // Validate everything before any work starts.
-    let temperatures = match &args.temperatures {
-        Some(t) => parse_temperatures(t).map_err(anyhow::Error::msg)?,
-        None => DEFAULT_TEMPERATURES.to_vec(),
-    };
-    let n = args
-        .n
-        .unwrap_or(if embedded { DEFAULT_RUN_N } else { 2500 });
-    let max_tokens = args.max_tokens.unwrap_or(if embedded {
-        DEFAULT_RUN_MAX_TOKENS
-    } else {
-        2048
-    });
-    if n == 0 || max_tokens == 0 {
-        bail!("-n and --max-tokens must be at least 1");
+/// The model and problems a sweep runs: as given, or the embedded default's fixtures.
+struct Inputs {
+    /// What to load: a directory or hub id.
+    model: String,
+    /// The model as recorded in the tree: the fixture model under its repository path,
+    /// wherever it was found, so a tree resumes from any working directory.
+    model_name: String,
+    /// A path or hub reference.
+    problems: String,
+    /// Neither --model nor --problems: the embedded offline default.
+    embedded: bool,
+}
+
+impl SweepArgs {
+    fn inputs(&self) -> Result<Inputs> {
+        let embedded = self.model.is_none() && self.problems.problems.is_none();
+        let (model, model_name) = match &self.model {
+            Some(m) => (m.clone(), m.clone()),
+            None => (
+                fixture("fixtures/model")?.display().to_string(),
+                "fixtures/model".to_owned(),
+            ),
+        };
+        let problems = match &self.problems.problems {
+            Some(p) => p.clone(),
+            None => fixture("fixtures/problems/lcb_fixtures.jsonl")?
+                .display()
+                .to_string(),
+        };
+        Ok(Inputs {
+            model,
+            model_name,
+            problems,
+            embedded,
+        })
     }
-    if !(args.top_p > 0.0 && args.top_p <= 1.0) {
-        bail!("--top-p {} is outside (0, 1]", args.top_p);
+
+    /// The settings the sweep's results depend on (lcb-core's [`SweepSettings`]), with the
+    /// embedded default's or the reference workload's defaults.
+    fn settings(&self, inputs: &Inputs) -> Result<SweepSettings> {
+        let s = &self.sampling;
+        if s.top_k == Some(0) {
+            bail!("--top-k must be at least 1 (leave it out to keep every token)");
+        }
+        let (n, max_tokens) = if inputs.embedded {
+            (DEFAULT_RUN_N, DEFAULT_RUN_MAX_TOKENS)
+        } else {
+            (2500, 2048)
+        };
+        Ok(SweepSettings {
+            model: inputs.model_name.clone(),
+            temperatures: match &self.temperatures {
+                Some(list) => list.0.clone(),
+                None => DEFAULT_TEMPERATURES.to_vec(),
+            },
+            n: s.n.unwrap_or(n),
+            max_tokens: s.max_tokens.unwrap_or(max_tokens),
+            stop: if s.stop.is_empty() {
+                default_stop()
+            } else {
+                s.stop.clone()
+            },
+            top_p: s.top_p,
+            top_k: s.top_k,
+            prompt_style: self.prompt_style.into(),
+            thinking: self.thinking,
+            seed: s.seed,
+            // The embedded default samples every question so its curve shows the whole set.
+            skip_greedy_solved: !(self.no_skip || inputs.embedded),
+        })
     }
-    if args.top_k == Some(0) {
-        bail!("--top-k must be at least 1 (leave it out to keep every token)");
+
+    /// The questions to run: `--questions`, then `--shard`.
+    fn questions(&self, problems: &ProblemSet) -> Result<Vec<usize>> {
+        let mut questions = self.questions.indices(problems.len())?;
+        if let Some(shard) = self.shard {
+            questions.retain(|&q| shard.contains(q));
+        }
+        Ok(questions)
     }
-    if args.inflight == Some(0) {
-        bail!("--inflight must be at least 1");
+
+    /// lcb-core's plan of the sweep: what [`Self::settings`] and [`Self::questions`]
+    /// checked, and the grader that runs it.
+    fn plan<'a>(
+        &self,
+        inputs: &Inputs,
+        problems: &'a ProblemSet,
+        settings: SweepSettings,
+        questions: Vec<usize>,
+        evaluator: &SandboxEvaluator,
+    ) -> SweepPlan<'a> {
+        SweepPlan {
+            problems,
+            problems_source: inputs.problems.clone(),
+            questions,
+            shard: self.shard,
+            settings,
+            force: self.force,
+            inflight: self.inflight.unwrap_or(2 * self.engine.devices.len()),
+            // One batch per grading worker in flight: a slow program holds up its own batch
+            // only, while the other workers keep grading.
+            grading_threads: evaluator.workers().max(2),
+        }
     }
-    let devices = lcb_engine::device::DeviceSpec::parse_list(&args.devices)
-        .with_context(|| format!("--devices `{}`", args.devices))?;
-    let shard = args
-        .shard
-        .as_deref()
-        .map(Shard::parse)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
-    let selection = match &args.questions {
-        Some(q) => QuestionSelection::parse(q).map_err(anyhow::Error::msg)?,
-        None => QuestionSelection::All,
-    };
-    let window = DateWindow::parse(args.start_date.as_deref(), args.end_date.as_deref())
-        .map_err(anyhow::Error::msg)?;
-    let problems = dataset::load(
-        &ProblemSource::parse(&problems_ref)?,
-        &HubOptions::default(),
-    )?
-    .filter_dates(&window)?;
+}
+
+/// The LiveCodeBench problems of `source` inside the flags' date window.
+fn load_problems(flags: &ProblemFlags, source: &str) -> Result<ProblemSet> {
+    let problems = flags.load(source)?;
     if problems.is_empty() {
-        bail!("{problems_ref}: no problems (after the date window)");
+        bail!("{source}: no problems (after the date window)");
     }
     if let Some(p) = problems
         .problems()
         .iter()
-        .find(|p| !matches!(p, lcb_core::problem::Problem::Lcb(_)))
+        .find(|p| !matches!(p, Problem::Lcb(_)))
     {
         bail!(
-            "{problems_ref}: `{}` is not a LiveCodeBench problem; the sweep runs LiveCodeBench problems (grade HumanEval samples with `lcb eval`)",
+            "{source}: `{}` is not a LiveCodeBench problem; the sweep runs LiveCodeBench problems (grade HumanEval samples with `lcb eval`)",
             p.id()
         );
     }
-    let mut questions = selection
-        .indices(problems.len())
-        .map_err(anyhow::Error::msg)?;
-    if let Some(s) = shard {
-        questions.retain(|&q| s.contains(q));
-    }
-    check_output_dir(&args.output)?;
+    Ok(problems)
+}
 
-    let settings = SweepSettings {
-        model: model_name,
-        temperatures,
-        n,
-        max_tokens,
-        stop: if args.stop.is_empty() {
-            default_stop()
-        } else {
-            args.stop.clone()
-        },
-        top_p: args.top_p,
-        top_k: args.top_k,
-        prompt_style: args.prompt_style.into(),
-        thinking: args.thinking,
-        seed: args.seed,
-        // The embedded default samples every question so its curve shows the whole set.
-        skip_greedy_solved: !(args.no_skip || embedded),
-    };
-    crate::engine_setup::configure_cpu_threads(args.threads, &args.devices, true)?;
-    let generator = crate::engine_setup::generator(&crate::engine_setup::EngineArgs {
-        model: &model,
-        devices: &args.devices,
-        dtype: args.dtype.as_deref(),
-        kv_memory: args.kv_memory.as_deref(),
-        gpu_memory_utilization: args.gpu_memory_utilization,
-        max_new_tokens: max_tokens,
-        max_slots: args.slots,
-    })?;
+/// Runs `lcb sweep`; exits 130 (SIGINT) or 143 (SIGTERM) when interrupted.
+pub fn run(args: SweepArgs) -> Result<ExitCode> {
+    // Everything is checked before anything starts.
+    let inputs = args.inputs()?;
+    let settings = args.settings(&inputs)?;
+    let problems = load_problems(&args.problems, &inputs.problems)?;
+    let questions = args.questions(&problems)?;
+    check_output_dir(&args.output)?;
+    // Before any thread or process starts: candle reads its thread count once.
+    args.engine.apply_threads(true);
+    let generator = load_engine(
+        &inputs.model,
+        args.engine.engine_config(settings.max_tokens, 256),
+    )?;
     let evaluator = SandboxEvaluator::new(SandboxConfig {
         python: args.python.clone(),
         workers: args.eval_workers,
         ..Default::default()
     })?;
-    let planned_samples = (settings.temperatures.len() * settings.n) as u64;
-    let plan = SweepPlan {
-        problems: &problems,
-        problems_source: problems_ref.clone(),
-        questions: questions.clone(),
-        shard,
-        settings,
-        force: args.force,
-        inflight: args.inflight.unwrap_or(2 * devices.len()),
-        // One batch per grading worker in flight: a slow program holds up its own batch
-        // only, while the other workers keep grading.
-        grading_threads: evaluator.workers().max(2),
-    };
+    let plan = args.plan(&inputs, &problems, settings, questions, &evaluator);
+    let planned_samples = (plan.settings.temperatures.len() * plan.settings.n) as u64;
     let cancel = Arc::new(AtomicBool::new(false));
     let terminated = Arc::new(AtomicBool::new(false));
     // First Ctrl-C (or SIGTERM): finish pending writes and stop; a second one exits at once.
@@ -335,15 +325,8 @@ pub fn run(args: SweepArgs) -> Result<()> {
     signal_hook::flag::register(signal_hook::consts::SIGTERM, terminated.clone())?;
 
     let store = ResultStore::new(&args.output);
-    let progress = SweepProgress::new(questions.len() as u64, planned_samples);
-    let result = sweep::run(
-        generator.as_ref(),
-        &evaluator,
-        &plan,
-        &store,
-        &progress,
-        &cancel,
-    );
+    let progress = SweepProgress::new(plan.questions.len() as u64, planned_samples);
+    let result = sweep::run(&generator, &evaluator, &plan, &store, &progress, &cancel);
     progress.finish();
     let report = match result {
         // The library names no flags; the command says which of its flags are the way out.
@@ -355,11 +338,11 @@ pub fn run(args: SweepArgs) -> Result<()> {
     if report.cancelled {
         eprintln!("interrupted: complete results are kept; run the same command again to resume");
         // The shell's convention: 128 + the signal's number.
-        std::process::exit(if terminated.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(ExitCode::from(if terminated.load(Ordering::SeqCst) {
             143
         } else {
             130
-        });
+        }));
     }
     println!(
         "sweep done: {} questions, {} tokens generated, {} samples graded in {:.1} s ({:.0} tokens/s end to end)",
@@ -369,9 +352,9 @@ pub fn run(args: SweepArgs) -> Result<()> {
         report.totals.seconds,
         report.totals.pipeline_tps
     );
-    if questions.is_empty() {
+    if plan.questions.is_empty() {
         println!("no questions to run (the selection and the shard leave none)");
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     let tree = lcb_core::report::ResultsTree::load(&args.output)?;
     let summary = lcb_core::report::Report::new(&tree);
@@ -387,5 +370,5 @@ pub fn run(args: SweepArgs) -> Result<()> {
     }
     println!("results: {}", args.output.display());
     println!("full report: lcb report {}", args.output.display());
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

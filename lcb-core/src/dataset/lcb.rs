@@ -58,7 +58,7 @@ pub fn parse_row(path: &Path, record: &Record) -> Result<LcbProblem> {
     };
     let contest_date = s("contest_date")?;
     super::selection::parse_contest_date(&contest_date)
-        .map_err(|m| field_err("contest_date", m))?;
+        .map_err(|e| field_err("contest_date", e.to_string()))?;
 
     Ok(LcbProblem {
         question_title: s("question_title")?,

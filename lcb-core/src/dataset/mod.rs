@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::hub::{self, HubOptions, HubRepo, RepoKind};
 use crate::jsonl;
 use crate::problem::Problem;
-pub use selection::DateWindow;
+pub use selection::{DateError, DateWindow, VersionTagError};
 
 /// Where problems come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,7 @@ impl ProblemSource {
         }
         let (repo, tag) = text.split_once('@').unwrap_or((text, "release_latest"));
         if hub::looks_like_repo_id(repo) && !text.ends_with(".jsonl") && !text.ends_with(".gz") {
-            selection::shards_for_tag(tag).map_err(Error::Invalid)?;
+            selection::shards_for_tag(tag)?;
             return Ok(ProblemSource::Hub {
                 repo: repo.to_owned(),
                 tag: tag.to_owned(),
@@ -121,7 +121,7 @@ impl ProblemSet {
 pub fn load(source: &ProblemSource, hub_options: &HubOptions) -> Result<ProblemSet> {
     match source {
         ProblemSource::Path(path) if path.is_dir() => {
-            let files = selection::shards_for_tag("release_latest").map_err(Error::Invalid)?;
+            let files = selection::shards_for_tag("release_latest")?;
             let present: Vec<PathBuf> = files
                 .iter()
                 .map(|f| path.join(f))
@@ -137,7 +137,7 @@ pub fn load(source: &ProblemSource, hub_options: &HubOptions) -> Result<ProblemS
         }
         ProblemSource::Path(path) => load_files(std::slice::from_ref(path)),
         ProblemSource::Hub { repo, tag } => {
-            let shards = selection::shards_for_tag(tag).map_err(Error::Invalid)?;
+            let shards = selection::shards_for_tag(tag)?;
             let names: Vec<&str> = shards.iter().map(String::as_str).collect();
             let paths = hub::fetch(
                 &HubRepo::new(repo.clone(), RepoKind::Dataset),

@@ -11,8 +11,28 @@ use chrono::{NaiveDate, NaiveDateTime};
 /// The number of shards in the newest release (`release_v6`).
 pub const LATEST_SHARD: u32 = 6;
 
+/// What is wrong with a LiveCodeBench version tag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionTagError {
+    /// Not one of the tag forms, or a shard number past the newest release.
+    #[error(
+        "unknown LiveCodeBench version `{tag}`: expected release_v1..release_v{LATEST_SHARD}, \
+         release_latest, v1..v{LATEST_SHARD} or a range such as v4_v5"
+    )]
+    Unknown {
+        /// The tag as given.
+        tag: String,
+    },
+    /// `vA_vB` with `A >= B`.
+    #[error("version range `{tag}` must go from a lower to a higher shard")]
+    BackwardsRange {
+        /// The tag as given.
+        tag: String,
+    },
+}
+
 /// The shard file names a version tag selects, in load order.
-pub fn shards_for_tag(tag: &str) -> Result<Vec<String>, String> {
+pub fn shards_for_tag(tag: &str) -> Result<Vec<String>, VersionTagError> {
     let range = if tag == "release_latest" {
         1..=LATEST_SHARD
     } else if let Some(n) = tag.strip_prefix("release_v") {
@@ -21,32 +41,23 @@ pub fn shards_for_tag(tag: &str) -> Result<Vec<String>, String> {
         let a = parse_shard(a.strip_prefix('v').unwrap_or("x"), tag)?;
         let b = parse_shard(b.strip_prefix('v').unwrap_or("x"), tag)?;
         if a >= b {
-            return Err(format!(
-                "version range `{tag}` must go from a lower to a higher shard"
-            ));
+            return Err(VersionTagError::BackwardsRange { tag: tag.into() });
         }
         a..=b
     } else if let Some(n) = tag.strip_prefix('v') {
         let n = parse_shard(n, tag)?;
         n..=n
     } else {
-        return Err(unknown_tag(tag));
+        return Err(VersionTagError::Unknown { tag: tag.into() });
     };
     Ok(range.map(shard_file).collect())
 }
 
-fn parse_shard(text: &str, tag: &str) -> Result<u32, String> {
+fn parse_shard(text: &str, tag: &str) -> Result<u32, VersionTagError> {
     match text.parse::<u32>() {
         Ok(n) if (1..=LATEST_SHARD).contains(&n) => Ok(n),
-        _ => Err(unknown_tag(tag)),
+        _ => Err(VersionTagError::Unknown { tag: tag.into() }),
     }
-}
-
-fn unknown_tag(tag: &str) -> String {
-    format!(
-        "unknown LiveCodeBench version `{tag}`: expected release_v1..release_v{LATEST_SHARD}, \
-         release_latest, v1..v{LATEST_SHARD} or a range such as v4_v5"
-    )
 }
 
 fn shard_file(n: u32) -> String {
@@ -57,8 +68,25 @@ fn shard_file(n: u32) -> String {
     }
 }
 
+/// What is wrong with a date or a date-time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DateError {
+    /// A day bound that is not `YYYY-MM-DD`.
+    #[error("`{text}` is not a date of the form YYYY-MM-DD")]
+    Day {
+        /// The text as given.
+        text: String,
+    },
+    /// A `contest_date` that is not an ISO date-time.
+    #[error("`{text}` is not an ISO date-time such as 2023-08-21T00:00:00")]
+    DateTime {
+        /// The text as given.
+        text: String,
+    },
+}
+
 /// Parses a `contest_date` as Python's `datetime.fromisoformat` would for the dataset's values.
-pub fn parse_contest_date(text: &str) -> Result<NaiveDateTime, String> {
+pub fn parse_contest_date(text: &str) -> Result<NaiveDateTime, DateError> {
     for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(text, format) {
             return Ok(dt);
@@ -66,7 +94,12 @@ pub fn parse_contest_date(text: &str) -> Result<NaiveDateTime, String> {
     }
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists"))
-        .map_err(|_| format!("`{text}` is not an ISO date-time such as 2023-08-21T00:00:00"))
+        .map_err(|_| DateError::DateTime { text: text.into() })
+}
+
+/// Parses a day bound of a [`DateWindow`] (`YYYY-MM-DD`).
+pub fn parse_day(text: &str) -> Result<NaiveDate, DateError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| DateError::Day { text: text.into() })
 }
 
 /// An inclusive date window; a missing bound is open.
@@ -80,14 +113,10 @@ pub struct DateWindow {
 
 impl DateWindow {
     /// Builds a window from `YYYY-MM-DD` strings.
-    pub fn parse(start: Option<&str>, end: Option<&str>) -> Result<Self, String> {
-        let day = |s: &str| {
-            NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map_err(|_| format!("`{s}` is not a date of the form YYYY-MM-DD"))
-        };
+    pub fn parse(start: Option<&str>, end: Option<&str>) -> Result<Self, DateError> {
         Ok(DateWindow {
-            start: start.map(day).transpose()?,
-            end: end.map(day).transpose()?,
+            start: start.map(parse_day).transpose()?,
+            end: end.map(parse_day).transpose()?,
         })
     }
 
@@ -114,9 +143,17 @@ mod tests {
             shards_for_tag("v4_v5").unwrap(),
             vec!["test4.jsonl", "test5.jsonl"]
         );
-        for bad in ["release_v7", "v0", "v5_v4", "latest", "vx"] {
-            assert!(shards_for_tag(bad).is_err(), "{bad}");
+        for bad in ["release_v7", "v0", "latest", "vx"] {
+            assert_eq!(
+                shards_for_tag(bad),
+                Err(VersionTagError::Unknown { tag: bad.into() }),
+                "{bad}"
+            );
         }
+        assert_eq!(
+            shards_for_tag("v5_v4").unwrap_err().to_string(),
+            "version range `v5_v4` must go from a lower to a higher shard"
+        );
     }
 
     #[test]
@@ -128,6 +165,17 @@ mod tests {
         assert!(!w.contains(d("2025-04-30T18:30:00")));
         assert!(!w.contains(d("2024-12-31T23:59:59")));
         assert!(DateWindow::default().contains(d("1999-01-01T00:00:00")));
-        assert!(DateWindow::parse(Some("2025-13-01"), None).is_err());
+        assert_eq!(
+            DateWindow::parse(Some("2025-13-01"), None)
+                .unwrap_err()
+                .to_string(),
+            "`2025-13-01` is not a date of the form YYYY-MM-DD"
+        );
+        assert_eq!(
+            parse_contest_date("yesterday").unwrap_err(),
+            DateError::DateTime {
+                text: "yesterday".into()
+            }
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! What a sweep runs: temperatures, samples, sampling settings, which questions.
 
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 
 use crate::generator::Prompt;
@@ -52,7 +54,8 @@ impl SweepSettings {
     }
 }
 
-/// Which questions (dataset indices in benchmark order) to run.
+/// Which questions (dataset indices in benchmark order) to run; parsed from `10..50` (end
+/// exclusive) or `1,4,7`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum QuestionSelection {
     /// Every question.
@@ -64,37 +67,68 @@ pub enum QuestionSelection {
     List(Vec<usize>),
 }
 
-impl QuestionSelection {
+/// What is wrong with a question selection, or with applying it to a problem set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuestionSelectionError {
+    /// Neither `A..B` nor a comma list of indices.
+    #[error("`{text}` is not a question range (10..50) or list (1,4,7)")]
+    Malformed {
+        /// The text as given.
+        text: String,
+    },
+    /// `A..B` with `A >= B`.
+    #[error("question range `{text}` is empty (end is exclusive)")]
+    EmptyRange {
+        /// The text as given.
+        text: String,
+    },
+    /// An index past the end of the problem set.
+    #[error("question index {index} is out of range (the set has {count} questions)")]
+    OutOfRange {
+        /// The index.
+        index: usize,
+        /// The number of questions in the set.
+        count: usize,
+    },
+    /// An index listed more than once.
+    #[error("question index {index} is listed twice")]
+    Repeated {
+        /// The index.
+        index: usize,
+    },
+}
+
+impl FromStr for QuestionSelection {
+    type Err = QuestionSelectionError;
+
     /// Parses `10..50` or `1,4,7`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = || format!("`{text}` is not a question range (10..50) or list (1,4,7)");
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let malformed = || QuestionSelectionError::Malformed { text: text.into() };
         if let Some((a, b)) = text.split_once("..") {
-            let a: usize = a.trim().parse().map_err(|_| bad())?;
-            let b: usize = b.trim().parse().map_err(|_| bad())?;
+            let a: usize = a.trim().parse().map_err(|_| malformed())?;
+            let b: usize = b.trim().parse().map_err(|_| malformed())?;
             if a >= b {
-                return Err(format!(
-                    "question range `{text}` is empty (end is exclusive)"
-                ));
+                return Err(QuestionSelectionError::EmptyRange { text: text.into() });
             }
             return Ok(QuestionSelection::Range(a, b));
         }
         let list = text
             .split(',')
-            .map(|s| s.trim().parse::<usize>().map_err(|_| bad()))
+            .map(|s| s.trim().parse::<usize>().map_err(|_| malformed()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(QuestionSelection::List(list))
     }
+}
 
+impl QuestionSelection {
     /// The selected indices among `count` questions; out-of-range or repeated indices are
     /// an error (a question run twice at once would race with itself over its files).
-    pub fn indices(&self, count: usize) -> Result<Vec<usize>, String> {
-        let check = |i: usize| {
-            if i < count {
-                Ok(i)
+    pub fn indices(&self, count: usize) -> Result<Vec<usize>, QuestionSelectionError> {
+        let check = |index: usize| {
+            if index < count {
+                Ok(index)
             } else {
-                Err(format!(
-                    "question index {i} is out of range (the set has {count} questions)"
-                ))
+                Err(QuestionSelectionError::OutOfRange { index, count })
             }
         };
         match self {
@@ -103,11 +137,11 @@ impl QuestionSelection {
             QuestionSelection::List(list) => {
                 let mut seen = std::collections::HashSet::new();
                 list.iter()
-                    .map(|&i| {
-                        if seen.insert(i) {
-                            check(i)
+                    .map(|&index| {
+                        if seen.insert(index) {
+                            check(index)
                         } else {
-                            Err(format!("question index {i} is listed twice"))
+                            Err(QuestionSelectionError::Repeated { index })
                         }
                     })
                     .collect()
@@ -116,7 +150,7 @@ impl QuestionSelection {
     }
 }
 
-/// Shard `index` of `count`: question `q` belongs to shard `q % count`.
+/// Shard `index` of `count`: question `q` belongs to shard `q % count`. Parsed from `I/N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shard {
     /// This shard, `0..count`.
@@ -125,55 +159,119 @@ pub struct Shard {
     pub count: usize,
 }
 
-impl Shard {
+/// What is wrong with a shard's `I/N`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    /// No `/`.
+    #[error("`{text}` is not a shard of the form I/N (e.g. 0/4)")]
+    Malformed {
+        /// The text as given.
+        text: String,
+    },
+    /// `I` is not a number.
+    #[error("shard index `{index}` is not a number")]
+    Index {
+        /// The text of `I`.
+        index: String,
+    },
+    /// `N` is not a number.
+    #[error("shard count `{count}` is not a number")]
+    Count {
+        /// The text of `N`.
+        count: String,
+    },
+    /// `N` is 0 or `I >= N`.
+    #[error("shard {index}/{count} is out of range: need 0 <= I < N")]
+    OutOfRange {
+        /// `I`.
+        index: usize,
+        /// `N`.
+        count: usize,
+    },
+}
+
+impl FromStr for Shard {
+    type Err = ShardError;
+
     /// Parses `I/N`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
         let (i, n) = text
             .split_once('/')
-            .ok_or_else(|| format!("`{text}` is not a shard of the form I/N (e.g. 0/4)"))?;
+            .ok_or_else(|| ShardError::Malformed { text: text.into() })?;
         let index: usize = i
             .trim()
             .parse()
-            .map_err(|_| format!("shard index `{i}` is not a number"))?;
+            .map_err(|_| ShardError::Index { index: i.into() })?;
         let count: usize = n
             .trim()
             .parse()
-            .map_err(|_| format!("shard count `{n}` is not a number"))?;
+            .map_err(|_| ShardError::Count { count: n.into() })?;
         if count == 0 || index >= count {
-            return Err(format!(
-                "shard {index}/{count} is out of range: need 0 <= I < N"
-            ));
+            return Err(ShardError::OutOfRange { index, count });
         }
         Ok(Shard { index, count })
     }
+}
 
+impl Shard {
     /// Whether question `q` belongs to this shard.
     pub fn contains(&self, q: usize) -> bool {
         q % self.count == self.index
     }
 }
 
-/// Parses a comma-separated temperature list; each must be finite and in `[0, 10]`.
-pub fn parse_temperatures(text: &str) -> Result<Vec<f64>, String> {
-    let temps = text
-        .split(',')
-        .map(|s| {
-            let t: f64 = s
-                .trim()
-                .parse()
-                .map_err(|_| format!("`{}` is not a temperature", s.trim()))?;
-            if !(0.0..=10.0).contains(&t) {
-                return Err(format!("temperature {t} is outside [0, 10]"));
-            }
-            Ok(t)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut seen = temps.clone();
-    seen.sort_by(|a, b| a.total_cmp(b));
-    if seen.windows(2).any(|w| w[0] == w[1]) {
-        return Err(format!("temperature list `{text}` repeats a value"));
+/// A comma-separated list of temperatures (`0.1,0.5,1.0`), each finite and in `[0, 10]`,
+/// none repeated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemperatureList(pub Vec<f64>);
+
+/// What is wrong with a temperature list.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TemperatureError {
+    /// An item is not a number.
+    #[error("`{item}` is not a temperature")]
+    NotANumber {
+        /// The item, trimmed.
+        item: String,
+    },
+    /// A temperature outside `[0, 10]` (or not finite).
+    #[error("temperature {value} is outside [0, 10]")]
+    OutOfRange {
+        /// The temperature.
+        value: f64,
+    },
+    /// The same temperature twice.
+    #[error("temperature list `{text}` repeats a value")]
+    Repeated {
+        /// The list as given.
+        text: String,
+    },
+}
+
+impl FromStr for TemperatureList {
+    type Err = TemperatureError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let temps = text
+            .split(',')
+            .map(|s| {
+                let item = s.trim();
+                let t: f64 = item
+                    .parse()
+                    .map_err(|_| TemperatureError::NotANumber { item: item.into() })?;
+                if !(0.0..=10.0).contains(&t) {
+                    return Err(TemperatureError::OutOfRange { value: t });
+                }
+                Ok(t)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut seen = temps.clone();
+        seen.sort_by(|a, b| a.total_cmp(b));
+        if seen.windows(2).any(|w| w[0] == w[1]) {
+            return Err(TemperatureError::Repeated { text: text.into() });
+        }
+        Ok(TemperatureList(temps))
     }
-    Ok(temps)
 }
 
 /// A temperature as the reference workflow writes it in file names: Python's `str(float)`
@@ -244,49 +342,71 @@ mod tests {
         assert_eq!(temperature_label(0.00001), "1e-05");
     }
 
+    fn selection(text: &str) -> Result<QuestionSelection, QuestionSelectionError> {
+        text.parse()
+    }
+
     #[test]
     fn selections_and_shards() {
         assert_eq!(
-            QuestionSelection::parse("2..5")
-                .unwrap()
-                .indices(10)
-                .unwrap(),
+            selection("2..5").unwrap().indices(10).unwrap(),
             vec![2, 3, 4]
         );
+        assert_eq!(selection("1, 7").unwrap().indices(10).unwrap(), vec![1, 7]);
         assert_eq!(
-            QuestionSelection::parse("1, 7")
+            selection("5..5").unwrap_err(),
+            QuestionSelectionError::EmptyRange {
+                text: "5..5".into()
+            }
+        );
+        let malformed = selection("a..b").unwrap_err();
+        assert_eq!(
+            malformed.to_string(),
+            "`a..b` is not a question range (10..50) or list (1,4,7)"
+        );
+        assert_eq!(
+            selection("3,12")
                 .unwrap()
                 .indices(10)
-                .unwrap(),
-            vec![1, 7]
+                .unwrap_err()
+                .to_string(),
+            "question index 12 is out of range (the set has 10 questions)"
         );
-        assert!(QuestionSelection::parse("5..5").is_err());
-        assert!(QuestionSelection::parse("a..b").is_err());
-        assert!(QuestionSelection::parse("3,12")
-            .unwrap()
-            .indices(10)
-            .is_err());
-        let twice = QuestionSelection::parse("1,4,1")
-            .unwrap()
-            .indices(10)
-            .unwrap_err();
-        assert!(twice.contains("1 is listed twice"), "{twice}");
-        let s = Shard::parse("1/3").unwrap();
+        let twice = selection("1,4,1").unwrap().indices(10).unwrap_err();
+        assert!(twice.to_string().contains("1 is listed twice"), "{twice}");
+        let s: Shard = "1/3".parse().unwrap();
         assert!(s.contains(1) && s.contains(4) && !s.contains(3));
-        assert!(Shard::parse("3/3").is_err());
-        assert!(Shard::parse("0/0").is_err());
-        assert!(Shard::parse("x").is_err());
+        assert_eq!(
+            "3/3".parse::<Shard>().unwrap_err(),
+            ShardError::OutOfRange { index: 3, count: 3 }
+        );
+        assert!("0/0".parse::<Shard>().is_err());
+        assert_eq!(
+            "x".parse::<Shard>().unwrap_err().to_string(),
+            "`x` is not a shard of the form I/N (e.g. 0/4)"
+        );
+        assert_eq!(
+            "a/2".parse::<Shard>().unwrap_err().to_string(),
+            "shard index `a` is not a number"
+        );
     }
 
     #[test]
     fn temperature_lists() {
+        let parse = |text: &str| text.parse::<TemperatureList>().map(|l| l.0);
+        assert_eq!(parse("0.1, 1.0,2").unwrap(), vec![0.1, 1.0, 2.0]);
         assert_eq!(
-            parse_temperatures("0.1, 1.0,2").unwrap(),
-            vec![0.1, 1.0, 2.0]
+            parse("0.1,abc").unwrap_err().to_string(),
+            "`abc` is not a temperature"
         );
-        assert!(parse_temperatures("0.1,abc").is_err());
-        assert!(parse_temperatures("-1").is_err());
-        assert!(parse_temperatures("0.5,0.5").is_err());
-        assert!(parse_temperatures("").is_err());
+        assert_eq!(
+            parse("-1").unwrap_err(),
+            TemperatureError::OutOfRange { value: -1.0 }
+        );
+        assert_eq!(
+            parse("0.5,0.5").unwrap_err().to_string(),
+            "temperature list `0.5,0.5` repeats a value"
+        );
+        assert!(parse("").is_err());
     }
 }

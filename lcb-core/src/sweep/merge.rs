@@ -194,7 +194,7 @@ fn shard_set_warnings(shards: &[PathBuf], summaries: &[RunSummary]) -> Result<Ve
             s.shard
                 .as_deref()
                 .map(|text| {
-                    Shard::parse(text).map_err(|e| {
+                    text.parse::<Shard>().map_err(|e| {
                         Error::Invalid(format!("{}: run_summary.json: shard: {e}", dir.display()))
                     })
                 })

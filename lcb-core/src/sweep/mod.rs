@@ -11,7 +11,10 @@ pub mod merge;
 pub mod orchestrator;
 pub mod store;
 
-pub use config::{QuestionSelection, Shard, SweepSettings};
+pub use config::{
+    QuestionSelection, QuestionSelectionError, Shard, ShardError, SweepSettings, TemperatureError,
+    TemperatureList,
+};
 pub use merge::{merge, MergeReport};
 pub use orchestrator::{
     run, sample_stream, QuestionOutcome, Silent, SweepError, SweepObserver, SweepPlan, SweepReport,
