@@ -7,6 +7,7 @@
 mod args;
 mod charts;
 mod commands;
+mod grading_env;
 mod progress;
 mod sweep_progress;
 
@@ -43,6 +44,9 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Merge result trees produced by `lcb sweep --shard I/N`.
     Merge(commands::merge::MergeArgs),
+    /// Create the managed grading environment (LiveCodeBench's packages in a virtual
+    /// environment that lcb then uses by default).
+    Setup(commands::setup::SetupArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
         Command::Info(args) => commands::info::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Merge(args) => commands::merge::run(args),
+        Command::Setup(args) => commands::setup::run(args),
     };
     match result {
         Ok(code) => code,

@@ -51,9 +51,14 @@ pub struct EvalArgs {
     /// Memory limit per program, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 4096)]
     memory_mib: u64,
-    /// Python interpreter [default: $LCB_PYTHON, python3.11, python3].
+    /// Python interpreter [default: $LCB_PYTHON, the `lcb setup` environment, python3.11,
+    /// python3].
     #[arg(long, value_name = "PATH")]
     python: Option<PathBuf>,
+    /// Grade LiveCodeBench problems even when the grading Python lacks part of
+    /// LiveCodeBench's environment (numpy); the results record what was missing.
+    #[arg(long)]
+    allow_partial_env: bool,
     /// Print the summary as JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -96,6 +101,10 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         jobs.push((index, problem, sample.code_for(problem)));
     }
 
+    let grades_lcb = jobs
+        .iter()
+        .any(|(_, problem, _)| matches!(problem, lcb_core::problem::Problem::Lcb(_)));
+    crate::grading_env::check(args.python.as_deref(), grades_lcb, args.allow_partial_env)?;
     let pool = SandboxEvaluator::new(SandboxConfig {
         python: args.python.clone(),
         workers: args.workers,
@@ -115,7 +124,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let grades = grade_all(&pool, &jobs)?;
     let seconds = started.elapsed().as_secs_f64();
     write_results(&out, &samples, &grades)?;
-    let summary = summarize(
+    let mut summary = summarize(
         &samples,
         &jobs,
         &grades,
@@ -124,10 +133,20 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         pool.workers(),
         &out,
     );
+    // The environment is part of the result: a partial one must never pass for LCB's.
+    let environment = pool.environment();
+    summary["environment"] = serde_json::to_value(environment)?;
+    summary["partial_environment"] = (!environment.is_complete()).into();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print_summary(&summary);
+        if !environment.is_complete() {
+            println!(
+                "environment: PARTIAL, graded without {} (not LiveCodeBench's environment)",
+                environment.missing.join(", ")
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,4 +6,5 @@ pub mod generate;
 pub mod info;
 pub mod merge;
 pub mod report;
+pub mod setup;
 pub mod sweep;

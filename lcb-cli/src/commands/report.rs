@@ -62,6 +62,15 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         }
     }
     let tree = ResultsTree::load(&args.dir)?;
+    let missing = tree.missing_grading_packages();
+    if !missing.is_empty() {
+        eprintln!(
+            "lcb: warning: {} was graded without {} (--allow-partial-env): its pass rates are not \
+             LiveCodeBench's",
+            args.dir.display(),
+            missing.join(", ")
+        );
+    }
     if let Some(other) = &args.compare {
         let other = ResultsTree::load(other)?;
         let (a, b) = (Report::new(&tree), Report::new(&other));

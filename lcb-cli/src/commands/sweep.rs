@@ -82,9 +82,14 @@ pub struct SweepArgs {
     /// Grading workers (sandboxed Python processes) [default: number of CPUs].
     #[arg(long, default_value_t = 0)]
     eval_workers: usize,
-    /// Python interpreter for grading [default: $LCB_PYTHON, python3.11, python3].
+    /// Python interpreter for grading [default: $LCB_PYTHON, the `lcb setup` environment, python3.11,
+    /// python3].
     #[arg(long)]
     python: Option<PathBuf>,
+    /// Grade LiveCodeBench problems even when the grading Python lacks part of
+    /// LiveCodeBench's environment (numpy); the results record what was missing.
+    #[arg(long)]
+    allow_partial_env: bool,
     /// Also sample questions that greedy decoding already solves.
     #[arg(long)]
     no_skip: bool,
@@ -299,6 +304,8 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
     let problems = load_problems(&args.problems, &inputs.problems)?;
     let questions = args.questions(&problems)?;
     check_output_dir(&args.output)?;
+    // The sweep grades LiveCodeBench problems only.
+    crate::grading_env::check(args.python.as_deref(), true, args.allow_partial_env)?;
     // Before any thread or process starts: candle reads its thread count once.
     args.engine.apply_threads(true);
     let generator = load_engine(
