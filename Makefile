@@ -11,8 +11,8 @@ export LCB_PYTHON := $(abspath $(VENV))/bin/python
 .PHONY: run test setup
 setup: $(VENV)/.ready
 
-# Without network (or PyPI), the venv still works: lcb warns once that numpy is missing and
-# grades everything else; the next `make` tries the install again.
+# Without network (or PyPI) the venv lacks numpy, and lcb refuses to grade LiveCodeBench
+# problems with it (it says how to fix that); the next `make` tries the install again.
 $(VENV)/.ready: requirements-grader.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	if $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --retries 1 --timeout 10 \
