@@ -398,7 +398,10 @@ fn bad_input_is_refused_before_any_work() {
         (&["--questions", "1,4,1"], "listed twice"),
         (&["--top-p", "1.5"], "'--top-p <P>': 1.5 is outside (0, 1]"),
         (&["--top-k", "0"], "--top-k must be at least 1"),
-        (&["--devices", "gpu0"], "invalid value 'gpu0' for '--devices"),
+        (
+            &["--devices", "gpu0"],
+            "invalid value 'gpu0' for '--devices",
+        ),
         (&["--inflight", "0"], "'--inflight <N>': must be at least 1"),
         (
             &["--problems", "fixtures/humaneval/HumanEval.jsonl.gz"],
