@@ -101,3 +101,29 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::BenchArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: BenchArgs,
+    }
+
+    #[test]
+    fn bench_takes_one_device_and_leaves_slots_to_the_workload() {
+        let args = Cli::try_parse_from(["lcb", "--device", "cuda:1"])
+            .unwrap()
+            .args;
+        assert_eq!(
+            *args.engine.devices,
+            [lcb_engine::device::DeviceSpec::Cuda(1)]
+        );
+        assert_eq!(args.engine.slots, None);
+        assert!(Cli::try_parse_from(["lcb", "--devices", "cpu"]).is_err());
+    }
+}
