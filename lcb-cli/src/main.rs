@@ -5,6 +5,7 @@
 //! `lcb-engine`.
 
 mod args;
+mod bench;
 mod charts;
 mod commands;
 mod grading_env;

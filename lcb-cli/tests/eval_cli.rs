@@ -1,28 +1,22 @@
 //! `lcb eval` end to end: formats, results file, summary and bad input.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+use std::process::Command;
+
+use common::{fail, lcb, read_json_lines, stdout, succeed};
 use serde_json::{json, Value};
 
-fn lcb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lcb"))
-        .args(args)
-        .args(["--workers", "2"])
-        .output()
-        .expect("run lcb")
+/// `lcb eval ARGS` with two grading workers.
+fn eval(args: &[&str]) -> Command {
+    let mut command = lcb();
+    command.arg("eval").args(args).args(["--workers", "2"]);
+    command
 }
 
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
-}
-
-fn read_results(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// One stdin problem and one functional problem, with private tests in the dataset's encoding.
@@ -83,21 +77,15 @@ fn grades_lcb_completions_with_extraction_in_input_order() {
         &samples,
         &lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
     );
-    let out = lcb(&[
-        "eval",
+    let out = succeed(&mut eval(&[
         "--problems",
         problems.to_str().unwrap(),
         "--samples",
         samples.to_str().unwrap(),
         "--timeout",
         "2",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let results = read_results(&dir.path().join("s.jsonl_results.jsonl"));
+    ]));
+    let results = read_json_lines(&dir.path().join("s.jsonl_results.jsonl"));
     let verdicts: Vec<_> = results
         .iter()
         .map(|r| r["verdict"].as_str().unwrap())
@@ -108,7 +96,7 @@ fn grades_lcb_completions_with_extraction_in_input_order() {
     );
     assert_eq!(results[0]["temperature"], 0.1, "input fields are kept");
     assert_eq!(results[1]["passed"], true);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout(&out);
     assert!(stdout.contains("pass@1: 50.00%"), "{stdout}");
 }
 
@@ -122,8 +110,7 @@ fn grades_code_list_arrays_as_given() {
         {"question_id": "3001", "code_list": ["class Solution:\n    def double(self, x):\n        return x * 2"]},
     ]).to_string());
     let out_path = dir.path().join("r.jsonl");
-    let out = lcb(&[
-        "eval",
+    let out = succeed(&mut eval(&[
         "--problems",
         problems.to_str().unwrap(),
         "--samples",
@@ -131,13 +118,8 @@ fn grades_code_list_arrays_as_given() {
         "--out",
         out_path.to_str().unwrap(),
         "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let results = read_results(&out_path);
+    ]));
+    let results = read_json_lines(&out_path);
     assert_eq!(results.len(), 3);
     assert_eq!(results[1]["index"], 1);
     assert_eq!(results[1]["verdict"], "wrong_answer");
@@ -159,11 +141,8 @@ fn bad_input_gets_a_clear_error_and_no_results_file() {
         if let Some(c) = content {
             write(&samples, c);
         }
-        let out = lcb(&["eval", "--problems", problems, "--samples", s]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "expected failure for {content:?}");
+        let err = fail(&mut eval(&["--problems", problems, "--samples", s]));
         assert!(err.contains(expect), "{expect:?} not in {err:?}");
-        assert!(!err.contains("panicked"), "{err}");
         assert!(!dir.path().join("s.jsonl_results.jsonl").exists());
     };
     check(

@@ -1,14 +1,14 @@
 //! Every solution variant of the fixture problems passes when graded through `lcb eval`, and
 //! a wrong variant of each fails: the fixture set and the grader agree end to end.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
+use common::{fixture, lcb, read_json_lines, succeed};
 use serde_json::{json, Value};
 
 #[test]
 fn fixture_solutions_pass_and_broken_ones_fail() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/problems");
+    let root = fixture("problems");
     let solutions = std::fs::read_to_string(root.join("solutions.jsonl")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let samples = dir.path().join("samples.jsonl");
@@ -33,28 +33,20 @@ fn fixture_solutions_pass_and_broken_ones_fail() {
         expected.push(false);
     }
     std::fs::write(&samples, lines).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_lcb"))
-        .args(["eval", "--problems"])
-        .arg(root.join("lcb_fixtures.jsonl"))
-        .arg("--samples")
-        .arg(&samples)
-        .args(["--workers", "2", "--timeout", "4"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        lcb()
+            .args(["eval", "--problems"])
+            .arg(root.join("lcb_fixtures.jsonl"))
+            .arg("--samples")
+            .arg(&samples)
+            .args(["--workers", "2", "--timeout", "4"]),
     );
-    let results = std::fs::read_to_string(dir.path().join("samples.jsonl_results.jsonl")).unwrap();
+    let results = read_json_lines(&dir.path().join("samples.jsonl_results.jsonl"));
     let mismatches: Vec<String> = results
-        .lines()
+        .iter()
         .zip(&expected)
-        .filter_map(|(line, &want)| {
-            let r: Value = serde_json::from_str(line).unwrap();
-            (r["passed"].as_bool() != Some(want))
-                .then(|| format!("{} {} {}", r["question_id"], r["verdict"], r["detail"]))
-        })
+        .filter(|&(r, &want)| r["passed"].as_bool() != Some(want))
+        .map(|(r, _)| format!("{} {} {}", r["question_id"], r["verdict"], r["detail"]))
         .collect();
     assert!(expected.len() > 150);
     assert!(

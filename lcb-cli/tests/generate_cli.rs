@@ -2,15 +2,13 @@
 //! token for token: the references in `lcb-engine/tests/reference/qwen3_tiny` were
 //! produced by transformers' `generate` (float32, eager attention) by `make_reference.py`.
 
+mod common;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use common::{fixture, json_lines, lcb, read_json, repo, stdout, succeed};
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// The reference model as a Hugging Face directory: its config and weights plus the vendored
 /// Qwen3 tokenizer.
@@ -26,7 +24,7 @@ fn model_dir() -> tempfile::TempDir {
         .read_to_end(&mut weights)
         .unwrap();
     std::fs::write(dir.path().join("model.safetensors"), weights).unwrap();
-    let tokenizer = repo().join("fixtures/tokenizer/qwen3");
+    let tokenizer = fixture("tokenizer/qwen3");
     for name in ["tokenizer.json.gz", "tokenizer_config.json"] {
         std::fs::copy(tokenizer.join(name), dir.path().join(name)).unwrap();
     }
@@ -34,41 +32,28 @@ fn model_dir() -> tempfile::TempDir {
 }
 
 fn generate(model: &Path, prompt_args: &[&str], new_tokens: usize) -> Vec<Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_lcb"))
-        .arg("generate")
-        .arg("--model")
-        .arg(model)
-        .args(prompt_args)
-        .args([
-            "--temperature",
-            "0",
-            "--ignore-eos",
-            "-n",
-            "2",
-            "--max-tokens",
-        ])
-        .arg(new_tokens.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeed(
+        lcb()
+            .arg("generate")
+            .arg("--model")
+            .arg(model)
+            .args(prompt_args)
+            .args([
+                "--temperature",
+                "0",
+                "--ignore-eos",
+                "-n",
+                "2",
+                "--max-tokens",
+            ])
+            .arg(new_tokens.to_string()),
     );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    json_lines(&stdout(&out))
 }
 
 #[test]
 fn greedy_output_matches_transformers_token_for_token() {
-    let cases: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("lcb-engine/tests/reference/qwen3_tiny/cases.json"))
-            .unwrap(),
-    )
-    .unwrap();
+    let cases = read_json(&repo().join("lcb-engine/tests/reference/qwen3_tiny/cases.json"));
     let new_tokens = cases["generator"]["new_tokens"].as_u64().unwrap() as usize;
     let dir = model_dir();
     let mut checked = 0;

@@ -1,26 +1,17 @@
 //! `lcb info` on the embedded model and problems: every number against values computed here
 //! from the model's files and the recorded prompt ids.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Command;
 
+use common::{fail, fixture, lcb, read_json_lines, stdout, succeed};
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn lcb(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lcb"))
-        .current_dir(repo())
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-#[test]
-fn token_budget_and_memory_plan_match_hand_computed_values() {
-    let out = lcb(&[
+/// `lcb info` on the embedded model and problems, 200 new tokens per sample.
+fn info_on_fixtures(extra: &[&str]) -> Command {
+    let mut command = lcb();
+    command.args([
         "info",
         "--model",
         "fixtures/model",
@@ -28,28 +19,21 @@ fn token_budget_and_memory_plan_match_hand_computed_values() {
         "fixtures/problems/lcb_fixtures.jsonl",
         "--max-tokens",
         "200",
-        "--memory",
-        "100MiB",
-        "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    command.args(extra);
+    command
+}
+
+#[test]
+fn token_budget_and_memory_plan_match_hand_computed_values() {
+    let out = succeed(&mut info_on_fixtures(&["--memory", "100MiB", "--json"]));
     let info: Value = serde_json::from_slice(&out.stdout).unwrap();
 
     // Prompt lengths from the references recorded with transformers' tokenizer, in the
     // benchmark order (sorted by question id, as the references are).
-    let lens: Vec<usize> = std::fs::read_to_string(repo().join("fixtures/model/greedy_refs.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["ids"]
-                .as_array()
-                .unwrap()
-                .len()
-        })
+    let lens: Vec<usize> = read_json_lines(&fixture("model/greedy_refs.jsonl"))
+        .iter()
+        .map(|r| r["ids"].as_array().unwrap().len())
         .collect();
     assert_eq!(info["questions"], 45);
     let longest = *lens.iter().max().unwrap();
@@ -78,16 +62,7 @@ fn token_budget_and_memory_plan_match_hand_computed_values() {
     );
 
     // The text view says the same.
-    let text = lcb(&[
-        "info",
-        "--model",
-        "fixtures/model",
-        "--problems",
-        "fixtures/problems/lcb_fixtures.jsonl",
-        "--max-tokens",
-        "200",
-    ]);
-    let text = String::from_utf8(text.stdout).unwrap();
+    let text = stdout(&succeed(&mut info_on_fixtures(&[])));
     assert!(
         text.contains(&format!("longest {longest} (q{longest_q})")),
         "{text}"
@@ -96,22 +71,20 @@ fn token_budget_and_memory_plan_match_hand_computed_values() {
 
 #[test]
 fn missing_inputs_are_named() {
-    let out = lcb(&[
+    let err = fail(lcb().args([
         "info",
         "--model",
         "no-such-model-dir",
         "--problems",
         "x.jsonl",
-    ]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-model-dir"));
-    let out = lcb(&[
+    ]));
+    assert!(err.contains("no-such-model-dir"), "{err}");
+    let err = fail(lcb().args([
         "info",
         "--model",
         "fixtures/model",
         "--problems",
         "missing.jsonl",
-    ]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.jsonl"));
+    ]));
+    assert!(err.contains("missing.jsonl"), "{err}");
 }

@@ -1,8 +1,12 @@
 //! `lcb report` end to end: a synthetic results tree written with lcb-core's store types,
 //! the binary run on it, its output and files checked against hand-computed values.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
+
+use common::{fail, lcb, output, succeed};
 
 use lcb_core::generator::FinishReason;
 use lcb_core::sweep::store::{
@@ -79,18 +83,11 @@ fn build(root: &Path, q1_at_half: usize) {
     store.write(&store.skipped_path(2), &skipped).unwrap();
 }
 
-fn lcb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lcb"))
-        .args(args)
-        .output()
-        .expect("run lcb")
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// `lcb report ARGS`.
+fn report(args: &[&str]) -> Command {
+    let mut command = lcb();
+    command.arg("report").args(args);
+    command
 }
 
 fn png_size(path: &Path) -> (u32, u32) {
@@ -113,8 +110,7 @@ fn report_prints_numbers_and_writes_images() {
     let png = dir.path().join("report.png");
     let svg = dir.path().join("report.svg");
     let html = dir.path().join("report.html");
-    let out = lcb(&[
-        "report",
+    let stdout = common::stdout(&succeed(&mut report(&[
         tree.to_str().unwrap(),
         "--png",
         png.to_str().unwrap(),
@@ -122,9 +118,7 @@ fn report_prints_numbers_and_writes_images() {
         svg.to_str().unwrap(),
         "--html",
         html.to_str().unwrap(),
-    ]);
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    ])));
     // pass@1 = mean of per-question rates: (0.3 + 0.1)/2 and (0.5 + 0.2)/2.
     assert!(
         stdout.contains("20.00%") && stdout.contains("35.00%"),
@@ -177,17 +171,18 @@ fn report_json_question_and_compare() {
     build(&a, 1);
     build(&b, 3);
 
-    let out = lcb(&["report", a.to_str().unwrap(), "--json"]);
-    assert!(out.status.success(), "{:?}", text(&out));
+    let out = succeed(&mut report(&[a.to_str().unwrap(), "--json"]));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["temperatures"][0]["temperature"], 0.5);
     assert!((json["temperatures"][0]["pass_rate"].as_f64().unwrap() - 0.2).abs() < 1e-12);
     assert_eq!(json["temperatures"][0]["verdicts"]["wrong_answer"], 16);
     assert_eq!(json["skipped"][0]["idx"], 2);
 
-    let out = lcb(&["report", a.to_str().unwrap(), "--question", "0"]);
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stderr}");
+    let stdout = common::stdout(&succeed(&mut report(&[
+        a.to_str().unwrap(),
+        "--question",
+        "0",
+    ])));
     // 3/10: Wilson 95% interval [10.78, 60.32]; pass@5 = 1 - C(7,5)/C(10,5) = 91.67%.
     assert!(
         stdout.contains("[10.78, 60.32]") && stdout.contains("91.67%"),
@@ -195,15 +190,12 @@ fn report_json_question_and_compare() {
     );
 
     let png = dir.path().join("cmp.png");
-    let out = lcb(&[
-        "report",
+    let stdout = common::stdout(&succeed(&mut report(&[
         a.to_str().unwrap(),
         b.to_str().unwrap(),
         "--png",
         png.to_str().unwrap(),
-    ]);
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stderr}");
+    ])));
     // At T=0.5, B is 30% against A's 20%.
     assert!(stdout.contains("+10.00 pp"), "{stdout}");
     assert_eq!(png_size(&png), (1200, 450));
@@ -213,9 +205,7 @@ fn report_json_question_and_compare() {
 fn report_errors_are_one_line_and_name_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing");
-    let out = lcb(&["report", missing.to_str().unwrap()]);
-    let (_, stderr) = text(&out);
-    assert!(!out.status.success());
+    let stderr = fail(&mut report(&[missing.to_str().unwrap()]));
     assert!(
         stderr.contains("missing") && stderr.contains("no such directory"),
         "{stderr}"
@@ -224,8 +214,8 @@ fn report_errors_are_one_line_and_name_the_path() {
 
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let out = lcb(&["report", empty.to_str().unwrap()]);
-    assert!(text(&out).1.contains("no results yet"), "{:?}", text(&out));
+    let out = output(&mut report(&[empty.to_str().unwrap()]));
+    assert!(common::stderr(&out).contains("no results yet"), "{out:?}");
 
     let tree = dir.path().join("v2");
     build(&tree, 1);
@@ -235,14 +225,11 @@ fn report_errors_are_one_line_and_name_the_path() {
     value["format_version"] = serde_json::json!(FORMAT_VERSION + 1);
     std::fs::write(&file, value.to_string()).unwrap();
     let png = dir.path().join("never.png");
-    let out = lcb(&[
-        "report",
+    let stderr = fail(&mut report(&[
         tree.to_str().unwrap(),
         "--png",
         png.to_str().unwrap(),
-    ]);
-    let (_, stderr) = text(&out);
-    assert!(!out.status.success());
+    ]));
     assert!(
         stderr.contains("t0_5_n10.json") && stderr.contains("format version"),
         "{stderr}"
@@ -251,9 +238,7 @@ fn report_errors_are_one_line_and_name_the_path() {
 
     let ok = dir.path().join("ok");
     build(&ok, 1);
-    let out = lcb(&["report", ok.to_str().unwrap(), "--question", "9"]);
-    let (_, stderr) = text(&out);
-    assert!(!out.status.success());
+    let stderr = fail(&mut report(&[ok.to_str().unwrap(), "--question", "9"]));
     assert!(
         stderr.contains("question 9") && stderr.contains("q0..q2"),
         "{stderr}"

@@ -6,7 +6,8 @@
 //! * [`dataset`]: loading problems from `.jsonl` / `.jsonl.gz` files or the Hugging Face hub,
 //!   with LiveCodeBench's release versions, date windows and ordering;
 //! * [`prompt`] and [`extract`]: LiveCodeBench's zero-shot prompt and code-extraction rule;
-//! * [`samples`]: files of model outputs to grade;
+//! * [`samples`]: files of model outputs to grade, and [`grading`]: grading them as
+//!   `lcb eval` does, with the results file and the pass@k and verdict summary;
 //! * [`generator`]: the [`Generator`](generator::Generator) seam that model engines implement;
 //! * [`verdict`] and [`evaluator`]: the [`Evaluator`](evaluator::Evaluator) seam that graders
 //!   implement;
@@ -26,6 +27,7 @@ pub mod error;
 pub mod evaluator;
 pub mod extract;
 pub mod generator;
+pub mod grading;
 pub mod hub;
 #[cfg(any(test, feature = "hub-mock"))]
 pub mod hub_mock;

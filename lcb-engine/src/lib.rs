@@ -17,7 +17,8 @@
 //! * [`scheduler`] and [`engine`]: decode slots refilled from the same prompt without
 //!   prefill, chunked prefill alongside decoding, one worker thread per device, and the
 //!   [`Engine`] that implements `lcb_core::generator::Generator`;
-//! * [`bench`](mod@bench) and [`synthetic`]: throughput measurement and random-weight models.
+//! * [`synthetic`]: random-weight models of a given shape, for tests and throughput
+//!   measurements (`lcb bench`, in the CLI, measures the engine on them).
 //!
 //! ```no_run
 //! use lcb_core::generator::{GenerationRequest, Generator, Prompt, SampleGroup, SamplingParams};
@@ -49,7 +50,6 @@
 //! the first 4 samples of `n = 8` with any number of slots. On GPUs the draws are the same
 //! but cuBLAS may round differently at different batch sizes.
 
-pub mod bench;
 pub mod chat_template;
 pub mod config;
 pub mod device;

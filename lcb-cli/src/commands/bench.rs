@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
-use lcb_engine::bench::{self, BenchModel, BenchOptions, REFERENCE_TEMPERATURES};
+use anyhow::Result;
 
 use crate::args::at_least_one;
 use crate::args::engine::{singular_device, EngineFlags};
+use crate::bench::{self, BenchModel, BenchOptions, REFERENCE_TEMPERATURES};
 
 /// Measure generation throughput on the reference workload's shape.
 ///
@@ -75,38 +75,24 @@ enum Shape {
 
 /// Runs `lcb bench`.
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
-    let device = match *args.engine.devices {
-        [device] => device,
-        _ => bail!(
-            "--device {}: lcb bench measures one device at a time",
-            args.engine.devices
-        ),
-    };
     let model = match (args.model, args.shape) {
         (Some(model), _) => BenchModel::Model(model),
         (None, Shape::Tiny) => BenchModel::Tiny,
         (None, Shape::Qwen3_0_6B) => BenchModel::Qwen3_0_6B,
     };
     args.engine.apply_threads(false);
-    let engine = &args.engine;
+    let mut engine = args.engine.engine_config(args.new_tokens, 0);
+    engine.prefill_chunk = args.prefill_chunk;
+    // 0 slots, given or not, is as many as --samples (the workload decides).
+    engine.max_slots = args.engine.slots.unwrap_or(0);
     let options = BenchOptions {
         model,
-        device,
-        dtype: engine.dtype,
+        engine,
         prompts: args.prompts,
         prompt_tokens: args.prompt_tokens,
         samples: args.samples,
         temperatures: REFERENCE_TEMPERATURES.to_vec(),
         new_tokens: args.new_tokens,
-        kv_memory: engine
-            .kv_memory
-            .unwrap_or_else(|| BenchOptions::default().kv_memory),
-        gpu_memory_utilization: engine
-            .kv_memory
-            .is_none()
-            .then_some(engine.gpu_memory_utilization),
-        prefill_chunk: args.prefill_chunk,
-        max_slots: engine.slots.unwrap_or(0),
         compare: args.compare,
         compare_samples: args.compare_samples,
         seed: args.seed,
@@ -114,4 +100,30 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let report = bench::run(&options)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::BenchArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: BenchArgs,
+    }
+
+    #[test]
+    fn bench_takes_one_device_and_leaves_slots_to_the_workload() {
+        let args = Cli::try_parse_from(["lcb", "--device", "cuda:1"])
+            .unwrap()
+            .args;
+        assert_eq!(
+            *args.engine.devices,
+            [lcb_engine::device::DeviceSpec::Cuda(1)]
+        );
+        assert_eq!(args.engine.slots, None);
+        assert!(Cli::try_parse_from(["lcb", "--devices", "cpu"]).is_err());
+    }
 }

@@ -10,6 +10,7 @@ use lcb_core::generator::{
     Completion, GenerationRequest, Generator, Prompt, SampleGroup, SamplingParams,
 };
 use lcb_core::prompt::ChatMessage;
+use lcb_engine::EngineConfig;
 
 use crate::args::engine::{load_engine, singular_device, EngineFlags};
 use crate::args::sampling::{temperature, SamplingFlags};
@@ -110,6 +111,12 @@ impl GenerateArgs {
         }
     }
 
+    /// The engine's configuration: decode slots for every sample, at most 256.
+    fn engine_config(&self) -> EngineConfig {
+        self.engine
+            .engine_config(self.max_tokens(), self.n().min(256))
+    }
+
     fn n(&self) -> usize {
         self.sampling.n.unwrap_or(1)
     }
@@ -127,10 +134,7 @@ pub fn run(args: GenerateArgs) -> Result<ExitCode> {
     };
     let n = args.n();
     args.engine.apply_threads(false);
-    let engine = load_engine(
-        &args.model,
-        args.engine.engine_config(args.max_tokens(), n.min(256)),
-    )?;
+    let engine = load_engine(&args.model, args.engine_config())?;
     let completions = engine.submit(request)?;
 
     // Samples finish in any order; lines go out in index order, each as soon as every
@@ -172,4 +176,36 @@ pub fn run(args: GenerateArgs) -> Result<ExitCode> {
         lcb_core::atomic_file::write_atomic(path, &buffer)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::GenerateArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: GenerateArgs,
+    }
+
+    fn parse(extra: &[&str]) -> GenerateArgs {
+        let base = ["lcb", "--model", "m", "--prompt", "p"];
+        Cli::try_parse_from(base.iter().chain(extra)).unwrap().args
+    }
+
+    #[test]
+    fn generate_defaults_to_one_sample_of_256_tokens_on_as_many_slots() {
+        let args = parse(&[]);
+        let group = args.group();
+        assert_eq!((group.n, group.params.max_tokens), (1, 256));
+        assert_eq!((group.params.top_k, group.params.top_p), (None, 1.0));
+        assert_eq!(args.engine_config().max_slots, 1);
+        let args = parse(&["-n", "300", "--top-k", "0", "--device", "cuda:0,cuda:1"]);
+        assert_eq!(args.group().params.top_k, None);
+        let config = args.engine_config();
+        assert_eq!((config.max_slots, config.devices.len()), (256, 2));
+        assert!(Cli::try_parse_from(["lcb", "--model", "m", "--prompt", "p", "-n", "0"]).is_err());
+    }
 }

@@ -379,3 +379,54 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
     println!("full report: lcb report {}", args.output.display());
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::SweepArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SweepArgs,
+    }
+
+    fn parse(args: &[&str]) -> SweepArgs {
+        Cli::try_parse_from(std::iter::once(&"lcb").chain(args))
+            .unwrap()
+            .args
+    }
+
+    #[test]
+    fn the_embedded_default_and_the_reference_workload() {
+        let embedded = parse(&[]);
+        let inputs = embedded.inputs().unwrap();
+        assert!(inputs.embedded);
+        assert_eq!(inputs.model_name, "fixtures/model");
+        let settings = embedded.settings(&inputs).unwrap();
+        assert_eq!((settings.n, settings.max_tokens), (8, 200));
+        assert!(!settings.skip_greedy_solved);
+        assert_eq!(settings.temperatures.len(), 16);
+        assert_eq!(embedded.engine.engine_config(200, 256).max_slots, 256);
+
+        let reference = parse(&["--model", "m", "--problems", "p", "--temperatures", "0.5,1"]);
+        let inputs = reference.inputs().unwrap();
+        let settings = reference.settings(&inputs).unwrap();
+        assert_eq!((settings.n, settings.max_tokens), (2500, 2048));
+        assert!(settings.skip_greedy_solved);
+        assert_eq!(settings.temperatures, [0.5, 1.0]);
+        assert_eq!(settings.stop.len(), 3);
+    }
+
+    #[test]
+    fn top_k_zero_is_refused_and_slots_default_to_256() {
+        let args = parse(&["--top-k", "0"]);
+        let err = args.settings(&args.inputs().unwrap()).unwrap_err();
+        assert!(
+            err.to_string().contains("--top-k must be at least 1"),
+            "{err}"
+        );
+        assert_eq!(parse(&[]).engine.slots, Some(256));
+    }
+}

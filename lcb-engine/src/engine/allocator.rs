@@ -22,8 +22,10 @@ pub(super) fn keep_large_buffers() {
 }
 
 /// Returns memory freed while loading (weights as read, before fusing and transposing) to
-/// the kernel: [`keep_large_buffers`] stops glibc from doing so on its own.
-pub(crate) fn release_free_memory() {
+/// the kernel: [`keep_large_buffers`] stops glibc from doing so on its own. Public for
+/// measurements of the engine's memory (a benchmark's peak), which must not count buffers
+/// the allocator only keeps for reuse.
+pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free memory of the allocator's heaps.
     unsafe {

@@ -26,7 +26,7 @@ use lcb_core::generator::{
 use lcb_core::hub::HubOptions;
 
 use allocator::keep_large_buffers;
-pub(crate) use allocator::release_free_memory;
+pub use allocator::release_free_memory;
 pub use memory::{
     attention_budget, kv_budget_from_gpu, parse_memory_size, MemoryPlan, ParseMemorySizeError,
 };

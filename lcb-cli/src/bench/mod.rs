@@ -1,31 +1,32 @@
-//! `lcb bench`: generation throughput on the reference workload's shape — prompts of ~561
-//! tokens, many samples per prompt spread over 16 temperatures, a fixed number of new tokens
-//! (end-of-sequence ignored) — on a random-weight model of a given shape or a real model.
+//! The workload of `lcb bench`: generation throughput on the reference workload's shape —
+//! prompts of ~561 tokens, many samples per prompt spread over 16 temperatures, a fixed
+//! number of new tokens (end-of-sequence ignored) — on a random-weight model of a given
+//! shape or a real model, measured through lcb's engine, with the host's peak memory.
 //!
 //! With `compare`, the same model and workload also run through candle-transformers' Qwen3
-//! the way candle's example generates: one sequence at a time, its prompt prefilled for each
-//! sample, candle's `LogitsProcessor` sampling (no repeat penalty). The peer is run on a few
-//! samples only (its rate does not depend on how many), and `ratio` compares output tokens
-//! per second end to end (prefill included on both sides).
+//! ([`peer`]) and `ratio` compares output tokens per second end to end (prefill included on
+//! both sides).
+
+mod peer;
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
+use anyhow::{bail, Result};
+use candle_core::{DType, Device};
 use lcb_core::bench::energy::EnergyWindow;
 use lcb_core::bench::stats::Percentiles;
 use lcb_core::generator::{SampleGroup, SamplingParams};
 use lcb_core::hub::HubOptions;
+use lcb_engine::config::Qwen3Config;
+use lcb_engine::device::{dtype_name, DeviceSpec};
+use lcb_engine::engine::{EngineParts, Weights};
+use lcb_engine::loader::{ModelFiles, ModelSource};
+use lcb_engine::rng::SplitMix64;
+use lcb_engine::scheduler::RequestTiming;
+use lcb_engine::synthetic::{random_weights, tiny_config};
+use lcb_engine::{Engine, EngineConfig};
 use serde_json::{json, Value};
-
-use crate::config::Qwen3Config;
-use crate::device::{dtype_name, DeviceSpec};
-use crate::engine::{Engine, EngineConfig, EngineParts, Weights};
-use crate::error::{Error, Result};
-use crate::loader::{ModelFiles, ModelSource};
-use crate::rng::SplitMix64;
-use crate::synthetic::{random_weights, tiny_config};
 
 /// The reference sweep's temperatures.
 pub const REFERENCE_TEMPERATURES: [f32; 16] = [
@@ -48,10 +49,9 @@ pub enum BenchModel {
 pub struct BenchOptions {
     /// The model.
     pub model: BenchModel,
-    /// The device.
-    pub device: DeviceSpec,
-    /// Compute dtype (`None`: the device's default).
-    pub dtype: Option<DType>,
+    /// The engine: one device; its dtype `None` for the device's default; `max_slots` 0 for
+    /// as many as samples per prompt. The token budgets come from the workload below.
+    pub engine: EngineConfig,
     /// Distinct prompts.
     pub prompts: usize,
     /// Tokens per prompt.
@@ -62,14 +62,6 @@ pub struct BenchOptions {
     pub temperatures: Vec<f32>,
     /// Tokens generated per sample (end-of-sequence ignored).
     pub new_tokens: usize,
-    /// KV cache memory.
-    pub kv_memory: u64,
-    /// On GPUs, size the cache from this fraction of the device's memory instead.
-    pub gpu_memory_utilization: Option<f64>,
-    /// Prefill chunk.
-    pub prefill_chunk: usize,
-    /// Most decode slots (`0`: as many as samples per prompt).
-    pub max_slots: usize,
     /// Also run candle-transformers' Qwen3 one sequence at a time.
     pub compare: bool,
     /// Samples the peer runs.
@@ -82,20 +74,35 @@ impl Default for BenchOptions {
     fn default() -> Self {
         BenchOptions {
             model: BenchModel::Qwen3_0_6B,
-            device: DeviceSpec::Cpu,
-            dtype: None,
+            engine: EngineConfig {
+                max_slots: 0,
+                ..Default::default()
+            },
             prompts: 1,
             prompt_tokens: 561,
             samples: 64,
             temperatures: REFERENCE_TEMPERATURES.to_vec(),
             new_tokens: 16,
-            kv_memory: 4 << 30,
-            gpu_memory_utilization: None,
-            prefill_chunk: 512,
-            max_slots: 0,
             compare: false,
             compare_samples: 1,
             seed: 0,
+        }
+    }
+}
+
+impl BenchOptions {
+    /// The one device measured.
+    fn device(&self) -> Result<DeviceSpec> {
+        match self.engine.devices[..] {
+            [device] => Ok(device),
+            ref devices => bail!(
+                "--device {}: lcb bench measures one device at a time",
+                devices
+                    .iter()
+                    .map(DeviceSpec::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
         }
     }
 }
@@ -111,7 +118,8 @@ pub fn peak_rss_bytes() -> Option<u64> {
 /// Returns freed memory to the kernel and resets the peak resident memory to the current
 /// one (Linux `clear_refs` 5), so the next phase's peak is its own.
 fn reset_peak_rss() {
-    crate::engine::release_free_memory();
+    // The engine keeps large freed buffers for reuse; they would count in the next peak.
+    lcb_engine::engine::release_free_memory();
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
@@ -208,38 +216,33 @@ fn number(x: f64) -> Value {
 /// Runs the benchmark and returns its JSON report.
 pub fn run(options: &BenchOptions) -> Result<Value> {
     if options.prompts == 0 || options.samples == 0 || options.new_tokens == 0 {
-        return Err(Error::Invalid(
-            "prompts, samples and new tokens must be positive".into(),
-        ));
+        bail!("prompts, samples and new tokens must be positive");
     }
     if options.prompt_tokens == 0 || options.temperatures.is_empty() {
-        return Err(Error::Invalid(
-            "prompt tokens and temperatures must not be empty".into(),
-        ));
+        bail!("prompt tokens and temperatures must not be empty");
     }
+    let device = options.device()?;
     let requested = options
+        .engine
         .dtype
-        .unwrap_or_else(|| options.device.default_dtype());
-    let dtype = options.device.compute_dtype(requested);
+        .unwrap_or_else(|| device.default_dtype());
+    let dtype = device.compute_dtype(requested);
     let setup_start = Instant::now();
     let mut loaded = load(options, dtype)?;
     let cfg = loaded.cfg.clone();
     let prompt_ids = prompts(&cfg, options.prompts, options.prompt_tokens, options.seed);
     let config = EngineConfig {
-        devices: vec![options.device],
         dtype: Some(dtype),
-        kv_memory: options.kv_memory,
-        gpu_memory_utilization: options.gpu_memory_utilization,
         max_new_tokens: options.new_tokens,
-        max_slots: if options.max_slots == 0 {
+        max_slots: if options.engine.max_slots == 0 {
             options.samples
         } else {
-            options.max_slots
+            options.engine.max_slots
         },
         max_prompt_tokens: options.prompt_tokens,
         resident_prompts: 2,
-        prefill_chunk: options.prefill_chunk,
         record_sample_timings: true,
+        ..options.engine.clone()
     };
     // The engine takes the weights, so the source tensors are freed once it has fused them
     // and do not count in its memory; the peer gets its own copy later.
@@ -266,7 +269,7 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
         prompt_ids[0][..8.min(options.prompt_tokens)].to_vec(),
         &[warm],
     )? {
-        c.map_err(|e| Error::Invalid(e.to_string()))?;
+        c?;
     }
     let warm_stats = engine.stats();
 
@@ -281,14 +284,11 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
     let receivers = prompt_ids
         .iter()
         .map(|p| engine.submit_tokens(p.clone(), &groups))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<lcb_engine::Result<Vec<_>>>()?;
     let mut generated = 0usize;
     for rx in receivers {
         for c in rx {
-            generated += c
-                .map_err(|e| Error::Invalid(e.to_string()))?
-                .token_ids
-                .len();
+            generated += c?.token_ids.len();
         }
     }
     let wall = start.elapsed().as_secs_f64();
@@ -305,7 +305,7 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
         .iter()
         .filter_map(|s| s.seconds_per_output_token)
         .collect();
-    let mean = |f: &dyn Fn(&crate::scheduler::RequestTiming) -> f64| {
+    let mean = |f: &dyn Fn(&RequestTiming) -> f64| {
         requests.iter().map(f).sum::<f64>() / requests.len().max(1) as f64
     };
     let decode_steps = (stats.decode_steps - warm_stats.decode_steps) as f64;
@@ -331,7 +331,7 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
         ours["joules_per_output_token"] = json!(joules);
     }
     let mut report = json!({
-        "device": options.device.to_string(),
+        "device": device.to_string(),
         "host": {
             "cpu": cpu_name(),
             "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -356,7 +356,7 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
     if options.compare {
         // The same weights again (same seed, or the same files) for the peer.
         let loaded = self::load(options, dtype)?;
-        let peer = run_peer(options, &loaded, dtype, &prompt_ids[0])?;
+        let peer = peer::run(options, device, &loaded, dtype, &prompt_ids[0])?;
         let ratio = (generated as f64 / wall) / peer.output_tokens_per_s;
         let decode_ratio = ((stats.decode_tokens - warm_stats.decode_tokens) as f64
             / decode_seconds)
@@ -366,112 +366,6 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
         report["decode_ratio"] = number(decode_ratio);
     }
     Ok(report)
-}
-
-/// The peer's measurements.
-struct PeerResult {
-    samples: usize,
-    output_tokens: usize,
-    wall: f64,
-    prefill: f64,
-    decode: f64,
-    prompt_tokens: usize,
-    output_tokens_per_s: f64,
-    decode_tokens_per_s: f64,
-    peak: Option<u64>,
-}
-
-impl PeerResult {
-    fn to_json(&self) -> Value {
-        json!({
-            "engine": "candle-transformers qwen3::ModelForCausalLM, one sequence at a time",
-            "samples_run": self.samples,
-            "output_tokens": self.output_tokens,
-            "wall_s": number(self.wall),
-            "output_tokens_per_s": number(self.output_tokens_per_s),
-            "decode_tokens_per_s": number(self.decode_tokens_per_s),
-            "prefill_tokens_per_s": number((self.prompt_tokens * self.samples) as f64 / self.prefill),
-            "ttft_s": number(self.prefill / self.samples as f64),
-            "tpot_s": number(self.decode / (self.output_tokens - self.samples).max(1) as f64),
-            "peak_rss_bytes": self.peak,
-        })
-    }
-}
-
-/// candle-transformers' Qwen3 as candle's example drives it: for each sample, clear the
-/// cache, prefill the prompt, then feed one token at a time.
-fn run_peer(
-    options: &BenchOptions,
-    loaded: &Loaded,
-    dtype: DType,
-    prompt: &[u32],
-) -> Result<PeerResult> {
-    use candle_transformers::generation::LogitsProcessor;
-    use candle_transformers::models::qwen3 as peer;
-
-    let device = options.device.open()?;
-    let vb = match &loaded.weights {
-        Weights::Files(files) => files.var_builder(dtype, &device)?,
-        Weights::Tensors(map) => VarBuilder::from_tensors(
-            map.iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<HashMap<_, _>>(),
-            dtype,
-            &device,
-        ),
-    };
-    let cfg_json = loaded.cfg.to_hf_json();
-    let peer_cfg: peer::Config = serde_json::from_value(cfg_json)
-        .map_err(|e| Error::Invalid(format!("peer config: {e}")))?;
-    let mut model = peer::ModelForCausalLM::new(&peer_cfg, vb)?;
-    let samples = options.compare_samples.max(1);
-    let mut run_one = |sample: usize, tokens: usize| -> Result<(f64, f64, usize)> {
-        model.clear_kv_cache();
-        let temperature = options.temperatures[sample % options.temperatures.len()];
-        let mut sampler = LogitsProcessor::new(
-            options.seed + sample as u64,
-            Some(f64::from(temperature)),
-            None,
-        );
-        let t0 = Instant::now();
-        let input = Tensor::new(prompt, &device)?.unsqueeze(0)?;
-        let logits = model.forward(&input, 0)?.squeeze(0)?.squeeze(0)?;
-        let mut next = sampler.sample(&logits)?;
-        let prefill = t0.elapsed().as_secs_f64();
-        let t1 = Instant::now();
-        for i in 1..tokens {
-            let input = Tensor::new(&[next], &device)?.unsqueeze(0)?;
-            let logits = model
-                .forward(&input, prompt.len() + i - 1)?
-                .squeeze(0)?
-                .squeeze(0)?;
-            next = sampler.sample(&logits)?;
-        }
-        Ok((prefill, t1.elapsed().as_secs_f64(), tokens))
-    };
-    // Warm-up on a short sequence, as for lcb.
-    run_one(0, 2.min(options.new_tokens))?;
-    reset_peak_rss();
-    let start = Instant::now();
-    let (mut prefill, mut decode, mut tokens) = (0.0, 0.0, 0);
-    for sample in 0..samples {
-        let (p, d, t) = run_one(sample, options.new_tokens)?;
-        prefill += p;
-        decode += d;
-        tokens += t;
-    }
-    let wall = start.elapsed().as_secs_f64();
-    Ok(PeerResult {
-        samples,
-        output_tokens: tokens,
-        wall,
-        prefill,
-        decode,
-        prompt_tokens: prompt.len(),
-        output_tokens_per_s: tokens as f64 / wall,
-        decode_tokens_per_s: (tokens - samples) as f64 / decode,
-        peak: peak_rss_bytes(),
-    })
 }
 
 #[cfg(test)]
