@@ -27,7 +27,7 @@ pub struct EngineFlags {
     pub dtype: Option<DType>,
     /// KV-cache memory per device (e.g. 4GiB): bounds the samples decoded at once [default:
     /// 4GiB on the CPU; on GPUs, what --gpu-memory-utilization leaves].
-    #[arg(long, value_name = "SIZE", value_parser = memory_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory_size)]
     pub kv_memory: Option<u64>,
     /// On GPUs without --kv-memory: the fraction of the device's memory the engine may use
     /// for weights, cache and work (memory other processes use counts against it).
@@ -40,11 +40,6 @@ pub struct EngineFlags {
     /// $RAYON_NUM_THREADS, else one per core].
     #[arg(long, value_name = "N", value_parser = super::at_least_one)]
     pub threads: Option<usize>,
-}
-
-/// `--kv-memory` and `lcb info --memory`: `4GiB`, `512MiB`, bytes.
-pub fn memory_size(text: &str) -> Result<u64, String> {
-    parse_memory_size(text).map_err(|e| e.to_string())
 }
 
 impl EngineFlags {

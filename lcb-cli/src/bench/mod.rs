@@ -7,6 +7,7 @@
 //! ([`peer`]) and `ratio` compares output tokens per second end to end (prefill included on
 //! both sides).
 
+pub mod ab;
 mod peer;
 
 use std::collections::HashMap;

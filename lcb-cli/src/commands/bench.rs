@@ -64,6 +64,24 @@ pub struct BenchArgs {
     /// Seed of the weights, prompts and sampling.
     #[arg(long, value_name = "S", default_value_t = 0)]
     seed: u64,
+    /// Compare with another lcb binary (another build): both run this same workload
+    /// alternately, --rounds times each after a discarded warm-up round, and the report gives
+    /// each figure's median/min/max per side and the ratio this/other with a 95% bootstrap
+    /// interval ("no significant difference" when it holds 1).
+    #[arg(long, value_name = "OTHER_LCB_BINARY")]
+    ab: Option<std::path::PathBuf>,
+    /// Measured rounds per side for --ab.
+    #[arg(long, value_name = "K", default_value_t = 5, requires = "ab", value_parser = at_least_two)]
+    rounds: usize,
+}
+
+/// `--rounds`: an interval needs at least two rounds.
+fn at_least_two(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 2 => Ok(n),
+        Ok(_) => Err("must be at least 2 (an interval needs two rounds)".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -75,6 +93,11 @@ enum Shape {
 
 /// Runs `lcb bench`.
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
+    if let Some(other) = &args.ab {
+        let report = bench::ab::run(other, args.rounds)?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let model = match (args.model, args.shape) {
         (Some(model), _) => BenchModel::Model(model),
         (None, Shape::Tiny) => BenchModel::Tiny,

@@ -17,8 +17,8 @@ use serde_json::json;
 
 use super::sweep::PromptStyleArg;
 use crate::args::at_least_one;
-use crate::args::engine::memory_size;
 use crate::args::problems::{ProblemFlags, QuestionFlags};
+use lcb_engine::engine::parse_memory_size;
 
 /// Token budget and KV-cache memory for a model and a problem set.
 ///
@@ -49,7 +49,7 @@ pub struct InfoArgs {
     #[arg(long, value_name = "N", default_value_t = 2048, value_parser = at_least_one)]
     max_tokens: usize,
     /// KV-cache memory to plan for (e.g. 60GiB).
-    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = memory_size)]
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = parse_memory_size)]
     memory: u64,
     /// KV-cache element type: f32, bf16 or f16.
     #[arg(long, value_name = "TYPE", default_value = "bf16", value_parser = parse_dtype)]
