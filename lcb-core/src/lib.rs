@@ -23,7 +23,7 @@
 pub mod atomic_file;
 pub mod bench;
 pub mod dataset;
-pub mod error;
+mod error;
 pub mod evaluator;
 pub mod extract;
 pub mod generator;
@@ -31,7 +31,7 @@ pub mod grading;
 pub mod hub;
 #[cfg(any(test, feature = "hub-mock"))]
 pub mod hub_mock;
-pub mod jsonl;
+pub(crate) mod jsonl;
 pub mod passk;
 pub mod problem;
 pub mod prompt;
@@ -41,3 +41,11 @@ pub mod sweep;
 pub mod verdict;
 
 pub use error::{Error, Result};
+// The seams and what crosses them, at the root: what an embedder implements or calls.
+pub use evaluator::{EvalError, Evaluator, GradeRequest};
+pub use generator::{
+    Completion, FinishReason, GenError, GenerationRequest, Generator, Prompt, SampleGroup,
+    SamplingParams,
+};
+pub use problem::Problem;
+pub use verdict::{Grade, Verdict};

