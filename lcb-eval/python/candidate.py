@@ -82,6 +82,16 @@ def encode(value):
     """
     if value is None or value is True or value is False:
         return value
+    numpy = sys.modules.get("numpy")
+    # numpy scalars first: np.float64 and np.str_ are also float and str, and compare as numpy.
+    if numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):
+        if value.dtype.kind in "biufcSU":
+            tag = "ndarray" if isinstance(value, numpy.ndarray) else "npscalar"
+            encoded = {"$": tag, "dtype": value.dtype.str, "v": _plain(value.tolist())}
+            if tag == "ndarray":
+                encoded["shape"] = list(value.shape)
+            return encoded
+        return {"$": "opaque", "type": type(value).__name__}
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
@@ -108,13 +118,6 @@ def encode(value):
         return {"$": "decimal", "v": decimal.Decimal.__str__(value)}
     if isinstance(value, fractions.Fraction):
         return {"$": "fraction", "v": [value.numerator, value.denominator]}
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        if isinstance(value, numpy.ndarray) and value.dtype.kind in "biufcSU":
-            return {"$": "ndarray", "dtype": value.dtype.str,
-                    "v": _plain(value.tolist())}
-        if isinstance(value, numpy.generic) and value.dtype.kind in "biufcSU":
-            return {"$": "npscalar", "dtype": value.dtype.str, "v": _plain(value.item())}
     return {"$": "opaque", "type": type(value).__name__}
 
 

@@ -72,11 +72,16 @@ def decode(data):
     if tag in ("ndarray", "npscalar"):
         import numpy
         dtype = numpy.dtype(data["dtype"])
-        if dtype.kind not in "biufcSU":
+        # A dtype the child names could ask for gigabytes per element.
+        if dtype.kind not in "biufcSU" or dtype.itemsize > 1 << 16:
             raise ProtocolError("numpy dtype %r" % (dtype,))
         if tag == "npscalar":
             return dtype.type(decode(value))
-        return numpy.array(decode(value), dtype=dtype)
+        array = numpy.array(decode(value), dtype=dtype)
+        shape = data.get("shape")
+        if isinstance(shape, list) and all(isinstance(n, int) and n >= 0 for n in shape):
+            array = array.reshape(shape)
+        return array
     if tag == "opaque":
         return _Opaque(str(data.get("type")))
     raise ProtocolError("unknown value tag %r" % (tag,))
@@ -97,7 +102,14 @@ def _failure_from_repr(results: list, error_repr, test_input, expected) -> tuple
 
 
 def _seconds(value) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+    """A child's reported seconds; anything but a finite non-negative number counts as 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return 0.0
+    return seconds if 0.0 <= seconds < float("inf") else 0.0
 
 
 class Judge:

@@ -45,6 +45,9 @@ except ImportError:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+# Seconds the judge waits for the zygote to answer a spawn or a reap.
+ZYGOTE_TIMEOUT = 10.0
+
 
 class ChildGone(Exception):
     """The child closed its pipe, sent something unreadable, or the deadline passed."""
@@ -70,6 +73,9 @@ class Zygote:
             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, close_fds=True)
         theirs.close()
+        # A zygote that does not answer (stopped by a program on a kernel without Landlock
+        # signal scopes) is replaced rather than waited for.
+        ours.settimeout(ZYGOTE_TIMEOUT)
         self.sock = ours
         keys = ("rundir", "seccomp", "timer", "wall_factor")
         config = {k: self.config[k] for k in keys if k in self.config}
@@ -160,7 +166,8 @@ class Channel:
             raise ChildGone("result too large")
         try:
             msg = json.loads(self._read_exact(size))
-        except ValueError:
+        except (ValueError, RecursionError, MemoryError):
+            # Malformed, nested past any limit, or too big to hold: either way, no result.
             raise ChildGone("unreadable result") from None
         if not isinstance(msg, dict):
             raise ChildGone("unreadable result")
@@ -248,11 +255,16 @@ class Worker:
         except judge.ProtocolError:
             # A reply the protocol does not allow: the program wrote to the judge's pipe.
             reply = {"killed": "unreadable result"}
+        except (RecursionError, MemoryError, OverflowError):
+            # A result the judge cannot even rebuild or compare (nested past any limit,
+            # astronomically large): the child's, not the judge's, failure.
+            reply = {"killed": "unreadable result"}
+        except Exception as error:  # noqa: BLE001 - a judge bug must not kill the worker
+            reply = {"crash": "judge: %r" % (error,)}
         finally:
             os.close(to_child_w)
             os.close(from_child_r)
-        self._kill_all(pid)
-        status = self.zygote.reap(pid)
+        status = self._kill_and_reap(pid)
         reply["elapsed"] = time.monotonic() - start
         self._clean_rundir()
         if not reply.keys() & {"results", "status", "crash"} and status is not None:
@@ -262,21 +274,29 @@ class Worker:
                 reply["exit"] = os.WEXITSTATUS(status)
         return reply
 
-    def _kill_all(self, pid):
+    def _kill_and_reap(self, pid):
+        """Kills the child's process group and returns its wait status (None if unknown)."""
         for target in (-pid, pid):
             try:
                 os.kill(target, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        if self.is_init and not self.seccomp:
-            # Without seccomp a child could have left processes behind: as init of our PID
-            # namespace, -1 reaches all of them (the zygote too; it is restarted on demand).
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.zygote.stop()
-            self._reap()
+        if not (self.is_init and not self.seccomp):
+            return self.zygote.reap(pid)
+        # Without seccomp a child could have left processes behind: as init of our PID
+        # namespace, -1 reaches all of them, the zygote too (restarted on demand). The child
+        # is then ours to reap: orphans are re-parented to init.
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.zygote.stop()
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            status = None
+        self._reap()
+        return status
 
     def _reap(self):
         while True:
@@ -292,6 +312,11 @@ class Worker:
 
 
 def main():
+    # The judge parses tests and predictions as LCB's grading process does: integers of up
+    # to LCB's digit limit, and nesting as deep as the child's recursion limit allows.
+    if hasattr(sys, "set_int_max_str_digits"):  # Python 3.11+
+        sys.set_int_max_str_digits(lcb_grader.INT_MAX_STR_DIGITS)
+    sys.setrecursionlimit(50000)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     # Keep protocol output on a private descriptor: nothing a library prints can corrupt it.
     out = os.fdopen(os.dup(stdout.fileno()), "wb")

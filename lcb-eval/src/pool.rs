@@ -197,6 +197,15 @@ impl SandboxEvaluator {
         };
         protections.namespaces = isolation.namespaces;
         protections.landlock = isolation.landlock;
+        if !isolation.landlock {
+            // Without Landlock's allow-list a graded program can open the judge's /proc entries
+            // (its input pipe carries the tests) and read files on the host.
+            protections.missing.push(
+                "without Landlock a graded program can read the host's files and the grading \
+                 worker's /proc entries (where its tests pass)"
+                    .into(),
+            );
+        }
         // Every weaker setting or unavailable mechanism is recorded in `missing`.
         if !protections.missing.is_empty() {
             let text = protections.missing.join("\n  ");

@@ -1,5 +1,5 @@
 //! A/B comparisons of two benchmark configurations (two builds of lcb, or two sets of engine
-//! options) on the same workload: the sides run alternately, K rounds each after a discarded
+//! options) on the same workload: the sides run alternately (A B, B A, A B, …), K rounds each after a discarded
 //! warm-up, and every figure is reported per side as median/min/max with the ratio B/A and
 //! its bootstrap interval ([`stats::compare`]). Alternating spreads drifts of the machine
 //! (thermal, other load) over both sides instead of charging them to one.
@@ -81,7 +81,7 @@ pub enum AbError {
 }
 
 /// Runs `warmup` discarded rounds then `rounds` measured rounds of `a` and `b` alternately
-/// (A, B, A, B, …; each call returns one benchmark report) and compares `figures`.
+/// (A B, B A, A B, …; each call returns one benchmark report) and compares `figures`.
 pub fn run(
     mut a: impl FnMut() -> Result<Value, String>,
     mut b: impl FnMut() -> Result<Value, String>,
@@ -101,7 +101,15 @@ pub fn run(
                 message,
             })
         };
-        let (ra, rb) = (run('A', &mut a)?, run('B', &mut b)?);
+        // A, B in even rounds and B, A in odd ones: neither side always runs second, on a
+        // machine the other has just warmed (caches, clocks, a GPU's temperature).
+        let (ra, rb) = if round % 2 == 0 {
+            let ra = run('A', &mut a)?;
+            (ra, run('B', &mut b)?)
+        } else {
+            let rb = run('B', &mut b)?;
+            (run('A', &mut a)?, rb)
+        };
         if round >= warmup {
             reports_a.push(ra);
             reports_b.push(rb);
@@ -176,7 +184,7 @@ mod tests {
             &figures,
         )
         .unwrap();
-        assert_eq!(order.into_inner(), ['A', 'B', 'A', 'B', 'A', 'B', 'A', 'B']);
+        assert_eq!(order.into_inner(), ['A', 'B', 'B', 'A', 'A', 'B', 'B', 'A']);
         assert_eq!(out.rounds, 3);
         // The warm-up's 1.0 is not in the spread.
         let tps = &out.figures[0];
