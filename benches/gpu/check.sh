@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The repository's GPU check: run from the project's root on a lent GPU machine, with .device/
+# carried (see README.md beside this file for how to prepare it). Every step has its own
+# timeout; the whole stays under ~8 minutes so a corrected second call still fits a 15-minute
+# device budget. Writes one JSON file per measurement under $OUT, plus log.txt and smi.csv.
+set -u
+D=$PWD/.device
+W=/tmp/lcb-gpu-check
+mkdir -p "$W"
+exec > >(tee "$OUT/log.txt") 2>&1
+step() { echo; echo "=== $(date +%T) [$SECONDS s] $*"; }
+
+step machine
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+gunzip -c "$D/lcb.gz" >"$W/lcb" && chmod +x "$W/lcb"
+eval "$(bash "$D/cuda-gpu-run.sh" --print)"
+nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu,power.draw \
+    --format=csv -lms 500 >"$OUT/smi.csv" &
+SMI=$!
+export LCB_PYTHON=$(command -v python3) RUST_BACKTRACE=1
+
+# lcb bench reports energy (NVML) and TTFT/TPOT percentiles beside the throughput.
+step "lcb bench, Qwen3-0.6B shape, bf16, 512 samples x 128 new tokens (candle's attention)"
+timeout 120 "$W/lcb" bench --device cuda:0 --shape 0.6b --samples 512 --new-tokens 128 \
+    >"$OUT/bench-0.6b-512x128.json"
+echo "rc=$?"; cat "$OUT/bench-0.6b-512x128.json"
+
+step "the same with lcb's own suffix-attention kernel (LCB_CUDA_KERNELS=1)"
+LCB_CUDA_KERNELS=1 timeout 120 "$W/lcb" bench --device cuda:0 --shape 0.6b --samples 512 \
+    --new-tokens 128 >"$OUT/bench-0.6b-512x128-kernels.json"
+echo "rc=$?"; cat "$OUT/bench-0.6b-512x128-kernels.json"
+
+step "transformers' batched generate on the same workload (the peer)"
+PYTHONUNBUFFERED=1 timeout 120 python3 "$D/hf_peer.py" 512 128 "$OUT/hf-0.6b-512x128.json"
+echo "rc=$?"
+
+# The sweep records joules per generated sample and per solved problem in run_summary.json.
+step "the embedded default sweep on the GPU"
+timeout 90 "$W/lcb" sweep --devices cuda:0 --output "$W/sweep" 2>&1 | tail -25
+cp "$W/sweep/run_summary.json" "$OUT/sweep-embedded-run_summary.json" 2>/dev/null
+
+kill "$SMI" 2>/dev/null
+step done
