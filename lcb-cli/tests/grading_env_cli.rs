@@ -161,3 +161,54 @@ fn lcb_setup_makes_reuses_and_is_used_and_offline_it_names_the_packages() {
     assert_eq!(summary["partial_environment"], false, "{summary}");
     assert!(summary["environment"]["packages"]["numpy"].is_string());
 }
+
+#[test]
+fn a_sweep_in_a_partial_environment_is_refused_or_recorded_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let bare = bare_python(dir.path());
+    let out = dir.path().join("results");
+    let sweep = |extra: &[&str]| {
+        lcb(&cache)
+            .current_dir(repo())
+            .args([
+                "sweep",
+                "--questions",
+                "0..1",
+                "-n",
+                "1",
+                "--max-tokens",
+                "8",
+            ])
+            .arg("--python")
+            .arg(&bare)
+            .arg("--output")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let refused = sweep(&[]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(text(&refused).contains("cannot import numpy"));
+    assert!(
+        !out.join("run_summary.json").exists(),
+        "refused before any work"
+    );
+
+    let allowed = sweep(&["--allow-partial-env"]);
+    assert!(allowed.status.success(), "{}", text(&allowed));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run_summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["evaluator"]["environment"]["missing"],
+        serde_json::json!(["numpy"])
+    );
+    let report = lcb(&cache).arg("report").arg(&out).output().unwrap();
+    assert!(report.status.success(), "{}", text(&report));
+    assert!(
+        String::from_utf8_lossy(&report.stderr).contains("graded without numpy"),
+        "{}",
+        text(&report)
+    );
+}
