@@ -33,11 +33,12 @@ fn config(slots: usize) -> SchedulerConfig {
 }
 
 fn scheduler(slots: usize) -> Scheduler<()> {
-    Scheduler::new(
-        config(slots),
-        vec![0],
-        Arc::new(|t| vec![b'a' + (t % 26) as u8]),
-    )
+    scheduler_with(config(slots))
+}
+
+/// A scheduler with end-of-sequence token 0 and one letter per token.
+fn scheduler_with(config: SchedulerConfig) -> Scheduler<()> {
+    Scheduler::new(config, vec![0], Arc::new(|t| vec![b'a' + (t % 26) as u8]))
 }
 
 fn request(
@@ -398,14 +399,10 @@ fn failing_all_counts_every_outstanding_sample_as_finished() {
 #[test]
 fn sample_timings_are_kept_only_when_asked_for() {
     for record in [false, true] {
-        let mut s = Scheduler::new(
-            SchedulerConfig {
-                record_sample_timings: record,
-                ..config(2)
-            },
-            vec![0],
-            Arc::new(|t| vec![b'a' + (t % 26) as u8]),
-        );
+        let mut s = scheduler_with(SchedulerConfig {
+            record_sample_timings: record,
+            ..config(2)
+        });
         // Three samples of four tokens and one of one token (max_tokens bounds them).
         let (r, _rx) = request(6, vec![group(3, 4, 1.0), group(1, 1, 1.0)]);
         s.add(r);
