@@ -77,15 +77,10 @@ fn prefill_all(s: &mut Scheduler<()>, favourite: usize) {
 
 #[test]
 fn chunks_shrink_to_keep_attention_scores_within_budget() {
-    let mut s = Scheduler::new(
-        SchedulerConfig {
-            attention_budget: 40,
-            record_sample_timings: false,
-            ..config(1)
-        },
-        vec![0],
-        Arc::new(|t| vec![b'a' + (t % 26) as u8]),
-    );
+    let mut s = scheduler_with(SchedulerConfig {
+        attention_budget: 40,
+        ..config(1)
+    });
     let (req, _rx) = request(20, vec![group(5, 1, 0.0)]);
     s.add(req);
     let mut chunks = Vec::new();
