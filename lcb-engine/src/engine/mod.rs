@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 use crate::loader::{ModelFiles, ModelSource};
 use crate::prompt_encoder::PromptEncoder;
 use crate::sampling::SamplerParams;
-use crate::scheduler::{GroupSpec, Request, SchedulerConfig};
+use crate::scheduler::{GroupSpec, Request, RequestObserver, SchedulerConfig};
 use crate::stop::StopStrings;
 use crate::tokenizer::Tokenizer;
 
@@ -320,6 +320,17 @@ impl Engine {
         tokens: Vec<u32>,
         groups: &[SampleGroup],
     ) -> Result<Receiver<Result<Completion, GenError>>> {
+        self.submit_observed(tokens, groups, None)
+    }
+
+    /// [`Engine::submit_tokens`] with an observer that hears each token as it is drawn and
+    /// can call the request off (a server streaming to a client that may leave).
+    pub fn submit_observed(
+        &self,
+        tokens: Vec<u32>,
+        groups: &[SampleGroup],
+        observer: Option<Arc<dyn RequestObserver>>,
+    ) -> Result<Receiver<Result<Completion, GenError>>> {
         if tokens.is_empty() {
             return Err(Error::Invalid("empty prompt".into()));
         }
@@ -362,6 +373,7 @@ impl Engine {
                 groups,
                 reply,
                 submitted: Instant::now(),
+                observer,
             },
             total,
         )?;

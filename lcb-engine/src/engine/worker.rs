@@ -303,6 +303,7 @@ fn step(
     sched: &mut Scheduler<PrefixKv>,
     setup: &WorkerSetup,
 ) -> Result<Option<StepWork>> {
+    sched.drop_cancelled();
     sched.fill_slots();
     let plan = sched.prefill_plan();
     if let Some(p) = &plan {

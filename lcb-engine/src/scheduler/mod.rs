@@ -27,7 +27,7 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 use lcb_core::generator::{Completion, FinishReason, GenError};
 
-pub use request::{GroupSpec, Request, RequestTiming, SampleTiming};
+pub use request::{GroupSpec, Request, RequestObserver, RequestTiming, SampleTiming, TokenEvent};
 use sequence::PromptState;
 pub use sequence::SlotState;
 
@@ -155,6 +155,7 @@ impl<K: Clone> Scheduler<K> {
             prefill_done: None,
             first_token: None,
             generated_tokens: 0,
+            observer: request.observer,
         });
     }
 
@@ -326,6 +327,14 @@ impl<K: Clone> Scheduler<K> {
             .generated
             .push(token.token, token.logprob, &bytes, &limits)
         else {
+            if let Some(observer) = &p.observer {
+                observer.token(TokenEvent {
+                    group: slot.group,
+                    index: slot.index,
+                    token: token.token,
+                    logprob: token.logprob,
+                });
+            }
             return false;
         };
         if self.config.record_sample_timings {
@@ -358,6 +367,17 @@ impl<K: Clone> Scheduler<K> {
         if p.reply.send(Ok(completion)).is_err() {
             // Nobody listens any more: stop starting samples of this request.
             p.cancelled = true;
+        }
+    }
+
+    /// Marks the requests whose observer says the caller has gone as cancelled (see
+    /// [`RequestObserver::cancelled`]); the next [`Scheduler::fill_slots`] retires those
+    /// with nothing decoding, and [`Scheduler::apply_tokens`] abandons the rest.
+    pub fn drop_cancelled(&mut self) {
+        for p in &mut self.prompts {
+            if !p.cancelled && p.observer.as_ref().is_some_and(|o| o.cancelled()) {
+                p.cancelled = true;
+            }
         }
     }
 

@@ -1,6 +1,8 @@
 //! What a device worker is handed and what it reports back: a request's prompt and sample
-//! groups, and the timings of a finished request.
+//! groups, the observer a caller may attach (tokens as they are drawn, calling the request
+//! off), and the timings of a finished request.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::Sender;
@@ -31,7 +33,6 @@ pub struct GroupSpec {
 }
 
 /// A request as a device worker receives it: prompt tokens, groups, where to send results.
-#[derive(Debug)]
 pub struct Request {
     /// The prompt's token ids.
     pub tokens: Vec<u32>,
@@ -41,6 +42,35 @@ pub struct Request {
     pub reply: Sender<Result<Completion, GenError>>,
     /// When it was submitted (for time-to-first-token).
     pub submitted: Instant,
+    /// Told of every token as it is drawn, and asked each step whether the caller has gone.
+    pub observer: Option<Arc<dyn RequestObserver>>,
+}
+
+/// A token a sample drew that did not end it (tokens that end a sample arrive with its
+/// [`Completion`] only, whose text is cut before any stop string).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TokenEvent {
+    /// Index of the group in the request.
+    pub group: usize,
+    /// Index of the sample within its group.
+    pub index: usize,
+    /// The token id.
+    pub token: u32,
+    /// Its log-probability under the raw logits.
+    pub logprob: f32,
+}
+
+/// What a caller learns while its request runs, beyond the completions on its channel: a
+/// server streams tokens to its clients and calls the request off when a client leaves.
+///
+/// Called on the engine thread between steps: implementations must not block.
+pub trait RequestObserver: Send + Sync {
+    /// A sample drew `event.token` and goes on.
+    fn token(&self, event: TokenEvent);
+
+    /// Whether the caller has gone: the request's samples are then abandoned, those
+    /// decoding at the next step and those not started at once, and its channel closes.
+    fn cancelled(&self) -> bool;
 }
 
 /// Timings of one finished request, for benchmarks.
@@ -67,4 +97,14 @@ pub struct SampleTiming {
     pub seconds_per_output_token: Option<f64>,
     /// Tokens generated.
     pub tokens: usize,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("tokens", &self.tokens.len())
+            .field("groups", &self.groups)
+            .field("observed", &self.observer.is_some())
+            .finish_non_exhaustive()
+    }
 }

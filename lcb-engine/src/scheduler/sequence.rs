@@ -7,7 +7,7 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 use lcb_core::generator::{Completion, GenError};
 
-use super::GroupSpec;
+use super::{GroupSpec, RequestObserver};
 use crate::stop::Generated;
 
 /// A request on this device: its prompt, its samples and where they stand.
@@ -31,6 +31,7 @@ pub(super) struct PromptState<K> {
     pub(super) prefill_done: Option<Instant>,
     pub(super) first_token: Option<Instant>,
     pub(super) generated_tokens: usize,
+    pub(super) observer: Option<Arc<dyn RequestObserver>>,
 }
 
 impl<K> PromptState<K> {

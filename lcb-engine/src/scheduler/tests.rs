@@ -55,6 +55,7 @@ fn request(
             groups,
             reply: tx,
             submitted: Instant::now(),
+            observer: None,
         },
         rx,
     )
@@ -257,6 +258,82 @@ fn a_request_dropped_while_samples_are_in_slots_leaves() {
         10,
         "every submitted sample is counted once"
     );
+}
+
+/// Records tokens and says "cancelled" once asked to.
+#[derive(Default)]
+struct Recorder {
+    tokens: std::sync::Mutex<Vec<TokenEvent>>,
+    gone: std::sync::atomic::AtomicBool,
+}
+
+impl RequestObserver for Recorder {
+    fn token(&self, event: TokenEvent) {
+        self.tokens.lock().unwrap().push(event);
+    }
+    fn cancelled(&self) -> bool {
+        self.gone.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn an_observer_hears_every_token_but_the_last_and_can_call_the_request_off() {
+    let mut s = scheduler(2);
+    let recorder = Arc::new(Recorder::default());
+    let (mut a, rx) = request(2, vec![group(3, 3, 1.0)]);
+    a.observer = Some(recorder.clone());
+    s.add(a);
+    prefill_all(&mut s, 1);
+    s.fill_slots();
+    let tok = |token| Sampled {
+        token,
+        logprob: -0.5,
+    };
+    // Two samples decode: their first tokens (drawn from the prompt's logits) were heard.
+    assert_eq!(recorder.tokens.lock().unwrap().len(), 2);
+    s.apply_tokens(&[tok(3), tok(4)]);
+    // The third token of each ends it (max_tokens 3): the completion carries it, the
+    // observer does not hear it.
+    s.apply_tokens(&[tok(5), tok(6)]);
+    let done: Vec<Completion> = rx.try_iter().map(Result::unwrap).collect();
+    assert_eq!(done.len(), 2);
+    let heard = recorder.tokens.lock().unwrap().clone();
+    for c in &done {
+        let mine: Vec<u32> = heard
+            .iter()
+            .filter(|e| e.index == c.index && e.group == c.group)
+            .map(|e| e.token)
+            .collect();
+        assert_eq!(mine, c.token_ids[..2], "sample {}", c.index);
+    }
+    // The third sample started in a refilled slot; the caller leaves now.
+    assert_eq!(s.active().len(), 1);
+    recorder.gone.store(true, std::sync::atomic::Ordering::SeqCst);
+    s.drop_cancelled();
+    s.apply_tokens(&[tok(3)]);
+    s.fill_slots();
+    assert!(s.active().is_empty() && s.is_idle(), "abandoned and retired");
+    assert_eq!(s.finished_total(), 3);
+    let (_, channels) = s.take_retired();
+    drop(channels);
+    assert!(rx.recv().is_err(), "the channel closed without a third completion");
+}
+
+#[test]
+fn a_request_called_off_before_it_starts_never_prefills() {
+    let mut s = scheduler(2);
+    let recorder = Arc::new(Recorder::default());
+    let (mut a, rx) = request(6, vec![group(4, 3, 1.0)]);
+    a.observer = Some(recorder.clone());
+    s.add(a);
+    recorder.gone.store(true, std::sync::atomic::Ordering::SeqCst);
+    s.drop_cancelled();
+    assert_eq!(s.prefill_plan(), None);
+    s.fill_slots();
+    assert!(s.is_idle());
+    assert_eq!(s.finished_total(), 4);
+    drop(s.take_retired());
+    assert!(rx.recv().is_err());
 }
 
 #[test]
