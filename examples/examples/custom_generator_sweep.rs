@@ -53,6 +53,7 @@ impl Generator for CannedModel {
                         logprobs: vec![0.0; text.len() / 4],
                         text,
                         finish_reason: FinishReason::Stop,
+                        token_count: None,
                     };
                     if tx.send(Ok(done)).is_err() {
                         return;

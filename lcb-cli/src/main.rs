@@ -43,6 +43,8 @@ enum Command {
     Info(commands::info::InfoArgs),
     /// Measure generation throughput.
     Bench(commands::bench::BenchArgs),
+    /// Serve a model over the OpenAI HTTP API (completions, chat, streaming).
+    Serve(commands::serve::ServeArgs),
     /// Merge result trees produced by `lcb sweep --shard I/N`.
     Merge(commands::merge::MergeArgs),
     /// Create the managed grading environment (LiveCodeBench's packages in a virtual
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Report(args) => commands::report::run(args),
         Command::Info(args) => commands::info::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Merge(args) => commands::merge::run(args),
         Command::Setup(args) => commands::setup::run(args),
     };

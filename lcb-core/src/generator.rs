@@ -134,6 +134,18 @@ pub struct Completion {
     pub logprobs: Vec<f32>,
     /// Why it ended.
     pub finish_reason: FinishReason,
+    /// How many tokens were generated, from a backend that says how many but not which
+    /// (an OpenAI-compatible server without token ids: `token_ids` and `logprobs` are then
+    /// empty). `None`: `token_ids` holds them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_count: Option<usize>,
+}
+
+impl Completion {
+    /// How many tokens were generated.
+    pub fn num_tokens(&self) -> usize {
+        self.token_count.unwrap_or(self.token_ids.len())
+    }
 }
 
 /// Errors a generator can raise for a whole request.

@@ -7,13 +7,16 @@
 //! * [`sampling`]: samples, token budget, stop strings, top-p, top-k and seed (`generate`,
 //!   `sweep`);
 //! * [`problems`]: the problem set, its date window and the questions to run (`eval`,
-//!   `sweep`, `info`).
+//!   `sweep`, `info`);
+//! * [`endpoint`]: an OpenAI-compatible server to generate with instead of a model
+//!   (`generate`, `sweep`).
 //!
 //! Where a command's default differs from another's (`--slots` is 256 for `sweep`, `-n` is 1
 //! for `generate`), the group's field is an `Option` or has no default, and the command sets
 //! its default and help with `#[command(mut_arg(...))]`, next to its other flags. Values are
 //! checked while parsing, so clap names the flag and the value in every error.
 
+pub mod endpoint;
 pub mod engine;
 pub mod problems;
 pub mod sampling;

@@ -289,7 +289,7 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
     let mut generated = 0usize;
     for rx in receivers {
         for c in rx {
-            generated += c?.token_ids.len();
+            generated += c?.num_tokens();
         }
     }
     let wall = start.elapsed().as_secs_f64();

@@ -6,13 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use lcb_core::generator::{
-    Completion, GenerationRequest, Generator, Prompt, SampleGroup, SamplingParams,
-};
+use lcb_core::generator::{Completion, GenerationRequest, Prompt, SampleGroup, SamplingParams};
 use lcb_core::prompt::ChatMessage;
-use lcb_engine::EngineConfig;
 
-use crate::args::engine::{load_engine, singular_device, EngineFlags};
+use crate::args::endpoint::EndpointFlags;
+use crate::args::engine::{singular_device, EngineFlags};
 use crate::args::sampling::{temperature, SamplingFlags};
 
 /// Generate samples from a Qwen3 model with lcb's engine.
@@ -44,8 +42,10 @@ use crate::args::sampling::{temperature, SamplingFlags};
 )]
 pub struct GenerateArgs {
     /// Model: a local Hugging Face directory or a hub id (OWNER/NAME[@REVISION]).
-    #[arg(long, value_name = "DIR|HUB_ID")]
-    model: String,
+    #[arg(long, value_name = "DIR|HUB_ID", required_unless_present = "endpoint")]
+    model: Option<String>,
+    #[command(flatten)]
+    endpoint: EndpointFlags,
     #[command(flatten)]
     engine: EngineFlags,
     /// The prompt text.
@@ -112,7 +112,8 @@ impl GenerateArgs {
     }
 
     /// The engine's configuration: decode slots for every sample, at most 256.
-    fn engine_config(&self) -> EngineConfig {
+    #[cfg(test)]
+    fn engine_config(&self) -> lcb_engine::EngineConfig {
         self.engine
             .engine_config(self.max_tokens(), self.n().min(256))
     }
@@ -134,8 +135,13 @@ pub fn run(args: GenerateArgs) -> Result<ExitCode> {
     };
     let n = args.n();
     args.engine.apply_threads(false);
-    let engine = load_engine(&args.model, args.engine_config())?;
-    let completions = engine.submit(request)?;
+    let generator = args.endpoint.generator(
+        args.model.as_deref().unwrap_or_default(),
+        &args.engine,
+        args.max_tokens(),
+        args.n().min(256),
+    )?;
+    let completions = generator.submit(request)?;
 
     // Samples finish in any order; lines go out in index order, each as soon as every
     // earlier one is out.

@@ -6,5 +6,6 @@ pub mod generate;
 pub mod info;
 pub mod merge;
 pub mod report;
+pub mod serve;
 pub mod setup;
 pub mod sweep;

@@ -15,7 +15,8 @@ use lcb_core::sweep::{self, ResultStore, Shard, SweepPlan, SweepSettings};
 use lcb_eval::{SandboxConfig, SandboxEvaluator};
 
 use crate::args::at_least_one;
-use crate::args::engine::{load_engine, EngineFlags};
+use crate::args::endpoint::EndpointFlags;
+use crate::args::engine::EngineFlags;
 use crate::args::problems::{ProblemFlags, QuestionFlags};
 use crate::args::sampling::SamplingFlags;
 use crate::sweep_progress::SweepProgress;
@@ -58,6 +59,8 @@ pub struct SweepArgs {
     /// Model: a local Hugging Face directory or a hub id [default: the fixture model].
     #[arg(long, value_name = "DIR|HUB_ID")]
     model: Option<String>,
+    #[command(flatten)]
+    endpoint: EndpointFlags,
     #[command(flatten)]
     problems: ProblemFlags,
     /// Comma-separated temperatures.
@@ -187,9 +190,14 @@ struct Inputs {
 impl SweepArgs {
     fn inputs(&self) -> Result<Inputs> {
         let embedded = self.model.is_none() && self.problems.problems.is_none();
-        let (model, model_name) = match &self.model {
-            Some(m) => (m.clone(), m.clone()),
-            None => (
+        let (model, model_name) = match (&self.model, &self.endpoint.endpoint) {
+            (Some(m), _) => (m.clone(), m.clone()),
+            // Results record the server's name for its model.
+            (None, Some(_)) => {
+                let name = self.endpoint.served_model()?.to_owned();
+                (name.clone(), name)
+            }
+            (None, None) => (
                 fixture("fixtures/model")?.display().to_string(),
                 "fixtures/model".to_owned(),
             ),
@@ -308,10 +316,10 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
     crate::grading_env::check(args.python.as_deref(), true, args.allow_partial_env)?;
     // Before any thread or process starts: candle reads its thread count once.
     args.engine.apply_threads(true);
-    let generator = load_engine(
-        &inputs.model,
-        args.engine.engine_config(settings.max_tokens, 256),
-    )?;
+    let generator =
+        args.endpoint
+            .generator(&inputs.model, &args.engine, settings.max_tokens, 256)?;
+    let generator = generator.as_ref();
     let evaluator = SandboxEvaluator::new(SandboxConfig {
         python: args.python.clone(),
         workers: args.eval_workers,
@@ -333,7 +341,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
 
     let store = ResultStore::new(&args.output);
     let progress = SweepProgress::new(plan.questions.len() as u64, planned_samples);
-    let result = sweep::run(&generator, &evaluator, &plan, &store, &progress, &cancel);
+    let result = sweep::run(generator, &evaluator, &plan, &store, &progress, &cancel);
     progress.finish();
     let report = match result {
         // The library names no flags; the command says which of its flags are the way out.

@@ -238,6 +238,11 @@ impl Engine {
         self.prompts.tokenizer()
     }
 
+    /// Most tokens one sample may generate.
+    pub fn max_new_tokens(&self) -> usize {
+        self.engine_config.max_new_tokens
+    }
+
     /// Decode slots per device.
     pub fn slots(&self) -> usize {
         self.workers.first().map_or(0, |w| w.slots)

@@ -363,6 +363,7 @@ impl<K: Clone> Scheduler<K> {
             token_ids: generated.token_ids,
             logprobs: generated.logprobs,
             finish_reason: reason,
+            token_count: None,
         };
         if p.reply.send(Ok(completion)).is_err() {
             // Nobody listens any more: stop starting samples of this request.

@@ -308,15 +308,23 @@ fn an_observer_hears_every_token_but_the_last_and_can_call_the_request_off() {
     }
     // The third sample started in a refilled slot; the caller leaves now.
     assert_eq!(s.active().len(), 1);
-    recorder.gone.store(true, std::sync::atomic::Ordering::SeqCst);
+    recorder
+        .gone
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     s.drop_cancelled();
     s.apply_tokens(&[tok(3)]);
     s.fill_slots();
-    assert!(s.active().is_empty() && s.is_idle(), "abandoned and retired");
+    assert!(
+        s.active().is_empty() && s.is_idle(),
+        "abandoned and retired"
+    );
     assert_eq!(s.finished_total(), 3);
     let (_, channels) = s.take_retired();
     drop(channels);
-    assert!(rx.recv().is_err(), "the channel closed without a third completion");
+    assert!(
+        rx.recv().is_err(),
+        "the channel closed without a third completion"
+    );
 }
 
 #[test]
@@ -326,7 +334,9 @@ fn a_request_called_off_before_it_starts_never_prefills() {
     let (mut a, rx) = request(6, vec![group(4, 3, 1.0)]);
     a.observer = Some(recorder.clone());
     s.add(a);
-    recorder.gone.store(true, std::sync::atomic::Ordering::SeqCst);
+    recorder
+        .gone
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     s.drop_cancelled();
     assert_eq!(s.prefill_plan(), None);
     s.fill_slots();

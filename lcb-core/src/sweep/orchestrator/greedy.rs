@@ -49,8 +49,8 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             Some(c) => c,
             None => return Ok(Some(GreedyEnd::Cancelled)),
         };
-        self.note_generated(completion.token_ids.len());
-        self.observer.greedy_generated(completion.token_ids.len());
+        self.note_generated(completion.num_tokens());
+        self.observer.greedy_generated(completion.num_tokens());
         drop(permit.take());
         let code = crate::extract::extract_code(&completion.text);
         let grade = grade_all(
@@ -64,6 +64,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         .pop()
         .expect("grade_all returns one grade per request");
         if grade.passed() {
+            let num_tokens = completion.num_tokens();
             let skipped = Skipped {
                 question_idx: idx,
                 question_id: problem.id().to_owned(),
@@ -74,7 +75,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                     passed: true,
                     verdict: grade.verdict,
                     finish_reason: completion.finish_reason,
-                    num_tokens: completion.token_ids.len(),
+                    num_tokens,
                 },
                 format_version: FORMAT_VERSION,
             };

@@ -445,7 +445,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                 "the generator returned sample {i} of group {g} twice"
             )));
         }
-        let num_tokens = c.token_ids.len();
+        let num_tokens = c.num_tokens();
         self.observer.sample_generated(num_tokens);
         self.note_generated(num_tokens);
         flight.tokens += num_tokens;

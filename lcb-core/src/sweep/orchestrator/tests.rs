@@ -68,6 +68,7 @@ impl Generator for Canned {
                     token_ids: vec![1; 3 + i % 2],
                     logprobs: vec![-0.5; 3 + i % 2],
                     finish_reason: FinishReason::Stop,
+                    token_count: None,
                 };
                 std::thread::sleep(delay);
                 let _ = tx.send(Ok(c));
