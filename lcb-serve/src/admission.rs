@@ -85,7 +85,6 @@ impl Admission {
     }
 
     /// Requests and samples held now.
-    #[cfg(test)]
     pub(crate) fn in_use(&self) -> (usize, usize) {
         (
             self.requests.load(Ordering::SeqCst),

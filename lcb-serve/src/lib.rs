@@ -3,7 +3,8 @@
 //! One model, one engine (one thread per device); every client's requests go into the same
 //! engine, so concurrent clients decode in the same batches. The endpoints: `GET /health`,
 //! `GET /v1/models`, `POST /v1/completions`, `POST /v1/chat/completions` (streamed as
-//! server-sent events when asked), and vLLM's `POST /tokenize` and `POST /detokenize`.
+//! server-sent events when asked), vLLM's `POST /tokenize` and `POST /detokenize`, and
+//! lcb's `GET /stats` (requests and samples held now, the engine's counters).
 //!
 //! The parts: `params` (a request checked and turned into engine work), `admission` (the
 //! bounded queue), `session` (a request on the engine, and calling it off when its client

@@ -35,6 +35,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/v1/models", get(models))
+        .route("/stats", get(stats))
         .route("/v1/completions", post(completions))
         .route("/v1/chat/completions", post(chat))
         .route("/tokenize", post(tokenize))
@@ -52,7 +53,7 @@ async fn not_found() -> ApiError {
         None,
         None,
         "no such endpoint (lcb serve has /health, /v1/models, /v1/completions, \
-         /v1/chat/completions, /tokenize, /detokenize)",
+         /v1/chat/completions, /tokenize, /detokenize, /stats)",
     )
 }
 
@@ -68,6 +69,20 @@ async fn method_not_allowed() -> ApiError {
 
 async fn health() -> &'static str {
     "ok"
+}
+
+/// lcb's own: what the server holds now and what the engine has done since it started.
+async fn stats(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
+    let (requests, samples) = app.admission.in_use();
+    let engine = app.engine.stats();
+    Json(serde_json::json!({
+        "requests_in_flight": requests,
+        "samples_in_flight": samples,
+        "requests_finished": engine.requests.len(),
+        "steps": engine.steps,
+        "prefill_tokens": engine.prefill_tokens,
+        "decode_tokens": engine.decode_tokens,
+    }))
 }
 
 async fn models(State(app): State<Arc<App>>) -> Json<ModelList> {
@@ -88,6 +103,13 @@ fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, 
             format!("request body: {}", r.body_text()),
         )
     })?;
+    // serde would read a struct from an array too, and then blame `[0]`.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid(
+            None,
+            "the body must be a JSON object (the request's fields)",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(&bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -100,22 +122,11 @@ fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, 
                 _ => "expected a string or a list of content parts".into(),
             };
         }
-        // An unknown field is reported at its parent; name the field itself.
-        let unknown = message
-            .strip_prefix("unknown field `")
-            .and_then(|rest| rest.split('`').next())
-            .map(|field| {
-                if path == "." {
-                    field.to_owned()
-                } else {
-                    format!("{path}.{field}")
-                }
-            });
         if inner.is_syntax() || inner.is_eof() {
             return ApiError::invalid(None, format!("the body is not valid JSON: {message}"));
         }
-        let param = unknown.unwrap_or(path);
-        ApiError::invalid(Some(&param), format!("{param}: {message}"))
+        // The path names the field at fault, an unknown one included.
+        ApiError::invalid(Some(&path), format!("{path}: {message}"))
     })?;
     de.end()
         .map_err(|e| ApiError::invalid(None, format!("the body is not valid JSON: {e}")))?;
@@ -267,14 +278,12 @@ async fn generate(app: &Arc<App>, api: Api, work: Work) -> Result<Response, ApiE
 /// [`ChoiceStream`]), one that ends each choice, the usage if asked for, then `[DONE]`. A
 /// client that leaves drops the stream, and with it the session: the engine abandons the
 /// request's samples.
-fn stream(
-    mut session: Session,
-    work: Work,
-    responder: Responder,
-    prompt_tokens: usize,
-) -> Response {
+fn stream(session: Session, work: Work, responder: Responder, prompt_tokens: usize) -> Response {
     let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(256);
     tokio::spawn(async move {
+        // Bound as a whole: the block would otherwise capture only the fields it reads and
+        // drop the rest at once, the queue permit among them.
+        let mut session = session;
         let send = |data: String| {
             let tx = tx.clone();
             async move { tx.send(Ok(SseEvent::default().data(data))).await.is_ok() }

@@ -76,3 +76,5 @@ pub fn read_json(path: &Path) -> Value {
 pub fn read_json_lines(path: &Path) -> Vec<Value> {
     json_lines(&std::fs::read_to_string(path).unwrap())
 }
+
+pub mod server;

@@ -1,0 +1,463 @@
+//! `lcb serve` at the HTTP level, with `curl` and raw sockets: bad requests get OpenAI's
+//! error object with the field named, slow clients hold up no one, a full queue answers 503
+//! with Retry-After, a client that leaves cancels its samples, SIGTERM lets requests finish;
+//! and `--endpoint` against it gives exactly the in-process results.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::server::{curl, post, post_json, Server};
+use common::{lcb, read_json, succeed};
+use lcb_core::sweep::ResultStore;
+use serde_json::{json, Value};
+
+fn completions(server: &Server) -> String {
+    format!("{}/v1/completions", server.url)
+}
+
+/// A refused request: its status, and its error object's `param` and message.
+fn refused(url: &str, body: &str) -> (u16, Value, String) {
+    let (status, text) = post(url, body);
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let error = &v["error"];
+    assert!(error["type"].is_string(), "not an OpenAI error object: {v}");
+    (
+        status,
+        error["param"].clone(),
+        error["message"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn bad_requests_get_the_openai_error_object_naming_the_field() {
+    let server = Server::start(&["--max-body", "4KiB", "--max-tokens", "64"]);
+    let url = completions(&server);
+    let m = r#""model": "fixtures/model""#;
+    let cases: Vec<(String, u16, Value, &str)> = vec![
+        (
+            format!("{{{m}, \"prompt\": \"x\","),
+            400,
+            Value::Null,
+            "not valid JSON",
+        ),
+        ("[1, 2]".into(), 400, Value::Null, "a JSON object"),
+        (
+            format!("{{{m}, \"prompt\": \"x\", \"temprature\": 1}}"),
+            400,
+            json!("temprature"),
+            "unknown field",
+        ),
+        (
+            format!("{{{m}, \"prompt\": \"x\", \"temperature\": \"hot\"}}"),
+            400,
+            json!("temperature"),
+            "invalid type",
+        ),
+        (
+            format!("{{{m}, \"prompt\": \"x\", \"temperature\": -1}}"),
+            400,
+            json!("temperature"),
+            "≥ 0",
+        ),
+        (
+            format!("{{{m}, \"prompt\": \"x\", \"n\": 0}}"),
+            400,
+            json!("n"),
+            "between 1",
+        ),
+        (
+            format!("{{{m}, \"prompt\": \"x\", \"max_tokens\": 65}}"),
+            400,
+            json!("max_tokens"),
+            "limit 64",
+        ),
+        (
+            format!("{{{m}, \"prompt\": \"x\", \"logprobs\": 5}}"),
+            400,
+            json!("logprobs"),
+            "alternatives",
+        ),
+        (
+            format!("{{{m}, \"prompt\": \"x\", \"presence_penalty\": 0.5}}"),
+            400,
+            json!("presence_penalty"),
+            "not supported",
+        ),
+        (
+            format!("{{{m}, \"prompt\": \"x\", \"stop\": 3}}"),
+            400,
+            json!("stop"),
+            "string or a list",
+        ),
+        (
+            format!("{{{m}, \"prompt\": \"\"}}"),
+            400,
+            json!("prompt"),
+            "empty",
+        ),
+        (
+            format!("{{{m}, \"prompt\": [999999999]}}"),
+            400,
+            json!("prompt"),
+            "vocabulary",
+        ),
+        (
+            format!("{{{m}, \"prompt\": \"x\", \"n\": 2, \"lcb\": {{\"indices\": [1, 1]}}}}"),
+            400,
+            json!("lcb.indices"),
+            "repeats",
+        ),
+        (
+            r#"{"model": "gpt-4", "prompt": "x"}"#.into(),
+            404,
+            json!("model"),
+            "does not exist",
+        ),
+        (
+            format!("{{{m}, \"prompt\": \"{}\"}}", "x".repeat(5000)),
+            413,
+            Value::Null,
+            "length limit",
+        ),
+    ];
+    for (body, status, param, message) in cases {
+        let got = refused(&url, &body);
+        let shown = &body[..body.len().min(80)];
+        assert_eq!(got.0, status, "{shown}: {got:?}");
+        assert_eq!(got.1, param, "{shown}: {got:?}");
+        assert!(got.2.contains(message), "{shown}: {got:?}");
+    }
+    let chat = format!("{}/v1/chat/completions", server.url);
+    let got = refused(
+        &chat,
+        &format!(r#"{{{m}, "messages": [{{"role": "robot", "content": "x"}}]}}"#),
+    );
+    assert_eq!(
+        (got.0, &got.1),
+        (400, &json!("messages[0].role")),
+        "{got:?}"
+    );
+    let got = refused(&chat, &format!(r#"{{{m}, "messages": []}}"#));
+    assert_eq!((got.0, &got.1), (400, &json!("messages")), "{got:?}");
+    // Unknown paths and methods answer in the same shape.
+    let (status, body) = curl(&[&format!("{}/v2/nothing", server.url)]);
+    assert_eq!(status, 404);
+    assert!(body.contains("no such endpoint"), "{body}");
+    let (status, body) = curl(&[&url]);
+    assert_eq!(status, 405, "{body}");
+    // And the server is still well.
+    let (status, _) = curl(&[&format!("{}/health", server.url)]);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn completions_chat_and_streams_agree_with_each_other() {
+    let server = Server::start(&[]);
+    let url = completions(&server);
+    let request = json!({"model": "fixtures/model", "prompt": "def add(a, b):", "n": 3,
+        "seed": 5, "temperature": 0.9, "max_tokens": 30, "stop": ["\n\n"], "logprobs": 0,
+        "return_tokens_as_token_ids": true});
+    let (status, whole) = post_json(&url, &request);
+    assert_eq!(status, 200, "{whole}");
+    let choices = whole["choices"].as_array().unwrap();
+    assert_eq!(choices.len(), 3);
+    let tokens: usize = choices
+        .iter()
+        .map(|c| c["logprobs"]["tokens"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(whole["usage"]["completion_tokens"], tokens);
+    // The same request streamed: per choice, the deltas add up to the whole text.
+    let mut streamed = request.clone();
+    streamed["stream"] = json!(true);
+    streamed["stream_options"] = json!({"include_usage": true});
+    let (status, body) = post(&url, &streamed.to_string());
+    assert_eq!(status, 200);
+    let events: Vec<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(events.last(), Some(&"[DONE]"));
+    let mut texts = [String::new(), String::new(), String::new()];
+    let mut finished = [0; 3];
+    let mut usage = Value::Null;
+    for e in &events[..events.len() - 1] {
+        let chunk: Value = serde_json::from_str(e).unwrap();
+        if chunk["choices"].as_array().unwrap().is_empty() {
+            usage = chunk["usage"].clone();
+        }
+        for c in chunk["choices"].as_array().unwrap() {
+            let i = c["index"].as_u64().unwrap() as usize;
+            texts[i].push_str(c["text"].as_str().unwrap());
+            if !c["finish_reason"].is_null() {
+                finished[i] += 1;
+                assert_eq!(c["finish_reason"], choices[i]["finish_reason"]);
+            }
+        }
+    }
+    assert_eq!(finished, [1, 1, 1]);
+    for (i, c) in choices.iter().enumerate() {
+        assert_eq!(texts[i], c["text"].as_str().unwrap(), "choice {i}");
+    }
+    assert_eq!(usage, whole["usage"]);
+    // Chat: the template renders as /tokenize says, and a seeded chat request repeats.
+    let chat = json!({"model": "fixtures/model", "messages": [{"role": "user", "content": "hi"}],
+        "chat_template_kwargs": {"enable_thinking": false}, "seed": 1, "max_tokens": 12, "n": 2});
+    let a = post_json(&format!("{}/v1/chat/completions", server.url), &chat).1;
+    let b = post_json(&format!("{}/v1/chat/completions", server.url), &chat).1;
+    assert_eq!(a["choices"], b["choices"]);
+    assert_eq!(a["choices"][0]["message"]["role"], "assistant");
+    let (_, t) = post_json(
+        &format!("{}/tokenize", server.url),
+        &json!({"messages": chat["messages"], "chat_template_kwargs": {"enable_thinking": false}}),
+    );
+    assert_eq!(a["usage"]["prompt_tokens"], t["count"]);
+    assert!(
+        t["prompt"]
+            .as_str()
+            .unwrap()
+            .ends_with("<think>\n\n</think>\n\n"),
+        "{t}"
+    );
+}
+
+#[test]
+fn lcb_generate_over_http_equals_lcb_generate_in_process() {
+    let server = Server::start(&[]);
+    let args = [
+        "--prompt",
+        "def is_prime(n):",
+        "-n",
+        "4",
+        "--seed",
+        "3",
+        "--temperature",
+        "1.1",
+        "--max-tokens",
+        "40",
+        "--stop",
+        "\n\n",
+    ];
+    let local = succeed(
+        lcb()
+            .args(["generate", "--model", "fixtures/model"])
+            .args(args),
+    );
+    let http = succeed(
+        lcb()
+            .args(["generate", "--endpoint", &format!("{}/v1", server.url)])
+            .args(["--served-model", "fixtures/model"])
+            .args(args),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&local.stdout),
+        String::from_utf8_lossy(&http.stdout),
+        "same samples, token ids and log-probabilities"
+    );
+}
+
+#[test]
+fn a_slow_client_holds_up_no_one() {
+    let server = Server::start(&[]);
+    let address = server.url.trim_start_matches("http://").to_owned();
+    // One client sends half its headers and stalls; another sends a body slower still.
+    let mut stalled = TcpStream::connect(&address).unwrap();
+    stalled
+        .write_all(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Le")
+        .unwrap();
+    let mut trickle = TcpStream::connect(&address).unwrap();
+    trickle
+        .write_all(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n{\"mo")
+        .unwrap();
+    let started = Instant::now();
+    let (status, body) = post_json(
+        &completions(&server),
+        &json!({"model": "fixtures/model", "prompt": "x", "max_tokens": 4}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // The trickling client finishes its body (invalid JSON): it gets its 400 all the same.
+    trickle.write_all(&[b' '; 196]).unwrap();
+    let mut answer = String::new();
+    trickle
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = trickle.read(&mut buf).unwrap();
+    answer.push_str(&String::from_utf8_lossy(&buf[..n]));
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    drop(stalled);
+}
+
+#[test]
+fn a_full_queue_answers_503_and_a_client_that_leaves_cancels_its_samples() {
+    let server = Server::start(&["--max-requests", "1", "--max-tokens", "2048"]);
+    let address = server.url.trim_start_matches("http://").to_owned();
+    // A long streamed request: 64 samples of 2,048 tokens, end-of-sequence ignored.
+    let body = json!({"model": "fixtures/model", "prompt": "def f(x):", "n": 64,
+        "max_tokens": 2048, "ignore_eos": true, "stream": true, "seed": 1})
+    .to_string();
+    let mut client = TcpStream::connect(&address).unwrap();
+    write!(
+        client,
+        "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut first = [0u8; 512];
+    let n = client.read(&mut first).unwrap();
+    assert!(
+        String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&first[..n])
+    );
+    server.wait_for(30, "the stream decodes", |s| {
+        s["decode_tokens"].as_u64() > Some(0)
+    });
+    // The queue holds one request: the next is told to come back.
+    let (status, text) = curl(&[
+        "-D",
+        "-",
+        "-H",
+        "content-type: application/json",
+        "--data-binary",
+        r#"{"model": "fixtures/model", "prompt": "x", "max_tokens": 2}"#,
+        &completions(&server),
+    ]);
+    assert_eq!(status, 503, "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("retry-after: 1"),
+        "{text}"
+    );
+    assert!(text.contains("server_overloaded"), "{text}");
+    // The streaming client leaves: its samples are abandoned, not decoded to the end.
+    drop(client);
+    server.wait_for(30, "the request leaves", |s| {
+        s["requests_in_flight"] == 0 && s["samples_in_flight"] == 0
+    });
+    // The engine notices at its next step.
+    std::thread::sleep(Duration::from_millis(300));
+    let decoded = server.stats()["decode_tokens"].as_u64().unwrap();
+    assert!(
+        decoded < 64 * 2047,
+        "decoded {decoded} tokens after the client left"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        server.stats()["decode_tokens"],
+        decoded,
+        "nothing decodes any more"
+    );
+    let (status, _) = post(
+        &completions(&server),
+        r#"{"model": "fixtures/model", "prompt": "x", "max_tokens": 2}"#,
+    );
+    assert_eq!(status, 200, "room again");
+}
+
+#[test]
+fn sigterm_lets_a_request_in_flight_finish_and_exits_zero() {
+    let mut server = Server::start(&[]);
+    let url = completions(&server);
+    let request = std::thread::spawn(move || {
+        post_json(
+            &url,
+            &json!({"model": "fixtures/model", "prompt": "def f(x):", "n": 4,
+                "max_tokens": 400, "ignore_eos": true, "seed": 2}),
+        )
+    });
+    server.wait_for(30, "the request runs", |s| s["requests_in_flight"] == 1);
+    let status = server.terminate();
+    let (code, answer) = request.join().unwrap();
+    assert_eq!(code, 200, "{answer}");
+    let choices = answer["choices"].as_array().unwrap();
+    assert_eq!(choices.len(), 4);
+    assert!(choices.iter().all(|c| c["finish_reason"] == "length"));
+    assert!(status.success(), "{status:?}: {}", server.log());
+    assert!(
+        server.log().contains("lcb serve: stopped"),
+        "{}",
+        server.log()
+    );
+}
+
+/// The fixture problems, a few questions, two temperatures: small enough for a debug build.
+fn sweep_args(out: &std::path::Path) -> Vec<String> {
+    [
+        "sweep",
+        "--problems",
+        "fixtures/problems/lcb_fixtures.jsonl",
+        "--questions",
+        "0..5",
+        "--temperatures",
+        "0.3,1.2",
+        "-n",
+        "6",
+        "--max-tokens",
+        "96",
+        "--no-skip",
+        "--allow-partial-env",
+        "--output",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([out.display().to_string()])
+    .collect()
+}
+
+#[test]
+fn a_sweep_over_http_equals_the_in_process_sweep_and_resumes_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    let http = dir.path().join("http");
+    succeed(
+        lcb()
+            .args(sweep_args(&local))
+            .args(["--model", "fixtures/model"]),
+    );
+    let server = Server::start(&[]);
+    let endpoint = format!("{}/v1", server.url);
+    let over_http = || {
+        succeed(lcb().args(sweep_args(&http)).args([
+            "--endpoint",
+            &endpoint,
+            "--served-model",
+            "fixtures/model",
+        ]))
+    };
+    over_http();
+    let snapshot = |p: &std::path::Path| ResultStore::new(p).timing_free_snapshot().unwrap();
+    let expected = snapshot(&local);
+    assert_eq!(
+        expected.len(),
+        5 * 3,
+        "two temperature files and a summary per question"
+    );
+    assert_eq!(snapshot(&http), expected);
+    let summary = read_json(&http.join("run_summary.json"));
+    assert_eq!(summary["model_config"]["endpoint"], endpoint.as_str());
+    assert_eq!(summary["model_config"]["served_model"], "fixtures/model");
+    assert_eq!(
+        summary["generator"],
+        read_json(&local.join("run_summary.json"))["generator"]
+    );
+    // An interrupted run leaves files complete or absent: remove some, run again.
+    std::fs::remove_file(http.join("q1/t1_2_n6.json")).unwrap();
+    std::fs::remove_dir_all(http.join("q3")).unwrap();
+    over_http();
+    assert_eq!(
+        snapshot(&http),
+        expected,
+        "resumed over HTTP to the same tree"
+    );
+    // A tree made over HTTP resumes in-process too: the server's engine is the same.
+    std::fs::remove_file(http.join("q4/t0_3_n6.json")).unwrap();
+    succeed(
+        lcb()
+            .args(sweep_args(&http))
+            .args(["--model", "fixtures/model"]),
+    );
+    assert_eq!(snapshot(&http), expected);
+}
