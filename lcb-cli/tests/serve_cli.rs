@@ -461,3 +461,77 @@ fn a_sweep_over_http_equals_the_in_process_sweep_and_resumes_to_it() {
     );
     assert_eq!(snapshot(&http), expected);
 }
+
+#[test]
+fn a_client_that_leaves_before_a_whole_answer_cancels_too() {
+    let server = Server::start(&["--max-tokens", "2048"]);
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let body = json!({"model": "fixtures/model", "prompt": "def f(x):", "n": 64,
+        "max_tokens": 2048, "ignore_eos": true, "seed": 1})
+    .to_string();
+    let mut client = TcpStream::connect(&address).unwrap();
+    write!(
+        client,
+        "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    server.wait_for(30, "the request decodes", |s| {
+        s["requests_in_flight"] == 1 && s["decode_tokens"].as_u64() > Some(0)
+    });
+    drop(client);
+    server.wait_for(30, "the request leaves", |s| s["requests_in_flight"] == 0);
+    std::thread::sleep(Duration::from_millis(300));
+    let decoded = server.stats()["decode_tokens"].as_u64().unwrap();
+    assert!(
+        decoded < 64 * 2047,
+        "decoded {decoded} tokens after the client left"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        server.stats()["decode_tokens"],
+        decoded,
+        "nothing decodes any more"
+    );
+}
+
+#[test]
+fn the_standard_api_path_runs_a_sweep_and_resumes_it_to_the_same_tree() {
+    // One request per sample with a derived seed, token counts from `usage`: how lcb talks
+    // to servers that are not lcb serve. lcb serve is deterministic for a seed, so a resumed
+    // run gives the same tree.
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("standard");
+    let server = Server::start(&[]);
+    let endpoint = format!("{}/v1", server.url);
+    let run = || {
+        succeed(
+            lcb()
+                .args(sweep_args(&tree))
+                .args(["--endpoint", &endpoint, "--served-model", "fixtures/model"])
+                .args(["--standard-api", "--concurrency", "8"]),
+        )
+    };
+    run();
+    let first = ResultStore::new(&tree).timing_free_snapshot().unwrap();
+    assert_eq!(first.len(), 15);
+    let file = &first["q0/t0_3_n6.json"];
+    let completions = file["completions"].as_array().unwrap();
+    assert_eq!(completions.len(), 6);
+    assert!(completions
+        .iter()
+        .all(|c| c["num_tokens"].as_u64() > Some(0)));
+    assert_eq!(file["model_config"]["engine"], "openai-endpoint");
+    std::fs::remove_dir_all(tree.join("q2")).unwrap();
+    run();
+    assert_eq!(
+        ResultStore::new(&tree).timing_free_snapshot().unwrap(),
+        first
+    );
+    // The server saw one request per sample (and the two questions' prompts rendered).
+    let stats = server.stats();
+    assert!(
+        stats["requests_finished"].as_u64() >= Some(5 * 2 * 6 + 3 * 2),
+        "{stats}"
+    );
+}

@@ -30,7 +30,7 @@ use lcb_core::generator::{
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::wire::{
     token_id, AssistantMessage, ChatChoice, ChatRequest, ChatResponse, ChatTemplateKwargs,
@@ -56,6 +56,9 @@ pub struct EndpointConfig {
     pub request_timeout: Duration,
     /// With `lcb serve`: most samples in one streamed request.
     pub max_samples_per_request: usize,
+    /// Speak only the standard API, whatever the server (one request per sample, no
+    /// extension fields): how any server is measured, on lcb serve or vLLM too.
+    pub standard_only: bool,
 }
 
 impl EndpointConfig {
@@ -69,6 +72,7 @@ impl EndpointConfig {
             max_retries: 8,
             request_timeout: Duration::from_secs(600),
             max_samples_per_request: 4096,
+            standard_only: false,
         }
     }
 }
@@ -129,7 +133,8 @@ struct Shared {
     config: EndpointConfig,
     base: String,
     kind: ServerKind,
-    permits: Semaphore,
+    /// One per HTTP request in flight ([`EndpointConfig::concurrency`]).
+    permits: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for EndpointGenerator {
@@ -482,7 +487,7 @@ impl EndpointGenerator {
             config: config.clone(),
             base: base.clone(),
             kind: ServerKind::Other,
-            permits: Semaphore::new(config.concurrency.max(1)),
+            permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
         };
         let models_url = format!("{base}/models");
         let list: ModelList = runtime
@@ -521,6 +526,7 @@ impl EndpointGenerator {
                     .join(", "),
             })?;
         let kind = match (card.owned_by.as_str(), &card.lcb) {
+            _ if config.standard_only => ServerKind::Other,
             ("lcb", Some(_)) => ServerKind::Lcb,
             ("vllm", _) => ServerKind::Vllm,
             _ => ServerKind::Other,
@@ -552,8 +558,9 @@ impl EndpointGenerator {
 
 /// Streams one group's samples from `lcb serve`, retrying what a cut stream left.
 async fn lcb_group(
+    _permit: OwnedSemaphorePermit,
     shared: Arc<Shared>,
-    prompt: Prompt,
+    prompt: Arc<Prompt>,
     group_index: usize,
     group: SampleGroup,
     indices: Vec<usize>,
@@ -562,7 +569,6 @@ async fn lcb_group(
     // The samples still wanted: a retry asks only for what an earlier stream left.
     let left = std::sync::Mutex::new(indices);
     let what = format!("{}/… group {group_index}", shared.base);
-    let _permit = shared.permits.acquire().await.map_err(|e| e.to_string())?;
     shared
         .with_retries(&what, || {
             let indices = left.lock().expect("left lock").clone();
@@ -701,14 +707,14 @@ fn apply(
 
 /// One sample from a server without lcb's stream keys.
 async fn one_sample(
+    _permit: OwnedSemaphorePermit,
     shared: Arc<Shared>,
-    prompt: Prompt,
+    prompt: Arc<Prompt>,
     group_index: usize,
     group: SampleGroup,
     index: usize,
     tx: Sender<Result<Completion, GenError>>,
 ) -> Result<(), String> {
-    let _permit = shared.permits.acquire().await.map_err(|e| e.to_string())?;
     let seed = derived_seed(group.params.seed, group.stream, index);
     let body = Body::new(
         &shared.config.model,
@@ -784,46 +790,64 @@ impl Generator for EndpointGenerator {
         let (tx, rx) = crossbeam_channel::unbounded();
         let shared = self.shared.clone();
         self.runtime.spawn(async move {
-            let mut tasks = tokio::task::JoinSet::new();
-            for (gi, group) in request.groups.iter().enumerate() {
+            let prompt = Arc::new(request.prompt);
+            // One unit per HTTP request: (group, the sample indices it asks for).
+            let per_request = match shared.kind {
+                ServerKind::Lcb => shared.config.max_samples_per_request.max(1),
+                ServerKind::Vllm | ServerKind::Other => 1,
+            };
+            let units = request.groups.iter().enumerate().flat_map(|(gi, group)| {
                 let indices: Vec<usize> = group.indices().collect();
+                indices
+                    .chunks(per_request)
+                    .map(|chunk| (gi, chunk.to_vec()))
+                    .collect::<Vec<_>>()
+            });
+            let mut tasks = tokio::task::JoinSet::new();
+            let failed = |joined: Result<Result<(), String>, tokio::task::JoinError>| match joined {
+                Ok(Ok(())) => None,
+                Ok(Err(message)) => Some(message),
+                Err(e) => Some(format!("a request task failed: {e}")),
+            };
+            let mut failure = None;
+            // Tasks are spawned as permits free up, so a request of 40,000 samples holds
+            // `concurrency` tasks at a time, not 40,000; a failure stops the spawning.
+            'units: for (gi, indices) in units {
+                let permit = loop {
+                    tokio::select! {
+                        biased;
+                        Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                            if let Some(f) = failed(joined) {
+                                failure = Some(f);
+                                break 'units;
+                            }
+                        }
+                        permit = shared.permits.clone().acquire_owned() => {
+                            break permit.expect("the semaphore is never closed");
+                        }
+                    }
+                };
+                let group = request.groups[gi].clone();
+                let (shared, prompt, tx) = (shared.clone(), prompt.clone(), tx.clone());
                 match shared.kind {
                     ServerKind::Lcb => {
-                        for chunk in indices.chunks(shared.config.max_samples_per_request.max(1)) {
-                            tasks.spawn(lcb_group(
-                                shared.clone(),
-                                request.prompt.clone(),
-                                gi,
-                                group.clone(),
-                                chunk.to_vec(),
-                                tx.clone(),
-                            ));
-                        }
+                        tasks.spawn(lcb_group(permit, shared, prompt, gi, group, indices, tx))
                     }
-                    ServerKind::Vllm | ServerKind::Other => {
-                        for i in indices {
-                            tasks.spawn(one_sample(
-                                shared.clone(),
-                                request.prompt.clone(),
-                                gi,
-                                group.clone(),
-                                i,
-                                tx.clone(),
-                            ));
-                        }
-                    }
+                    ServerKind::Vllm | ServerKind::Other => tasks.spawn(one_sample(
+                        permit, shared, prompt, gi, group, indices[0], tx,
+                    )),
+                };
+            }
+            while failure.is_none() {
+                match tasks.join_next().await {
+                    Some(joined) => failure = failed(joined),
+                    None => break,
                 }
             }
-            while let Some(joined) = tasks.join_next().await {
-                let failure = match joined {
-                    Ok(Ok(())) => continue,
-                    Ok(Err(message)) => message,
-                    Err(e) => format!("a request task failed: {e}"),
-                };
+            if let Some(failure) = failure {
                 // One sample failing for good fails the request; the rest are called off.
                 tasks.abort_all();
                 let _ = tx.send(Err(GenError::Failed(failure)));
-                break;
             }
         });
         Ok(rx)

@@ -35,6 +35,10 @@ pub struct EndpointFlags {
     /// before retrying.
     #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = at_least_one)]
     pub request_timeout: usize,
+    /// With --endpoint: speak only the standard API even to lcb serve or vLLM (one request
+    /// per sample with a derived seed, no extension fields), as with any other server.
+    #[arg(long)]
+    pub standard_api: bool,
 }
 
 impl EndpointFlags {
@@ -55,6 +59,7 @@ impl EndpointFlags {
         config.api_key = self.api_key.clone();
         config.concurrency = self.concurrency;
         config.request_timeout = Duration::from_secs(self.request_timeout as u64);
+        config.standard_only = self.standard_api;
         let generator = EndpointGenerator::connect(config)
             .with_context(|| format!("cannot use the endpoint {url}"))?;
         tracing::info!("generating with {url} ({:?} server)", generator.kind());

@@ -241,7 +241,6 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
             options.engine.max_slots
         },
         max_prompt_tokens: options.prompt_tokens,
-        resident_prompts: 2,
         record_sample_timings: true,
         ..options.engine.clone()
     };

@@ -55,6 +55,10 @@ pub struct BenchArgs {
     /// Prompt tokens per prefill chunk.
     #[arg(long, value_name = "N", default_value_t = 512)]
     prefill_chunk: usize,
+    /// Prompts whose caches may be resident at once (as `lcb serve --max-prompts`): how many
+    /// of the --prompts decode together.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = at_least_one)]
+    max_prompts: usize,
     /// Also run candle-transformers' Qwen3 one sequence at a time and report the ratio.
     #[arg(long)]
     compare: bool,
@@ -106,6 +110,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     args.engine.apply_threads(false);
     let mut engine = args.engine.engine_config(args.new_tokens, 0);
     engine.prefill_chunk = args.prefill_chunk;
+    engine.resident_prompts = args.max_prompts;
     // 0 slots, given or not, is as many as --samples (the workload decides).
     engine.max_slots = args.engine.slots.unwrap_or(0);
     let options = BenchOptions {

@@ -67,8 +67,9 @@ pub struct EngineConfig {
     pub resident_prompts: usize,
     /// Most prompt tokens per prefill chunk.
     pub prefill_chunk: usize,
-    /// Keep every finished sample's timing in [`Engine::stats`] (benchmarks' percentiles;
-    /// off by default, since a long sweep would accumulate millions).
+    /// Keep every finished request's and sample's timing in [`Engine::stats`] (benchmarks'
+    /// percentiles; off by default, since a long sweep or a server would accumulate
+    /// millions).
     pub record_sample_timings: bool,
 }
 

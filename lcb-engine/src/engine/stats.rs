@@ -21,7 +21,9 @@ pub struct EngineStats {
     pub prefill_tokens: u64,
     /// Seconds spent sampling on the host.
     pub sampling_seconds: f64,
-    /// Finished requests' timings.
+    /// Requests finished (sent, failed or abandoned).
+    pub requests_finished: u64,
+    /// Finished requests' timings (only with [`EngineConfig::record_sample_timings`]).
     pub requests: Vec<RequestTiming>,
     /// Finished samples' timings (only with [`EngineConfig::record_sample_timings`]).
     ///
@@ -40,6 +42,7 @@ impl EngineStats {
         self.prefill_only_seconds += other.prefill_only_seconds;
         self.prefill_tokens += other.prefill_tokens;
         self.sampling_seconds += other.sampling_seconds;
+        self.requests_finished += other.requests_finished;
         self.requests.extend(other.requests);
         self.samples.extend(other.samples);
     }
