@@ -33,10 +33,10 @@ use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::wire::{
-    token_id, AssistantMessage, ChatChoice, ChatRequest, ChatResponse, ChatTemplateKwargs,
-    CommonFields, CompletionChoice, CompletionRequest, CompletionResponse, DetokenizeRequest,
-    DetokenizeResponse, ErrorResponse, LcbSampling, MessageContent, ModelCard, ModelList,
-    PromptField, RequestMessage, StopField, TokenizeRequest, TokenizeResponse,
+    token_id, AssistantMessage, ChatRequest, ChatResponse, ChatTemplateKwargs, CommonFields,
+    CompletionRequest, CompletionResponse, DetokenizeRequest, DetokenizeResponse, ErrorResponse,
+    LcbSampling, MessageContent, ModelCard, ModelList, PromptField, RequestMessage, StopField,
+    TokenizeRequest, TokenizeResponse,
 };
 
 /// Where and how to reach the server.
@@ -248,6 +248,13 @@ impl Shared {
         url: &str,
         body: &B,
     ) -> Result<T, Attempt> {
+        let text = self.post(url, body).await?;
+        serde_json::from_str(&text)
+            .map_err(|e| Attempt::fatal(format!("the answer is not what the API promises: {e}")))
+    }
+
+    /// POSTs `body` to `url`; the answer's text when it succeeded.
+    async fn post<B: Serialize>(&self, url: &str, body: &B) -> Result<String, Attempt> {
         let response = self
             .request(reqwest::Method::POST, url)
             .json(body)
@@ -258,9 +265,7 @@ impl Shared {
         if !response.status().is_success() {
             return Err(error_answer(response).await);
         }
-        let bytes = response.bytes().await.map_err(from_reqwest)?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| Attempt::fatal(format!("the answer is not what the API promises: {e}")))
+        response.text().await.map_err(from_reqwest)
     }
 }
 
@@ -348,49 +353,63 @@ impl Partial {
 }
 
 /// One choice of a completions or chat answer (whole or chunk), in one shape.
-struct ChoiceUpdate<'a> {
+struct ChoiceUpdate {
     index: usize,
-    text: Option<&'a str>,
-    tokens: Vec<(&'a str, f32)>,
-    finish: Option<&'a str>,
+    text: Option<String>,
+    tokens: Vec<(String, f32)>,
+    finish: Option<String>,
 }
 
-fn completion_choices(choices: &[CompletionChoice]) -> Vec<ChoiceUpdate<'_>> {
-    choices
-        .iter()
-        .map(|c| ChoiceUpdate {
-            index: c.index,
-            text: Some(&c.text),
-            tokens: c.logprobs.as_ref().map_or_else(Vec::new, |l| {
-                l.tokens
-                    .iter()
-                    .map(String::as_str)
-                    .zip(l.token_logprobs.iter().copied())
-                    .collect()
-            }),
-            finish: c.finish_reason.as_deref(),
-        })
-        .collect()
+/// A completions or chat answer (whole or a streamed chunk), in one shape.
+struct Answer {
+    choices: Vec<ChoiceUpdate>,
+    completion_tokens: Option<usize>,
 }
 
-fn chat_choices(choices: &[ChatChoice]) -> Vec<ChoiceUpdate<'_>> {
-    choices
-        .iter()
-        .map(|c| {
-            let message: Option<&AssistantMessage> = c.delta.as_ref().or(c.message.as_ref());
-            ChoiceUpdate {
-                index: c.index,
-                text: message.and_then(|m| m.content.as_deref()),
-                tokens: c.logprobs.as_ref().map_or_else(Vec::new, |l| {
-                    l.content
-                        .iter()
-                        .map(|t| (t.token.as_str(), t.logprob))
-                        .collect()
-                }),
-                finish: c.finish_reason.as_deref(),
-            }
-        })
-        .collect()
+impl From<CompletionResponse> for Answer {
+    fn from(r: CompletionResponse) -> Self {
+        Answer {
+            completion_tokens: r.usage.map(|u| u.completion_tokens),
+            choices: r
+                .choices
+                .into_iter()
+                .map(|c| ChoiceUpdate {
+                    index: c.index,
+                    text: Some(c.text),
+                    tokens: c.logprobs.map_or_else(Vec::new, |l| {
+                        l.tokens.into_iter().zip(l.token_logprobs).collect()
+                    }),
+                    finish: c.finish_reason,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<ChatResponse> for Answer {
+    fn from(r: ChatResponse) -> Self {
+        Answer {
+            completion_tokens: r.usage.map(|u| u.completion_tokens),
+            choices: r
+                .choices
+                .into_iter()
+                .map(|c| {
+                    let message: Option<AssistantMessage> = c.delta.or(c.message);
+                    ChoiceUpdate {
+                        index: c.index,
+                        text: message.and_then(|m| m.content),
+                        tokens: c.logprobs.map_or_else(Vec::new, |l| {
+                            l.content
+                                .into_iter()
+                                .map(|t| (t.token, t.logprob))
+                                .collect()
+                        }),
+                        finish: c.finish_reason,
+                    }
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The body of one request: completions for text prompts, chat for conversations.
@@ -444,6 +463,27 @@ impl Body {
                 Body::Chat(r)
             }
         }
+    }
+
+    /// Reads an answer to this body (a whole response or a streamed chunk); an error object
+    /// sent inside a stream is a failure worth retrying.
+    fn read(&self, data: &str) -> Result<Answer, Attempt> {
+        if let Ok(e) = serde_json::from_str::<ErrorResponse>(data) {
+            return Err(Attempt::transient(format!(
+                "the server failed: {}",
+                e.error.message
+            )));
+        }
+        let promised =
+            |e: serde_json::Error| Attempt::fatal(format!("not what the API promises: {e}"));
+        Ok(match self {
+            Body::Completion(_) => serde_json::from_str::<CompletionResponse>(data)
+                .map_err(promised)?
+                .into(),
+            Body::Chat(_) => serde_json::from_str::<ChatResponse>(data)
+                .map_err(promised)?
+                .into(),
+        })
     }
 
     fn path(&self) -> &'static str {
@@ -603,32 +643,15 @@ async fn lcb_group(
                         if event.data == "[DONE]" {
                             break;
                         }
-                        match &body {
-                            Body::Completion(_) => {
-                                let chunk = parse_chunk::<CompletionResponse>(&event.data)?;
-                                let updates = completion_choices(&chunk.choices);
-                                apply(
-                                    &updates,
-                                    &indices,
-                                    &mut partial,
-                                    &mut done,
-                                    group_index,
-                                    &tx,
-                                )?;
-                            }
-                            Body::Chat(_) => {
-                                let chunk = parse_chunk::<ChatResponse>(&event.data)?;
-                                let updates = chat_choices(&chunk.choices);
-                                apply(
-                                    &updates,
-                                    &indices,
-                                    &mut partial,
-                                    &mut done,
-                                    group_index,
-                                    &tx,
-                                )?;
-                            }
-                        }
+                        let answer = body.read(&event.data)?;
+                        apply(
+                            &answer.choices,
+                            &indices,
+                            &mut partial,
+                            &mut done,
+                            group_index,
+                            &tx,
+                        )?;
                     }
                     Ok::<(), Attempt>(())
                 };
@@ -656,21 +679,9 @@ async fn lcb_group(
         .await
 }
 
-/// A streamed chunk, or the error object a server sends inside a stream.
-fn parse_chunk<T: DeserializeOwned>(data: &str) -> Result<T, Attempt> {
-    if let Ok(e) = serde_json::from_str::<ErrorResponse>(data) {
-        return Err(Attempt::transient(format!(
-            "the server's stream failed: {}",
-            e.error.message
-        )));
-    }
-    serde_json::from_str(data)
-        .map_err(|e| Attempt::fatal(format!("a chunk is not what the API promises: {e}")))
-}
-
 /// Applies one chunk's choices; a finished choice is sent as a completion.
 fn apply(
-    updates: &[ChoiceUpdate<'_>],
+    updates: &[ChoiceUpdate],
     indices: &[usize],
     partial: &mut [Partial],
     done: &mut [bool],
@@ -685,11 +696,11 @@ fn apply(
                 indices.len()
             )));
         };
-        if let Some(text) = u.text {
+        if let Some(text) = &u.text {
             p.text.push_str(text);
         }
-        p.add_tokens(u.tokens.iter().copied());
-        if let Some(reason) = u.finish {
+        p.add_tokens(u.tokens.iter().map(|(t, l)| (t.as_str(), *l)));
+        if let Some(reason) = u.finish.as_deref() {
             let c = std::mem::take(p).finish(
                 group_index,
                 indices[u.index],
@@ -727,46 +738,20 @@ async fn one_sample(
     let what = format!("{url} (group {group_index}, sample {index})");
     let completion = shared
         .with_retries(&what, || async {
-            let (updates_text, finish, count, tokens): (
-                String,
-                Option<String>,
-                Option<usize>,
-                Vec<(String, f32)>,
-            ) = match &body {
-                Body::Completion(_) => {
-                    let r: CompletionResponse = shared.post_json(&url, &json).await?;
-                    let c = r
-                        .choices
-                        .first()
-                        .ok_or_else(|| Attempt::fatal("an answer without choices"))?;
-                    let u = &completion_choices(std::slice::from_ref(c))[0];
-                    (
-                        c.text.clone(),
-                        c.finish_reason.clone(),
-                        r.usage.map(|u| u.completion_tokens),
-                        u.tokens.iter().map(|(t, l)| (t.to_string(), *l)).collect(),
-                    )
-                }
-                Body::Chat(_) => {
-                    let r: ChatResponse = shared.post_json(&url, &json).await?;
-                    let c = r
-                        .choices
-                        .first()
-                        .ok_or_else(|| Attempt::fatal("an answer without choices"))?;
-                    let u = &chat_choices(std::slice::from_ref(c))[0];
-                    (
-                        u.text.unwrap_or_default().to_owned(),
-                        c.finish_reason.clone(),
-                        r.usage.map(|u| u.completion_tokens),
-                        u.tokens.iter().map(|(t, l)| (t.to_string(), *l)).collect(),
-                    )
-                }
-            };
+            let text = shared.post(&url, &json).await?;
+            let answer = body.read(&text)?;
+            let count = answer.completion_tokens;
+            let choice = answer
+                .choices
+                .into_iter()
+                .next()
+                .ok_or_else(|| Attempt::fatal("an answer without choices"))?;
             let mut p = Partial {
-                text: updates_text,
+                text: choice.text.unwrap_or_default(),
                 ..Default::default()
             };
-            p.add_tokens(tokens.iter().map(|(t, l)| (t.as_str(), *l)));
+            p.add_tokens(choice.tokens.iter().map(|(t, l)| (t.as_str(), *l)));
+            let finish = choice.finish;
             Ok(p.finish(group_index, index, finish_reason(finish.as_deref()), count))
         })
         .await?;
