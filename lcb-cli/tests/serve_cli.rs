@@ -529,3 +529,88 @@ fn the_standard_api_path_runs_a_sweep_and_resumes_it_to_the_same_tree() {
         "{stats}"
     );
 }
+
+#[test]
+fn nothing_a_client_sends_crashes_the_server() {
+    // Seeded mutations of valid requests: cut short, bytes replaced, fields given values of
+    // every type. Every answer is a success or an OpenAI error object; the server stays up.
+    let server = Server::start(&["--max-queued-samples", "64", "--max-tokens", "16"]);
+    let valid = [
+        (
+            "/v1/completions",
+            json!({"model": "fixtures/model", "prompt": "def f(x):", "max_tokens": 4, "n": 2,
+                "stop": ["\n"], "seed": 1, "logprobs": 0, "stream": true}),
+        ),
+        (
+            "/v1/chat/completions",
+            json!({"model": "fixtures/model", "messages": [{"role": "user", "content": "hi"}],
+                "max_tokens": 4, "logprobs": true, "stream_options": {"include_usage": true}}),
+        ),
+        ("/tokenize", json!({"prompt": "x y z"})),
+        ("/detokenize", json!({"tokens": [1, 2, 3]})),
+    ];
+    let odd: Vec<Value> = vec![
+        json!(null),
+        json!(-1),
+        json!(1e300),
+        json!(u64::MAX),
+        json!(""),
+        json!("\u{0}\u{ffff}"),
+        json!([]),
+        json!([[[]]]),
+        json!({}),
+        json!({"a": {"b": []}}),
+        json!(true),
+        json!(0.5),
+        json!([-5, 1e9]),
+        json!([{"type": "image_url"}]),
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |bound: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % bound as u64) as usize
+    };
+    let mut answered = std::collections::BTreeMap::new();
+    for _ in 0..160 {
+        let (path, body) = &valid[next(valid.len())];
+        let mut body = body.clone();
+        let text = match next(3) {
+            0 => {
+                let fields: Vec<String> = body.as_object().unwrap().keys().cloned().collect();
+                let field = fields[next(fields.len())].clone();
+                body[field] = odd[next(odd.len())].clone();
+                body.to_string()
+            }
+            1 => {
+                let t = body.to_string();
+                t[..next(t.len())].to_owned()
+            }
+            _ => {
+                let mut bytes = body.to_string().into_bytes();
+                let at = next(bytes.len());
+                bytes[at] = next(256) as u8;
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+        };
+        let (status, answer) = post(&format!("{}{path}", server.url), &text);
+        *answered.entry(status).or_insert(0) += 1;
+        match status {
+            200 => {}
+            400..=499 => {
+                let v: Value = serde_json::from_str(&answer)
+                    .unwrap_or_else(|e| panic!("{status} {e}: {answer} for {text}"));
+                assert!(v["error"]["message"].is_string(), "{answer} for {text}");
+            }
+            _ => panic!("{status}: {answer} for {text}"),
+        }
+    }
+    assert!(
+        answered.len() >= 2,
+        "both successes and refusals: {answered:?}"
+    );
+    let (status, _) = curl(&[&format!("{}/health", server.url)]);
+    assert_eq!(status, 200, "{}", server.log());
+    assert!(!server.log().contains("panicked"), "{}", server.log());
+}
