@@ -7,6 +7,9 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 export LCB_PYTHON := $(abspath $(VENV))/bin/python
+# The official `openai` Python client, for the test that talks to `lcb serve` with it.
+OPENAI_VENV := .venv-openai
+export LCB_OPENAI_PYTHON := $(abspath $(OPENAI_VENV))/bin/python
 
 .PHONY: run test setup
 setup: $(VENV)/.ready
@@ -19,8 +22,16 @@ $(VENV)/.ready: requirements-grader.txt
 	    -r requirements-grader.txt; then touch $@; \
 	else echo "make: warning: could not install requirements-grader.txt (offline?); graded programs cannot import numpy" >&2; fi
 
+# The OpenAI client's venv, for lcb-cli/tests/serve_openai_client.rs; offline, that test
+# fails saying so, and the next `make test` tries the install again.
+$(OPENAI_VENV)/.ready: lcb-cli/tests/openai_client/requirements.txt
+	test -x $(OPENAI_VENV)/bin/python || $(PYTHON) -m venv $(OPENAI_VENV)
+	if $(OPENAI_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --retries 1 --timeout 10 \
+	    -r lcb-cli/tests/openai_client/requirements.txt; then touch $@; \
+	else echo "make: warning: could not install lcb-cli/tests/openai_client/requirements.txt (offline?); the openai client test will fail" >&2; fi
+
 run: setup
 	cargo run --release -p lcb-cli -- sweep $(ARGS)
 
-test: setup
+test: setup $(OPENAI_VENV)/.ready
 	cargo test --workspace

@@ -17,29 +17,29 @@ trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 SERVER=
 
 # workload NAME CLIENTS N_PER_CLIENT PROMPT_TOKENS NEW_TOKENS SHARED(1: one prompt for all)
+#          STREAM(1: server-sent events, 0: one answer per request)
 workload() {
-  local name=$1 clients=$2 n=$3 ptoks=$4 new=$5 shared=$6
-  python3 - "$WORK" "$clients" "$n" "$ptoks" "$new" "$shared" "$VOCAB" "$MODEL" <<'PY'
+  local name=$1 clients=$2 n=$3 ptoks=$4 new=$5 shared=$6 stream=$7
+  python3 - "$WORK" "$clients" "$n" "$ptoks" "$new" "$shared" "$VOCAB" "$MODEL" "$stream" <<'PY'
 import json, random, sys
-work, clients, n, ptoks, new, shared, vocab, model = sys.argv[1:]
+work, clients, n, ptoks, new, shared, vocab, model, stream = sys.argv[1:]
 rng = random.Random(0)
 prompt = [rng.randrange(int(vocab)) for _ in range(int(ptoks))]
 for c in range(int(clients)):
     if shared != "1":
         prompt = [rng.randrange(int(vocab)) for _ in range(int(ptoks))]
     body = {"model": model, "prompt": prompt, "n": int(n), "max_tokens": int(new),
-            "ignore_eos": True, "temperature": 1.0, "seed": c, "stream": True,
-            "stream_options": {"include_usage": True}}
+            "ignore_eos": True, "temperature": 1.0, "seed": c}
+    if stream == "1":
+        body.update({"stream": True, "stream_options": {"include_usage": True}})
     open(f"{work}/body{c}.json", "w").write(json.dumps(body))
 PY
-  local prompts=$clients
-  [ "$shared" = 1 ] && prompts=1
   "$LCB" serve --model "$MODEL" --port 0 --max-prompts "$clients" --slots 256 \
     --max-tokens "$new" --max-prompt-tokens "$ptoks" 2> "$WORK/serve.err" &
   SERVER=$!
   local url=
   for _ in $(seq 600); do
-    url=$(grep -o 'http://[0-9.:]*' "$WORK/serve.err" | head -1 || true)
+    url=$(grep -so 'http://[0-9.:]*' "$WORK/serve.err" | head -1 || true)
     [ -n "$url" ] && break
     sleep 0.1
   done
@@ -56,15 +56,26 @@ PY
   wait $(jobs -p | grep -v "^$SERVER\$")
   end=$(date +%s.%N)
   kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=
-  local inprocess
-  inprocess=$("$LCB" bench --model "$MODEL" --prompts "$prompts" \
-    --samples $(( shared == 1 ? clients * n : n )) --prompt-tokens "$ptoks" \
-    --new-tokens "$new" --slots 256 --max-prompts "$clients" 2>/dev/null)
-  python3 - "$WORK" "$clients" "$start" "$end" "$name" "$n" "$ptoks" "$new" "$shared" <<PY
+  # In-process, the same requests (one per client) ...
+  local inprocess merged
+  inprocess=$("$LCB" bench --model "$MODEL" --prompts "$clients" --samples "$n" \
+    --prompt-tokens "$ptoks" --new-tokens "$new" --slots 256 --max-prompts "$clients" 2>/dev/null)
+  # ... and, when the clients share one prompt, as one request (how a sweep submits in-process).
+  merged=null
+  if [ "$shared" = 1 ]; then
+    merged=$("$LCB" bench --model "$MODEL" --prompts 1 --samples $((clients * n)) \
+      --prompt-tokens "$ptoks" --new-tokens "$new" --slots 256 2>/dev/null)
+  fi
+  python3 - "$WORK" "$clients" "$start" "$end" "$name" "$n" "$ptoks" "$new" "$shared" "$stream" <<PY
 import glob, json, sys
-work, clients, start, end, name, n, ptoks, new, shared = sys.argv[1:]
+work, clients, start, end, name, n, ptoks, new, shared, stream = sys.argv[1:]
 tokens, chunks, done = 0, 0, 0
 for path in glob.glob(f"{work}/out*.txt"):
+    if stream != "1":
+        answer = json.load(open(path))
+        tokens += answer["usage"]["completion_tokens"]
+        done += 1
+        continue
     for line in open(path):
         if not line.startswith("data: "):
             continue
@@ -78,17 +89,22 @@ for path in glob.glob(f"{work}/out*.txt"):
             tokens += chunk["usage"]["completion_tokens"]
 wall = float(end) - float(start)
 bench = json.loads('''$inprocess''')
+merged = json.loads('''$merged''')
+def side(b):
+    return b and {"output_tokens": b["lcb"]["output_tokens"], "wall_s": b["lcb"]["wall_s"],
+                  "output_tokens_per_s": b["lcb"]["output_tokens_per_s"]}
 expected = int(clients) * int(n) * int(new)
 print(json.dumps({
     "workload": name, "clients": int(clients), "n_per_client": int(n),
     "prompt_tokens": int(ptoks), "new_tokens": int(new), "shared_prompt": shared == "1",
+    "streamed": stream == "1",
     "serve": {"output_tokens": tokens, "expected_tokens": expected, "streams_done": done,
               "chunks": chunks, "wall_s": round(wall, 3),
               "output_tokens_per_s": round(tokens / wall, 1)},
-    "in_process": {"output_tokens": bench["lcb"]["output_tokens"],
-                   "wall_s": bench["lcb"]["wall_s"],
-                   "output_tokens_per_s": bench["lcb"]["output_tokens_per_s"]},
-    "serve_over_in_process": round(tokens / wall / bench["lcb"]["output_tokens_per_s"], 3),
+    "in_process_same_requests": side(bench),
+    "in_process_one_request": side(merged),
+    "serve_over_in_process_same_requests":
+        round(tokens / wall / bench["lcb"]["output_tokens_per_s"], 3),
 }))
 PY
   rm -f "$WORK"/out*.txt "$WORK"/body*.json
@@ -96,6 +112,8 @@ PY
 
 echo "# $(date -u +%FT%TZ) $(uname -n) $(nproc) CPUs; $LCB; model $MODEL" >&2
 # The sweep's shape over HTTP: one request per temperature group of one prompt.
-workload sweep-groups 16 16 512 128 1
+workload sweep-groups 16 16 512 128 1 1
+# The same, answers whole: what server-sent events cost.
+workload sweep-groups 16 16 512 128 1 0
 # Chat-style serving: many clients, one sample each, each its own prompt.
-workload chat-clients 64 1 128 128 0
+workload chat-clients 64 1 128 128 0 1

@@ -153,8 +153,10 @@ impl Responder {
         finish: Option<FinishReason>,
         first: bool,
     ) -> String {
+        // Through a JSON value, as whole answers: log-probabilities are written as the f64
+        // that holds the f32 exactly, so a client reads the same numbers either way.
         let value = match self.api {
-            Api::Completions => serde_json::to_string(&CompletionResponse {
+            Api::Completions => serde_json::to_value(&CompletionResponse {
                 id: self.id.clone(),
                 object: "text_completion".into(),
                 created: self.created,
@@ -169,7 +171,7 @@ impl Responder {
                 }],
                 usage: None,
             }),
-            Api::Chat => serde_json::to_string(&ChatResponse {
+            Api::Chat => serde_json::to_value(&ChatResponse {
                 id: self.id.clone(),
                 object: "chat.completion.chunk".into(),
                 created: self.created,
@@ -187,7 +189,7 @@ impl Responder {
                 usage: None,
             }),
         };
-        value.expect("chunks serialize")
+        value.expect("chunks serialize").to_string()
     }
 
     /// The last chunk of a stream that asked for usage: no choices, the usage.
