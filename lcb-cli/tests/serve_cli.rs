@@ -614,3 +614,80 @@ fn nothing_a_client_sends_crashes_the_server() {
     assert_eq!(status, 200, "{}", server.log());
     assert!(!server.log().contains("panicked"), "{}", server.log());
 }
+
+#[test]
+fn a_sweep_waits_for_a_busy_server_and_still_equals_the_in_process_sweep() {
+    // Two requests at a time: most of the sweep's ten group requests are turned away with
+    // 503 and Retry-After, and come back.
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    let http = dir.path().join("http");
+    succeed(
+        lcb()
+            .args(sweep_args(&local))
+            .args(["--model", "fixtures/model"]),
+    );
+    let server = Server::start(&["--max-requests", "2"]);
+    succeed(lcb().args(sweep_args(&http)).args([
+        "--endpoint",
+        &format!("{}/v1", server.url),
+        "--served-model",
+        "fixtures/model",
+        "--inflight",
+        "5",
+    ]));
+    let turned_away = server.stats()["turned_away"].as_u64().unwrap();
+    assert!(turned_away > 0, "the server was never busy");
+    let snapshot = |p: &std::path::Path| ResultStore::new(p).timing_free_snapshot().unwrap();
+    assert_eq!(snapshot(&http), snapshot(&local));
+}
+
+#[test]
+fn a_server_that_never_answers_fails_the_command_with_the_reason() {
+    // Accepts connections and says nothing.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let started = Instant::now();
+    let err = common::fail(lcb().args([
+        "generate",
+        "--endpoint",
+        &url,
+        "--served-model",
+        "m",
+        "--prompt",
+        "x",
+        "--request-timeout",
+        "1",
+        "--retries",
+        "1",
+    ]));
+    assert!(err.contains("cannot use the endpoint"), "{err}");
+    assert!(err.contains("/v1/models"), "{err}");
+    assert!(
+        err.contains("timed out") && err.contains("after 1 retries"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // Nothing listening at all: the same, at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", closed.local_addr().unwrap());
+    drop(closed);
+    let err = common::fail(lcb().args([
+        "generate",
+        "--endpoint",
+        &url,
+        "--served-model",
+        "m",
+        "--prompt",
+        "x",
+        "--retries",
+        "0",
+    ]));
+    assert!(err.contains("Connection refused"), "{err}");
+}

@@ -15,9 +15,11 @@
 //!   deterministic seeded sampling; servers cache the shared prompt themselves). vLLM also
 //!   returns token ids; others say how many tokens, through `usage`.
 //!
-//! Requests in flight are bounded by [`EndpointConfig::concurrency`]; connection failures,
-//! timeouts, 429 and 5xx answers are retried with exponential backoff (honouring
-//! `Retry-After`), other errors fail the request with the server's message.
+//! Requests in flight are bounded by [`EndpointConfig::concurrency`]. A busy server (429 or
+//! 503) is waited for, as its `Retry-After` says, up to [`EndpointConfig::busy_wait`];
+//! connection failures, timeouts and other 5xx answers are retried with exponential backoff
+//! up to [`EndpointConfig::max_retries`] times; other errors fail the request with the
+//! server's message. Waits are jittered so clients turned away together spread out.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,8 +52,10 @@ pub struct EndpointConfig {
     pub api_key: Option<String>,
     /// Most HTTP requests in flight at once.
     pub concurrency: usize,
-    /// Retries of one request after a connection failure, timeout, 429 or 5xx.
+    /// Retries of one request after a connection failure, a timeout or a 5xx other than 503.
     pub max_retries: u32,
+    /// How long one request may wait in all for a busy server (429, 503) before it fails.
+    pub busy_wait: Duration,
     /// Longest wait for a response, or between two chunks of a stream.
     pub request_timeout: Duration,
     /// With `lcb serve`: most samples in one streamed request.
@@ -70,6 +74,7 @@ impl EndpointConfig {
             api_key: None,
             concurrency: 64,
             max_retries: 8,
+            busy_wait: Duration::from_secs(3600),
             request_timeout: Duration::from_secs(600),
             max_samples_per_request: 4096,
             standard_only: false,
@@ -84,11 +89,11 @@ pub enum EndpointError {
     #[error("`{0}` is not an http:// or https:// URL")]
     BadUrl(String),
     /// The server could not be reached or answered with an error.
-    #[error("{url}: {message}")]
+    #[error("{message}")]
     Server {
         /// What was asked.
         url: String,
-        /// What went wrong.
+        /// What went wrong, the URL first.
         message: String,
     },
     /// The server does not serve the model.
@@ -151,6 +156,8 @@ impl std::fmt::Debug for EndpointGenerator {
 #[derive(Debug)]
 struct Attempt {
     retry: bool,
+    /// The server said it is busy (429, 503): a wait, not a failure.
+    busy: bool,
     retry_after: Option<Duration>,
     message: String,
 }
@@ -159,6 +166,7 @@ impl Attempt {
     fn fatal(message: impl Into<String>) -> Self {
         Attempt {
             retry: false,
+            busy: false,
             retry_after: None,
             message: message.into(),
         }
@@ -167,6 +175,7 @@ impl Attempt {
     fn transient(message: impl Into<String>) -> Self {
         Attempt {
             retry: true,
+            busy: false,
             retry_after: None,
             message: message.into(),
         }
@@ -175,10 +184,25 @@ impl Attempt {
 
 fn from_reqwest(e: reqwest::Error) -> Attempt {
     // Connection failures and timeouts are worth another try; a malformed request is not.
-    if e.is_builder() {
-        Attempt::fatal(e.to_string())
+    let fatal = e.is_builder();
+    let timeout = e.is_timeout();
+    // reqwest's own words name the URL (the caller does) and hide the cause behind
+    // `source()`: "error sending request: … tcp connect error: Connection refused".
+    let e = e.without_url();
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if timeout && !message.contains("timed out") {
+        message.push_str(" (timed out)");
+    }
+    if fatal {
+        Attempt::fatal(message)
     } else {
-        Attempt::transient(e.to_string())
+        Attempt::transient(message)
     }
 }
 
@@ -195,8 +219,10 @@ async fn error_answer(response: reqwest::Response) -> Attempt {
     let message = serde_json::from_str::<ErrorResponse>(&body)
         .map(|e| e.error.message)
         .unwrap_or(body);
+    let busy = matches!(status.as_u16(), 429 | 503);
     Attempt {
-        retry: status.as_u16() == 429 || status.is_server_error(),
+        retry: busy || status.is_server_error(),
+        busy,
         retry_after,
         message: format!("HTTP {status}: {message}"),
     }
@@ -217,15 +243,23 @@ impl Shared {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, Attempt>>,
     {
-        let mut tries = 0;
+        let (mut tries, mut waited) = (0, Duration::ZERO);
         loop {
             match attempt().await {
                 Ok(v) => return Ok(v),
+                // A busy server is waited for (up to the busy budget) without spending the
+                // retries, which are for failures.
+                Err(a) if a.busy && waited < self.config.busy_wait => {
+                    let wait = jittered(a.retry_after.unwrap_or(Duration::from_secs(1)));
+                    tracing::debug!("{what}: {} (waiting {wait:?})", a.message);
+                    waited += wait;
+                    tokio::time::sleep(wait).await;
+                }
                 Err(a) if a.retry && tries < self.config.max_retries => {
                     let backoff = Duration::from_millis(500)
                         .saturating_mul(1 << tries.min(6))
                         .min(Duration::from_secs(30));
-                    let wait = a.retry_after.unwrap_or(backoff);
+                    let wait = jittered(a.retry_after.unwrap_or(backoff));
                     tracing::warn!("{what}: {} (retrying in {wait:?})", a.message);
                     tries += 1;
                     tokio::time::sleep(wait).await;
@@ -267,6 +301,14 @@ impl Shared {
         }
         response.text().await.map_err(from_reqwest)
     }
+}
+
+/// `wait` stretched by up to a quarter at random, so clients turned away together do not
+/// all come back in the same instant.
+fn jittered(wait: Duration) -> Duration {
+    use std::hash::{BuildHasher, RandomState};
+    let spread = RandomState::new().hash_one(std::time::Instant::now()) % 1024;
+    wait + wait.mul_f64(spread as f64 / 4096.0)
 }
 
 /// A sample's seed on servers without lcb's stream keys: a function of (seed, stream,
@@ -534,7 +576,7 @@ impl EndpointGenerator {
             .block_on(shared.with_retries(&models_url, || async {
                 let response = shared
                     .request(reqwest::Method::GET, &models_url)
-                    .timeout(Duration::from_secs(30))
+                    .timeout(shared.config.request_timeout.min(Duration::from_secs(30)))
                     .send()
                     .await
                     .map_err(from_reqwest)?;

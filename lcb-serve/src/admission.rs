@@ -15,6 +15,8 @@ pub(crate) struct Admission {
     max_samples: usize,
     requests: AtomicUsize,
     samples: AtomicUsize,
+    /// Requests turned away because the queue was full.
+    turned_away: AtomicUsize,
 }
 
 /// A request's share of the queue, returned on drop.
@@ -40,6 +42,7 @@ impl Admission {
             max_samples: max_samples.max(1),
             requests: AtomicUsize::new(0),
             samples: AtomicUsize::new(0),
+            turned_away: AtomicUsize::new(0),
         })
     }
 
@@ -63,6 +66,9 @@ impl Admission {
             admission: self.clone(),
             samples,
         };
+        if requests >= self.max_requests || held + samples > self.max_samples {
+            self.turned_away.fetch_add(1, Ordering::SeqCst);
+        }
         if requests >= self.max_requests {
             return Err(ApiError::overloaded(
                 format!(
@@ -91,6 +97,11 @@ impl Admission {
             self.samples.load(Ordering::SeqCst),
         )
     }
+
+    /// Requests answered 503 since the start.
+    pub(crate) fn turned_away(&self) -> usize {
+        self.turned_away.load(Ordering::SeqCst)
+    }
 }
 
 #[cfg(test)]
@@ -113,6 +124,7 @@ mod tests {
         assert_eq!(a.admit(11).unwrap_err().status.as_u16(), 400);
         drop((p1, p2));
         assert_eq!(a.in_use(), (0, 0));
+        assert_eq!(a.turned_away(), 2);
         assert!(a.admit(10).is_ok());
     }
 }

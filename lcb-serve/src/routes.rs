@@ -78,6 +78,7 @@ async fn stats(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "requests_in_flight": requests,
         "samples_in_flight": samples,
+        "turned_away": app.admission.turned_away(),
         "requests_finished": engine.requests_finished,
         "steps": engine.steps,
         "prefill_tokens": engine.prefill_tokens,

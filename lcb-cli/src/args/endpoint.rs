@@ -35,6 +35,11 @@ pub struct EndpointFlags {
     /// before retrying.
     #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = at_least_one)]
     pub request_timeout: usize,
+    /// With --endpoint: retries of a request after a connection failure, a timeout or a
+    /// server error (a busy server's 429 or 503 is waited for, up to an hour, without
+    /// spending them).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub retries: u32,
     /// With --endpoint: speak only the standard API even to lcb serve or vLLM (one request
     /// per sample with a derived seed, no extension fields), as with any other server.
     #[arg(long)]
@@ -60,6 +65,7 @@ impl EndpointFlags {
         config.concurrency = self.concurrency;
         config.request_timeout = Duration::from_secs(self.request_timeout as u64);
         config.standard_only = self.standard_api;
+        config.max_retries = self.retries;
         let generator = EndpointGenerator::connect(config)
             .with_context(|| format!("cannot use the endpoint {url}"))?;
         tracing::info!("generating with {url} ({:?} server)", generator.kind());
