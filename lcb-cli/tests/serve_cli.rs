@@ -691,3 +691,46 @@ fn a_server_that_never_answers_fails_the_command_with_the_reason() {
     ]));
     assert!(err.contains("Connection refused"), "{err}");
 }
+
+#[test]
+fn a_sweep_survives_its_server_crashing_and_coming_back() {
+    // The server is killed while streams are in flight and restarted on the same port: the
+    // sweep retries what was cut off (never a sample twice) and ends with the in-process tree.
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    let http = dir.path().join("http");
+    let args = |out: &std::path::Path| {
+        let mut a = sweep_args(out);
+        for (flag, value) in [("-n", "24"), ("--max-tokens", "160")] {
+            let at = a.iter().position(|x| x == flag).unwrap();
+            a[at + 1] = value.to_owned();
+        }
+        a
+    };
+    succeed(lcb().args(args(&local)).args(["--model", "fixtures/model"]));
+    let mut server = Server::start(&[]);
+    let port: u16 = server.url.rsplit(':').next().unwrap().parse().unwrap();
+    let mut sweep = lcb()
+        .args(args(&http))
+        .args(["--endpoint", &format!("{}/v1", server.url)])
+        .args(["--served-model", "fixtures/model", "--inflight", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    server.wait_for(60, "the sweep generates", |s| {
+        s["decode_tokens"].as_u64() > Some(2000) && s["requests_in_flight"].as_u64() > Some(0)
+    });
+    server.kill();
+    std::thread::sleep(Duration::from_millis(1500));
+    let _restarted = Server::start_on(port, &[]);
+    let out = sweep.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("retrying"),
+        "the sweep never noticed the crash: {err}"
+    );
+    let snapshot = |p: &std::path::Path| ResultStore::new(p).timing_free_snapshot().unwrap();
+    assert_eq!(snapshot(&http), snapshot(&local));
+}

@@ -19,8 +19,14 @@ pub struct Server {
 impl Server {
     /// Starts `lcb serve --model fixtures/model --port 0 EXTRA…` and waits until it listens.
     pub fn start(extra: &[&str]) -> Server {
+        Self::start_on(0, extra)
+    }
+
+    /// [`Server::start`] on a given port (0: any free one).
+    pub fn start_on(port: u16, extra: &[&str]) -> Server {
+        let port = port.to_string();
         let mut child = super::lcb()
-            .args(["serve", "--model", "fixtures/model", "--port", "0"])
+            .args(["serve", "--model", "fixtures/model", "--port", &port])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -86,6 +92,14 @@ impl Server {
             assert!(Instant::now() < deadline, "lcb serve ignored SIGTERM");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl Server {
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
