@@ -710,7 +710,7 @@ fn a_sweep_survives_its_server_crashing_and_coming_back() {
     succeed(lcb().args(args(&local)).args(["--model", "fixtures/model"]));
     let mut server = Server::start(&[]);
     let port: u16 = server.url.rsplit(':').next().unwrap().parse().unwrap();
-    let mut sweep = lcb()
+    let sweep = lcb()
         .args(args(&http))
         .args(["--endpoint", &format!("{}/v1", server.url)])
         .args(["--served-model", "fixtures/model", "--inflight", "1"])
