@@ -54,7 +54,7 @@ fn assert_decoding_stops(server: &Server, requested: u64) {
 
 #[test]
 fn bad_requests_get_the_openai_error_object_naming_the_field() {
-    let server = Server::start(&["--max-body", "4KiB", "--max-tokens", "64"]);
+    let server = Server::start(&["--max-body", "64KiB", "--max-tokens", "64"]);
     let url = completions(&server);
     let m = r#""model": "fixtures/model""#;
     let cases: Vec<(String, u16, Value, &str)> = vec![
@@ -138,10 +138,49 @@ fn bad_requests_get_the_openai_error_object_naming_the_field() {
             "does not exist",
         ),
         (
-            format!("{{{m}, \"prompt\": \"{}\"}}", "x".repeat(5000)),
+            format!("{{{m}, \"prompt\": \"{}\"}}", "x".repeat(70_000)),
             413,
             Value::Null,
             "length limit",
+        ),
+        (
+            format!("{{{m}, \"prompt\": \"x\", \"lcb\": {{\"indices\": [10000000000000]}}}}"),
+            400,
+            json!("lcb.indices"),
+            "below",
+        ),
+        (
+            format!(
+                "{{{m}, \"prompt\": \"x\", \"stop\": {}}}",
+                json!(vec!["s"; 65])
+            ),
+            400,
+            json!("stop"),
+            "at most 64",
+        ),
+        (
+            format!(
+                "{{{m}, \"prompt\": \"x\", \"stop\": [\"{}\"]}}",
+                "s".repeat(1025)
+            ),
+            400,
+            json!("stop"),
+            "at most 1024",
+        ),
+        (
+            format!(
+                "{{{m}, \"prompt\": {}, \"max_tokens\": 64}}",
+                json!(vec![5; 4090])
+            ),
+            400,
+            json!("max_tokens"),
+            "room for 6",
+        ),
+        (
+            format!("{{{m}, \"prompt\": {}}}", json!(vec![vec![5]; 1025])),
+            400,
+            json!("prompt"),
+            "at most 1024",
         ),
     ];
     for (body, status, param, message) in cases {
@@ -163,6 +202,20 @@ fn bad_requests_get_the_openai_error_object_naming_the_field() {
     );
     let got = refused(&chat, &format!(r#"{{{m}, "messages": []}}"#));
     assert_eq!((got.0, &got.1), (400, &json!("messages")), "{got:?}");
+    // Explicit nulls, as some SDKs send them, are the defaults.
+    let (status, body) = post(
+        &chat,
+        &format!(
+            r#"{{{m}, "messages": [{{"role": "user", "content": "x"}}], "logprobs": null, "stream": null, "max_tokens": 2}}"#
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    // One model by its id (slashes included).
+    let (status, body) = curl(&[&format!("{}/v1/models/fixtures/model", server.url)]);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"owned_by\":\"lcb\""), "{body}");
+    let (status, _) = curl(&[&format!("{}/v1/models/other", server.url)]);
+    assert_eq!(status, 404);
     // Unknown paths and methods answer in the same shape.
     let (status, body) = curl(&[&format!("{}/v2/nothing", server.url)]);
     assert_eq!(status, 404);
@@ -733,4 +786,106 @@ fn a_sweep_survives_its_server_crashing_and_coming_back() {
     );
     let snapshot = |p: &std::path::Path| ResultStore::new(p).timing_free_snapshot().unwrap();
     assert_eq!(snapshot(&http), snapshot(&local));
+}
+
+/// Opens a streamed request on a raw socket and returns it once the answer's headers came.
+fn open_stream(server: &Server, body: &Value) -> TcpStream {
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let body = body.to_string();
+    let mut client = TcpStream::connect(&address).unwrap();
+    write!(
+        client,
+        "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut first = [0u8; 64];
+    let n = client.read(&mut first).unwrap();
+    assert!(
+        first[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&first[..n])
+    );
+    client
+}
+
+#[test]
+fn a_client_that_leaves_while_text_is_held_back_cancels_too() {
+    // A 1,000-byte stop string holds the text back: nothing is sent for a while, and the
+    // server must notice the client leaving without a failed write.
+    let server = Server::start(&["--max-tokens", "2048"]);
+    let client = open_stream(
+        &server,
+        &json!({"model": "fixtures/model", "prompt": "def f(x):", "n": 64, "max_tokens": 2048,
+            "ignore_eos": true, "stream": true, "seed": 1, "stop": ["z".repeat(1000)]}),
+    );
+    server.wait_for(30, "the stream decodes", |s| {
+        s["decode_tokens"].as_u64() > Some(0)
+    });
+    drop(client);
+    assert_decoding_stops(&server, 64 * 2048);
+}
+
+#[test]
+fn a_client_that_stops_reading_has_its_samples_abandoned() {
+    // The client keeps its connection but reads nothing: the server does not hold its
+    // tokens without limit; the engine stops decoding for it.
+    let server = Server::start(&["--max-tokens", "2048", "--max-unread-tokens", "3000"]);
+    let _client = open_stream(
+        &server,
+        &json!({"model": "fixtures/model", "prompt": "def f(x):", "n": 64, "max_tokens": 2048,
+            "ignore_eos": true, "stream": true, "seed": 1}),
+    );
+    let mut last = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        std::thread::sleep(Duration::from_millis(1000));
+        let decoded = server.stats()["decode_tokens"].as_u64().unwrap();
+        if decoded == last && decoded > 0 {
+            break;
+        }
+        last = decoded;
+        assert!(
+            Instant::now() < deadline,
+            "decoding never stopped ({decoded} tokens)"
+        );
+    }
+    assert!(
+        last < 64 * 2047,
+        "decoded {last} tokens for a client that reads nothing"
+    );
+}
+
+#[test]
+fn a_stream_cut_by_shutdown_says_why() {
+    // Past the grace period, a stream still open ends with an error event and [DONE].
+    let mut server = Server::start(&["--max-tokens", "2048", "--shutdown-grace", "1"]);
+    let url = completions(&server);
+    let stream = std::thread::spawn(move || {
+        post(
+            &url,
+            &json!({"model": "fixtures/model", "prompt": "def f(x):", "n": 64,
+                "max_tokens": 2048, "ignore_eos": true, "stream": true, "seed": 1})
+            .to_string(),
+        )
+    });
+    server.wait_for(30, "the stream decodes", |s| {
+        s["decode_tokens"].as_u64() > Some(0)
+    });
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}: {}", server.log());
+    let (code, body) = stream.join().unwrap();
+    assert_eq!(code, 200);
+    let events: Vec<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(
+        events.last(),
+        Some(&"[DONE]"),
+        "{}",
+        &body[body.len().saturating_sub(300)..]
+    );
+    let last = events[events.len() - 2];
+    assert!(last.contains("the server is shutting down"), "{last}");
 }

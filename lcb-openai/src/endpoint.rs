@@ -138,6 +138,8 @@ struct Shared {
     config: EndpointConfig,
     base: String,
     kind: ServerKind,
+    /// What lcb serve says one request may hold.
+    server_max_samples: Option<usize>,
     /// One per HTTP request in flight ([`EndpointConfig::concurrency`]).
     permits: Arc<Semaphore>,
 }
@@ -229,6 +231,12 @@ async fn error_answer(response: reqwest::Response) -> Attempt {
 }
 
 impl Shared {
+    /// With lcb serve: samples per request, within what the server holds.
+    fn max_samples_per_request(&self) -> usize {
+        let server = self.server_max_samples.unwrap_or(usize::MAX);
+        self.config.max_samples_per_request.min(server).max(1)
+    }
+
     fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
         let builder = self.client.request(method, url);
         match &self.config.api_key {
@@ -353,7 +361,8 @@ struct Partial {
     text: String,
     token_ids: Vec<u32>,
     logprobs: Vec<f32>,
-    ids_known: bool,
+    /// Some token came without its id: the ids are unknown, whatever others said.
+    id_missing: bool,
 }
 
 impl Partial {
@@ -363,9 +372,8 @@ impl Partial {
                 Some(id) => {
                     self.token_ids.push(id);
                     self.logprobs.push(logprob);
-                    self.ids_known = true;
                 }
-                None => self.ids_known = false,
+                None => self.id_missing = true,
             }
         }
     }
@@ -377,7 +385,8 @@ impl Partial {
         reason: FinishReason,
         count: Option<usize>,
     ) -> Completion {
-        let (token_ids, logprobs, token_count) = if self.ids_known {
+        let ids_known = !self.id_missing && !self.token_ids.is_empty();
+        let (token_ids, logprobs, token_count) = if ids_known {
             (self.token_ids, self.logprobs, None)
         } else {
             (Vec::new(), Vec::new(), Some(count.unwrap_or(0)))
@@ -569,6 +578,7 @@ impl EndpointGenerator {
             config: config.clone(),
             base: base.clone(),
             kind: ServerKind::Other,
+            server_max_samples: None,
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
         };
         let models_url = format!("{base}/models");
@@ -614,6 +624,7 @@ impl EndpointGenerator {
             _ => ServerKind::Other,
         };
         shared.kind = kind;
+        shared.server_max_samples = card.lcb.as_ref().and_then(|l| l.max_samples);
         Ok(EndpointGenerator {
             config,
             base,
@@ -820,7 +831,7 @@ impl Generator for EndpointGenerator {
             let prompt = Arc::new(request.prompt);
             // One unit per HTTP request: (group, the sample indices it asks for).
             let per_request = match shared.kind {
-                ServerKind::Lcb => shared.config.max_samples_per_request.max(1),
+                ServerKind::Lcb => shared.max_samples_per_request(),
                 ServerKind::Vllm | ServerKind::Other => 1,
             };
             let units = request.groups.iter().enumerate().flat_map(|(gi, group)| {

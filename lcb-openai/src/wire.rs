@@ -7,7 +7,13 @@
 //! (`presence_penalty`, `echo`, …) are here so that a client sending the neutral value works
 //! and any other value gets a 400 naming the field.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A boolean that clients may also send as `null` (several SDKs write every field, unset
+/// ones as `null`): `null` is `false`.
+fn null_is_false<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
+}
 
 /// `stop`: one string or a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,7 +114,11 @@ macro_rules! sampling_request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub seed: Option<i64>,
         /// Server-sent events instead of one response.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        #[serde(
+            default,
+            deserialize_with = "null_is_false",
+            skip_serializing_if = "std::ops::Not::not"
+        )]
         pub stream: bool,
         /// Streaming options.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,10 +136,18 @@ macro_rules! sampling_request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub user: Option<String>,
         /// vLLM's extension: end-of-sequence tokens do not end a choice.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        #[serde(
+            default,
+            deserialize_with = "null_is_false",
+            skip_serializing_if = "std::ops::Not::not"
+        )]
         pub ignore_eos: bool,
         /// vLLM's extension: log-probability tokens as `token_id:ID` instead of text.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        #[serde(
+            default,
+            deserialize_with = "null_is_false",
+            skip_serializing_if = "std::ops::Not::not"
+        )]
         pub return_tokens_as_token_ids: bool,
         /// lcb's extension: which random stream and sample indices the choices are.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -297,7 +315,11 @@ sampling_request! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub max_completion_tokens: Option<usize>,
         /// Log-probabilities of the sampled tokens.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        #[serde(
+            default,
+            deserialize_with = "null_is_false",
+            skip_serializing_if = "std::ops::Not::not"
+        )]
         pub logprobs: bool,
         /// Alternatives per token: 0 only.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -464,6 +486,9 @@ pub struct LcbModelInfo {
     pub describe: serde_json::Value,
     /// What changes its outputs ([`lcb_core::Generator::fingerprint`]).
     pub fingerprint: serde_json::Value,
+    /// The most samples one request may ask for (the server's queue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_samples: Option<usize>,
     /// lcb's version.
     pub version: String,
 }

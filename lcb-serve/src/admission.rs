@@ -60,33 +60,34 @@ impl Admission {
                 ),
             ));
         }
-        let requests = self.requests.fetch_add(1, Ordering::SeqCst);
-        let held = self.samples.fetch_add(samples, Ordering::SeqCst);
+        // Claimed only when it fits, so a burst of refused requests never makes the queue
+        // look fuller than it is to the requests beside them.
+        let busy = |what: String| {
+            self.turned_away.fetch_add(1, Ordering::SeqCst);
+            ApiError::overloaded(format!("the server is busy: {what}; retry later"), 1)
+        };
+        let claim = |counter: &AtomicUsize, amount: usize, limit: usize| {
+            counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
+                (held + amount <= limit).then_some(held + amount)
+            })
+        };
+        if let Err(held) = claim(&self.requests, 1, self.max_requests) {
+            return Err(busy(format!(
+                "{held} requests in flight (limit {})",
+                self.max_requests
+            )));
+        }
+        if let Err(held) = claim(&self.samples, samples, self.max_samples) {
+            self.requests.fetch_sub(1, Ordering::SeqCst);
+            return Err(busy(format!(
+                "{held} samples queued or decoding (limit {})",
+                self.max_samples
+            )));
+        }
         let permit = Permit {
             admission: self.clone(),
             samples,
         };
-        if requests >= self.max_requests || held + samples > self.max_samples {
-            self.turned_away.fetch_add(1, Ordering::SeqCst);
-        }
-        if requests >= self.max_requests {
-            return Err(ApiError::overloaded(
-                format!(
-                    "the server is busy: {requests} requests in flight (limit {}); retry later",
-                    self.max_requests
-                ),
-                1,
-            ));
-        }
-        if held + samples > self.max_samples {
-            return Err(ApiError::overloaded(
-                format!(
-                    "the server is busy: {held} samples queued or decoding (limit {}); retry later",
-                    self.max_samples
-                ),
-                1,
-            ));
-        }
         Ok(permit)
     }
 

@@ -45,6 +45,9 @@ pub struct ServeConfig {
     pub max_samples: usize,
     /// Largest request body; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Tokens a request may leave unread (a streaming client that stopped reading) before
+    /// its samples are abandoned: the server never holds more for one client.
+    pub max_unread_tokens: usize,
     /// After a shutdown signal: how long requests in flight may take to finish before they
     /// are called off.
     pub shutdown_grace: Duration,
@@ -58,6 +61,7 @@ impl ServeConfig {
             max_requests: 1024,
             max_samples: 1 << 17,
             max_body_bytes: 16 << 20,
+            max_unread_tokens: 1 << 16,
             shutdown_grace: Duration::from_secs(30),
         }
     }
@@ -70,6 +74,9 @@ pub(crate) struct App {
     admission: Arc<admission::Admission>,
     model_card: ModelCard,
     ids: AtomicU64,
+    /// Changes when the shutdown grace period is over: streams still open end with an error
+    /// event. `None` for a router embedded elsewhere.
+    shutdown: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl App {
@@ -88,6 +95,14 @@ pub(crate) fn unix_now() -> u64 {
 /// The server's router over `engine` (for embedding in another axum application, or
 /// [`serve`] to run it on its own).
 pub fn router(engine: Arc<Engine>, config: ServeConfig) -> axum::Router {
+    router_until(engine, config, None)
+}
+
+fn router_until(
+    engine: Arc<Engine>,
+    config: ServeConfig,
+    shutdown: Option<tokio::sync::watch::Receiver<bool>>,
+) -> axum::Router {
     let model_card = ModelCard {
         id: config.served_model_name.clone(),
         object: "model".into(),
@@ -97,6 +112,7 @@ pub fn router(engine: Arc<Engine>, config: ServeConfig) -> axum::Router {
         lcb: Some(LcbModelInfo {
             describe: engine.describe(),
             fingerprint: engine.fingerprint(),
+            max_samples: Some(config.max_samples),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         }),
     };
@@ -106,6 +122,7 @@ pub fn router(engine: Arc<Engine>, config: ServeConfig) -> axum::Router {
         config,
         model_card,
         ids: AtomicU64::new(0),
+        shutdown,
     };
     routes::router(Arc::new(app))
 }
@@ -125,7 +142,9 @@ pub async fn serve(
         tracing::info!("shutting down: finishing requests in flight");
         let _ = fired_tx.send(());
     };
-    let server = axum::serve(listener, router(engine, config)).with_graceful_shutdown(signal);
+    let (end_streams, streams_end) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router_until(engine, config, Some(streams_end)))
+        .with_graceful_shutdown(signal);
     let deadline = async move {
         if fired_rx.await.is_ok() {
             tokio::time::sleep(grace).await;
@@ -137,6 +156,9 @@ pub async fn serve(
         result = server => result,
         () = deadline => {
             tracing::warn!("requests still in flight after {grace:?}: calling them off");
+            // Open streams say why they end; give them a moment to.
+            let _ = end_streams.send(true);
+            tokio::time::sleep(Duration::from_millis(250)).await;
             Ok(())
         }
     }

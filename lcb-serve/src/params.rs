@@ -15,8 +15,16 @@ use crate::error::ApiError;
 /// OpenAI's default `max_tokens` for completions.
 const COMPLETIONS_DEFAULT_MAX_TOKENS: usize = 16;
 
-/// Most choices one request may ask for per prompt.
+/// Most choices one request may ask for per prompt (and the bound on `lcb.indices`).
 const MAX_N: usize = 100_000;
+
+/// Most prompts in one completions request.
+const MAX_PROMPTS: usize = 1024;
+
+/// Most stop strings, and the longest, per request: each is checked on every token on the
+/// engine thread that every client shares.
+const MAX_STOPS: usize = 64;
+const MAX_STOP_BYTES: usize = 1024;
 
 /// What to run and how to answer.
 #[derive(Debug, Clone)]
@@ -155,6 +163,12 @@ fn sampling(
                         format!("lcb.indices has {} entries but n is {n}", indices.len()),
                     ));
                 }
+                if let Some(&bad) = indices.iter().find(|&&i| i >= MAX_N) {
+                    return Err(refuse(
+                        "lcb.indices",
+                        format!("lcb.indices holds {bad}; sample indices run below {MAX_N}"),
+                    ));
+                }
                 let mut seen = indices.clone();
                 seen.sort_unstable();
                 seen.dedup();
@@ -165,17 +179,63 @@ fn sampling(
             }
         },
     };
+    let stop = c.stop.clone().map(|s| s.into_vec()).unwrap_or_default();
+    if stop.len() > MAX_STOPS {
+        return Err(refuse(
+            "stop",
+            format!(
+                "{} stop strings; lcb serve takes at most {MAX_STOPS}",
+                stop.len()
+            ),
+        ));
+    }
+    if let Some(long) = stop.iter().find(|s| s.len() > MAX_STOP_BYTES) {
+        return Err(refuse(
+            "stop",
+            format!(
+                "a stop string of {} bytes; lcb serve takes at most {MAX_STOP_BYTES}",
+                long.len()
+            ),
+        ));
+    }
     let params = SamplingParams {
         temperature,
         top_p,
         top_k,
         max_tokens,
-        stop: c.stop.clone().map(|s| s.into_vec()).unwrap_or_default(),
+        stop,
         ignore_eos: c.ignore_eos,
         // Negative seeds are valid in OpenAI's API: their bits are the seed.
         seed: c.seed.map_or_else(random_seed, |s| s as u64),
     };
     Ok((params, choices, stream))
+}
+
+/// Refuses prompts that leave no room in the model's context for `max_tokens` more.
+fn fits_context(engine: &Engine, prompts: &[Vec<u32>], max_tokens: usize) -> Result<(), ApiError> {
+    let positions = engine.model_config().max_position_embeddings;
+    let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
+    if longest + max_tokens > positions {
+        let (param, message) = if longest >= positions {
+            (
+                "prompt",
+                format!(
+                    "a prompt of {longest} tokens does not fit the model's {positions} positions"
+                ),
+            )
+        } else {
+            (
+                "max_tokens",
+                format!(
+                    "a prompt of {longest} tokens leaves room for {} new tokens in the model's \
+                     {positions} positions, not max_tokens {max_tokens}",
+                    positions - longest
+                ),
+            )
+        };
+        return Err(refuse(param, message));
+    }
+    Ok(())
 }
 
 /// The group that draws exactly `choices` from `stream`.
@@ -265,6 +325,16 @@ pub(crate) fn completion_work(engine: &Engine, r: &CompletionRequest) -> Result<
     if prompts.is_empty() || prompts.iter().any(Vec::is_empty) {
         return Err(refuse("prompt", "prompt is empty"));
     }
+    if prompts.len() > MAX_PROMPTS {
+        return Err(refuse(
+            "prompt",
+            format!(
+                "{} prompts in one request; lcb serve takes at most {MAX_PROMPTS}",
+                prompts.len()
+            ),
+        ));
+    }
+    fits_context(engine, &prompts, params.max_tokens)?;
     let vocab = engine.model_config().vocab_size;
     if let Some(bad) = prompts.iter().flatten().find(|&&t| t as usize >= vocab) {
         return Err(refuse(
@@ -368,7 +438,9 @@ pub(crate) fn chat_work(engine: &Engine, r: &ChatRequest) -> Result<Work, ApiErr
             .max(1);
         params.max_tokens = params.max_tokens.min(room);
     }
-    Ok(work(vec![tokens], &c, params, choices, stream, r.logprobs))
+    let prompts = vec![tokens];
+    fits_context(engine, &prompts, params.max_tokens)?;
+    Ok(work(prompts, &c, params, choices, stream, r.logprobs))
 }
 
 #[cfg(test)]

@@ -55,13 +55,23 @@ impl Responder {
         (text, bytes)
     }
 
+    /// Characters `tokens` advance `text_offset` by: each token's text on its own (a
+    /// character split between two tokens counts in both), the same in whole answers and
+    /// streams.
+    pub(crate) fn token_chars(&self, tokens: &[(u32, f32)]) -> usize {
+        tokens
+            .iter()
+            .map(|&(id, _)| String::from_utf8_lossy(&self.token(id).1).chars().count())
+            .sum()
+    }
+
     fn completion_logprobs(&self, tokens: &[(u32, f32)], offset: usize) -> CompletionLogprobs {
         let mut lp = CompletionLogprobs::default();
         let mut at = offset;
         for &(id, logprob) in tokens {
-            let (text, bytes) = self.token(id);
+            let (text, _) = self.token(id);
             lp.text_offset.push(at);
-            at += String::from_utf8_lossy(&bytes).chars().count();
+            at += self.token_chars(&[(id, logprob)]);
             lp.tokens.push(text);
             lp.token_logprobs.push(logprob);
         }

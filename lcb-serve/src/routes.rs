@@ -19,7 +19,9 @@ use lcb_openai::wire::{
     TokenizeRequest, TokenizeResponse, Usage,
 };
 use serde::de::DeserializeOwned;
-use tokio::sync::mpsc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::error::ApiError;
@@ -35,6 +37,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/v1/models", get(models))
+        .route("/v1/models/{*model}", get(model))
         .route("/stats", get(stats))
         .route("/v1/completions", post(completions))
         .route("/v1/chat/completions", post(chat))
@@ -67,8 +70,23 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-async fn health() -> &'static str {
-    "ok"
+/// 200 while the engine serves; 503 once every device has failed, so load balancers stop
+/// sending work here.
+async fn health(State(app): State<Arc<App>>) -> Response {
+    match app.engine.failure() {
+        None => "ok".into_response(),
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
+    }
+}
+
+async fn model(
+    State(app): State<Arc<App>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    match check_model(&app, &id) {
+        Ok(()) => Json(app.model_card.clone()).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// lcb's own: what the server holds now and what the engine has done since it started.
@@ -134,6 +152,15 @@ fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, 
     Ok(value)
 }
 
+/// Runs CPU-heavy work (tokenizing) on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::engine(format!("preparing the request failed: {e}")))?
+}
+
 fn check_model(app: &App, asked: &str) -> Result<(), ApiError> {
     if asked != app.config.served_model_name {
         return Err(ApiError::unknown_model(
@@ -148,7 +175,9 @@ async fn completions(State(app): State<Arc<App>>, body: Result<Bytes, BytesRejec
     let run = async {
         let request: CompletionRequest = parse(body)?;
         check_model(&app, &request.model)?;
-        let work = params::completion_work(&app.engine, &request)?;
+        let engine = app.engine.clone();
+        // Tokenizing a long prompt takes a while: not on the threads that serve everyone.
+        let work = blocking(move || params::completion_work(&engine, &request)).await?;
         generate(&app, Api::Completions, work).await
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
@@ -158,7 +187,8 @@ async fn chat(State(app): State<Arc<App>>, body: Result<Bytes, BytesRejection>) 
     let run = async {
         let request: ChatRequest = parse(body)?;
         check_model(&app, &request.model)?;
-        let work = params::chat_work(&app.engine, &request)?;
+        let engine = app.engine.clone();
+        let work = blocking(move || params::chat_work(&engine, &request)).await?;
         generate(&app, Api::Chat, work).await
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
@@ -194,21 +224,23 @@ async fn tokenize(State(app): State<Arc<App>>, body: Result<Bytes, BytesRejectio
                 ))
             }
         };
-        let text = app
-            .engine
-            .prompt_text(&prompt)
-            .map_err(|e| ApiError::invalid(Some("messages"), e.to_string()))?;
-        let tokens = app
-            .engine
-            .encode_prompt(&prompt)
-            .map_err(|e| ApiError::invalid(Some("prompt"), e.to_string()))?;
-        Ok(Json(TokenizeResponse {
-            count: tokens.len(),
-            max_model_len: app.engine.model_config().max_position_embeddings,
-            tokens,
-            prompt: Some(text),
+        let engine = app.engine.clone();
+        let answer = blocking(move || {
+            let text = engine
+                .prompt_text(&prompt)
+                .map_err(|e| ApiError::invalid(Some("messages"), e.to_string()))?;
+            let tokens = engine
+                .encode_prompt(&prompt)
+                .map_err(|e| ApiError::invalid(Some("prompt"), e.to_string()))?;
+            Ok(TokenizeResponse {
+                count: tokens.len(),
+                max_model_len: engine.model_config().max_position_embeddings,
+                tokens,
+                prompt: Some(text),
+            })
         })
-        .into_response())
+        .await?;
+        Ok(Json(answer).into_response())
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
 }
@@ -255,11 +287,22 @@ fn responder(app: &App, api: Api, work: &Work) -> Responder {
 }
 
 async fn generate(app: &Arc<App>, api: Api, work: Work) -> Result<Response, ApiError> {
-    let session = Session::start(&app.engine, &app.admission, &work)?;
+    let session = Session::start(
+        &app.engine,
+        &app.admission,
+        &work,
+        app.config.max_unread_tokens,
+    )?;
     let responder = responder(app, api, &work);
     let prompt_tokens = work.prompts.iter().map(Vec::len).sum();
     if work.stream {
-        return Ok(stream(session, work, responder, prompt_tokens));
+        return Ok(stream(
+            session,
+            work,
+            responder,
+            prompt_tokens,
+            app.shutdown.clone(),
+        ));
     }
     let completions = session.collect(&work).await?;
     let completion_tokens = completions
@@ -275,20 +318,40 @@ async fn generate(app: &Arc<App>, api: Api, work: Work) -> Result<Response, ApiE
     Ok(Json(responder.full(&completions, usage)).into_response())
 }
 
+/// How long a stream waits for its client to take a chunk before giving up on it (and so
+/// on its samples, and its place in the queue).
+const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A streamed answer: one chunk per token as soon as its text is safe to send (see
 /// [`ChoiceStream`]), one that ends each choice, the usage if asked for, then `[DONE]`. A
-/// client that leaves drops the stream, and with it the session: the engine abandons the
-/// request's samples.
-fn stream(session: Session, work: Work, responder: Responder, prompt_tokens: usize) -> Response {
+/// client that leaves, or takes no chunk for [`SEND_TIMEOUT`], ends the stream, and with it
+/// the session: the engine abandons the request's samples. A server shutting down past its
+/// grace period ends the stream with an error event.
+fn stream(
+    session: Session,
+    work: Work,
+    responder: Responder,
+    prompt_tokens: usize,
+    shutdown: Option<watch::Receiver<bool>>,
+) -> Response {
     let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(256);
     tokio::spawn(async move {
         // Bound as a whole: the block would otherwise capture only the fields it reads and
         // drop the rest at once, the queue permit among them.
         let mut session = session;
+        let mut shutdown = shutdown;
         let send = |data: String| {
             let tx = tx.clone();
-            async move { tx.send(Ok(SseEvent::default().data(data))).await.is_ok() }
+            async move {
+                let event = Ok(SseEvent::default().data(data));
+                matches!(
+                    tokio::time::timeout(SEND_TIMEOUT, tx.send(event)).await,
+                    Ok(Ok(()))
+                )
+            }
         };
+        let error_event =
+            |e: ApiError| serde_json::to_string(&e.object()).expect("errors serialize");
         let per_prompt = work.choices.len();
         let choice_of = work.choice_of();
         let total = work.samples();
@@ -299,9 +362,26 @@ fn stream(session: Session, work: Work, responder: Responder, prompt_tokens: usi
         let mut started = vec![false; total];
         let mut completion_tokens = 0;
         let tokenizer = responder.tokenizer.clone();
-        while session.open > 0 {
-            let Some(event) = session.events.recv().await else {
-                break;
+        loop {
+            let event = tokio::select! {
+                event = session.next() => match event {
+                    Some(event) => event,
+                    None => break,
+                },
+                // The client left while nothing was being sent (text held back, a queue).
+                () = tx.closed() => return,
+                Ok(()) = async {
+                    match shutdown.as_mut() {
+                        Some(s) => s.changed().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    let error = ApiError::engine("the server is shutting down");
+                    if send(error_event(error)).await {
+                        send("[DONE]".into()).await;
+                    }
+                    return;
+                }
             };
             let (at, delta, finish) = match event {
                 Event::Token(prompt, ev) => {
@@ -318,37 +398,36 @@ fn stream(session: Session, work: Work, responder: Responder, prompt_tokens: usi
                     }
                     (at, delta, None)
                 }
-                Event::Done(prompt, Ok(c)) => {
-                    let Some(&choice) = choice_of.get(&c.index) else {
-                        continue;
-                    };
-                    let at = prompt * per_prompt + choice;
-                    completion_tokens += c.token_ids.len();
-                    (at, streams[at].finish(&c), Some(c.finish_reason))
-                }
-                Event::Done(_, Err(e)) => {
-                    let error =
-                        serde_json::to_string(&engine_error(e).object()).expect("errors serialize");
-                    if send(error).await {
-                        send("[DONE]".into()).await;
+                Event::Done(prompt, result) => match *result {
+                    Ok(c) => {
+                        let Some(&choice) = choice_of.get(&c.index) else {
+                            continue;
+                        };
+                        let at = prompt * per_prompt + choice;
+                        completion_tokens += c.token_ids.len();
+                        (at, streams[at].finish(&c), Some(c.finish_reason))
                     }
-                    return;
-                }
-                Event::Closed => {
-                    session.open -= 1;
-                    continue;
-                }
+                    Err(e) => {
+                        if send(error_event(engine_error(e))).await {
+                            send("[DONE]".into()).await;
+                        }
+                        return;
+                    }
+                },
+                Event::Closed => continue,
             };
             let chunk = responder.chunk(at, &delta, offsets[at], finish, !started[at]);
             started[at] = true;
-            offsets[at] += delta.text.chars().count();
+            offsets[at] += responder.token_chars(&delta.tokens);
             if !send(chunk).await {
-                return; // The client left.
+                return; // The client left, or stopped reading.
             }
         }
         if streams.iter().any(|s| !s.finished()) {
-            let error = ApiError::engine("the engine closed a request early");
-            let _ = send(serde_json::to_string(&error.object()).expect("errors serialize")).await;
+            let _ = send(error_event(ApiError::engine(
+                "the engine closed a request early",
+            )))
+            .await;
         } else if work.include_usage {
             let usage = Usage {
                 prompt_tokens,

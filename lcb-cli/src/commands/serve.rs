@@ -65,6 +65,10 @@ pub struct ServeArgs {
     /// Largest request body (e.g. 16MiB); larger ones are answered 413.
     #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_memory_size)]
     max_body: u64,
+    /// Tokens one request may leave unread (a streaming client that stopped reading) before
+    /// its samples are abandoned.
+    #[arg(long, value_name = "N", default_value_t = 1 << 16, value_parser = at_least_one)]
+    max_unread_tokens: usize,
     /// Seconds requests in flight may take to finish after SIGTERM before they are called off.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     shutdown_grace: u64,
@@ -86,9 +90,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     serve.max_samples = args.max_queued_samples;
     serve.max_body_bytes = usize::try_from(args.max_body).unwrap_or(usize::MAX);
     serve.shutdown_grace = Duration::from_secs(args.shutdown_grace);
+    serve.max_unread_tokens = args.max_unread_tokens;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        // One blocking task per request in flight relays the engine's completions.
+        // One blocking task per request in flight relays the engine's completions, and
+        // tokenizing runs there too.
         .max_blocking_threads(args.max_requests + 64)
         .thread_name("lcb-serve")
         .build()

@@ -254,6 +254,17 @@ impl Engine {
         self.dtype
     }
 
+    /// Why the engine can no longer serve, when every device has failed (a panic in its
+    /// step); `None` while at least one device serves.
+    pub fn failure(&self) -> Option<String> {
+        let why: Vec<String> = self
+            .workers
+            .iter()
+            .map(Worker::failure)
+            .collect::<Option<_>>()?;
+        Some(format!("every device has failed: {}", why.join("; ")))
+    }
+
     /// Work counters, summed over devices.
     pub fn stats(&self) -> EngineStats {
         let mut total = EngineStats::default();
