@@ -368,24 +368,11 @@ fn a_slow_client_holds_up_no_one() {
 #[test]
 fn a_full_queue_answers_503_and_a_client_that_leaves_cancels_its_samples() {
     let server = Server::start(&["--max-requests", "1", "--max-tokens", "2048"]);
-    let address = server.url.trim_start_matches("http://").to_owned();
     // A long streamed request: 64 samples of 2,048 tokens, end-of-sequence ignored.
-    let body = json!({"model": "fixtures/model", "prompt": "def f(x):", "n": 64,
-        "max_tokens": 2048, "ignore_eos": true, "stream": true, "seed": 1})
-    .to_string();
-    let mut client = TcpStream::connect(&address).unwrap();
-    write!(
-        client,
-        "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut first = [0u8; 512];
-    let n = client.read(&mut first).unwrap();
-    assert!(
-        String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&first[..n])
+    let client = open_stream(
+        &server,
+        &json!({"model": "fixtures/model", "prompt": "def f(x):", "n": 64,
+            "max_tokens": 2048, "ignore_eos": true, "stream": true, "seed": 1}),
     );
     server.wait_for(30, "the stream decodes", |s| {
         s["decode_tokens"].as_u64() > Some(0)
@@ -466,8 +453,9 @@ fn sweep_args(out: &std::path::Path) -> Vec<String> {
     .collect()
 }
 
-#[test]
-fn a_sweep_over_http_equals_the_in_process_sweep_and_resumes_to_it() {
+/// A temporary directory holding the in-process sweep's tree (`local`), and where a tree
+/// made over HTTP goes (`http`).
+fn in_process_tree() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("local");
     let http = dir.path().join("http");
@@ -476,6 +464,12 @@ fn a_sweep_over_http_equals_the_in_process_sweep_and_resumes_to_it() {
             .args(sweep_args(&local))
             .args(["--model", "fixtures/model"]),
     );
+    (dir, local, http)
+}
+
+#[test]
+fn a_sweep_over_http_equals_the_in_process_sweep_and_resumes_to_it() {
+    let (_dir, local, http) = in_process_tree();
     let server = Server::start(&[]);
     let endpoint = format!("{}/v1", server.url);
     let over_http = || {
@@ -524,17 +518,11 @@ fn a_sweep_over_http_equals_the_in_process_sweep_and_resumes_to_it() {
 #[test]
 fn a_client_that_leaves_before_a_whole_answer_cancels_too() {
     let server = Server::start(&["--max-tokens", "2048"]);
-    let address = server.url.trim_start_matches("http://").to_owned();
-    let body = json!({"model": "fixtures/model", "prompt": "def f(x):", "n": 64,
-        "max_tokens": 2048, "ignore_eos": true, "seed": 1})
-    .to_string();
-    let mut client = TcpStream::connect(&address).unwrap();
-    write!(
-        client,
-        "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
+    let client = send_request(
+        &server,
+        &json!({"model": "fixtures/model", "prompt": "def f(x):", "n": 64,
+            "max_tokens": 2048, "ignore_eos": true, "seed": 1}),
+    );
     server.wait_for(30, "the request decodes", |s| {
         s["requests_in_flight"] == 1 && s["decode_tokens"].as_u64() > Some(0)
     });
@@ -672,14 +660,7 @@ fn nothing_a_client_sends_crashes_the_server() {
 fn a_sweep_waits_for_a_busy_server_and_still_equals_the_in_process_sweep() {
     // Two requests at a time: most of the sweep's ten group requests are turned away with
     // 503 and Retry-After, and come back.
-    let dir = tempfile::tempdir().unwrap();
-    let local = dir.path().join("local");
-    let http = dir.path().join("http");
-    succeed(
-        lcb()
-            .args(sweep_args(&local))
-            .args(["--model", "fixtures/model"]),
-    );
+    let (_dir, local, http) = in_process_tree();
     let server = Server::start(&["--max-requests", "2"]);
     succeed(lcb().args(sweep_args(&http)).args([
         "--endpoint",
@@ -788,8 +769,8 @@ fn a_sweep_survives_its_server_crashing_and_coming_back() {
     assert_eq!(snapshot(&http), snapshot(&local));
 }
 
-/// Opens a streamed request on a raw socket and returns it once the answer's headers came.
-fn open_stream(server: &Server, body: &Value) -> TcpStream {
+/// Sends a completions request on a raw socket (the answer left unread).
+fn send_request(server: &Server, body: &Value) -> TcpStream {
     let address = server.url.trim_start_matches("http://").to_owned();
     let body = body.to_string();
     let mut client = TcpStream::connect(&address).unwrap();
@@ -799,6 +780,12 @@ fn open_stream(server: &Server, body: &Value) -> TcpStream {
         body.len()
     )
     .unwrap();
+    client
+}
+
+/// Opens a streamed request on a raw socket and returns it once the answer's headers came.
+fn open_stream(server: &Server, body: &Value) -> TcpStream {
+    let mut client = send_request(server, body);
     let mut first = [0u8; 64];
     let n = client.read(&mut first).unwrap();
     assert!(
