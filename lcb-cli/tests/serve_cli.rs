@@ -177,6 +177,24 @@ fn bad_requests_get_the_openai_error_object_naming_the_field() {
             "room for 6",
         ),
         (
+            format!("{{{m}, \"prompt\": \"x\", \"n\": 3, \"lcb\": {{\"groups\": [{{\"temperature\": 0.5, \"stream\": 1, \"indices\": [0, 1]}}]}}}}"),
+            400,
+            json!("lcb.groups"),
+            "holds 2 samples but n is 3",
+        ),
+        (
+            format!("{{{m}, \"prompt\": \"x\", \"n\": 2, \"temperature\": 1, \"lcb\": {{\"groups\": [{{\"temperature\": 0.5, \"stream\": 1, \"indices\": [0, 1]}}]}}}}"),
+            400,
+            json!("lcb.groups"),
+            "leave out temperature",
+        ),
+        (
+            format!("{{{m}, \"prompt\": \"x\", \"n\": 1, \"lcb\": {{\"groups\": [{{\"temperature\": -2, \"stream\": 1, \"indices\": [0]}}]}}}}"),
+            400,
+            json!("lcb.groups[0].temperature"),
+            "≥ 0",
+        ),
+        (
             format!("{{{m}, \"prompt\": {}}}", json!(vec![vec![5]; 1025])),
             400,
             json!("prompt"),

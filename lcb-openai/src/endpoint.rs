@@ -29,6 +29,7 @@ use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use lcb_core::generator::{
     Completion, FinishReason, GenError, GenerationRequest, Generator, Prompt, SampleGroup,
+    SamplingParams,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -37,8 +38,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::wire::{
     token_id, AssistantMessage, ChatRequest, ChatResponse, ChatTemplateKwargs, CommonFields,
     CompletionRequest, CompletionResponse, DetokenizeRequest, DetokenizeResponse, ErrorResponse,
-    LcbSampling, MessageContent, ModelCard, ModelList, PromptField, RequestMessage, StopField,
-    TokenizeRequest, TokenizeResponse,
+    LcbGroup, LcbSampling, MessageContent, ModelCard, ModelList, PromptField, RequestMessage,
+    StopField, TokenizeRequest, TokenizeResponse,
 };
 
 /// Where and how to reach the server.
@@ -649,32 +650,52 @@ impl EndpointGenerator {
     }
 }
 
-/// Streams one group's samples from `lcb serve`, retrying what a cut stream left.
-async fn lcb_group(
+/// Streams `samples` ((group, sample index) pairs) from `lcb serve` in one request, the
+/// groups (which differ at most in temperature and stream) in lcb's `lcb.groups`, so the
+/// prompt is prefilled once for all of them; retries what a cut stream left.
+async fn lcb_request(
     _permit: OwnedSemaphorePermit,
     shared: Arc<Shared>,
     prompt: Arc<Prompt>,
-    group_index: usize,
-    group: SampleGroup,
-    indices: Vec<usize>,
+    groups: Arc<Vec<SampleGroup>>,
+    samples: Vec<(usize, usize)>,
     tx: Sender<Result<Completion, GenError>>,
 ) -> Result<(), String> {
     // The samples still wanted: a retry asks only for what an earlier stream left.
-    let left = std::sync::Mutex::new(indices);
-    let what = format!("{}/… group {group_index}", shared.base);
+    let left = std::sync::Mutex::new(samples);
+    let what = format!(
+        "{}/… ({} samples of a prompt)",
+        shared.base,
+        left.lock().expect("left lock").len()
+    );
     shared
         .with_retries(&what, || {
-            let indices = left.lock().expect("left lock").clone();
+            let samples = left.lock().expect("left lock").clone();
             let shared = shared.clone();
             let prompt = prompt.clone();
-            let group = group.clone();
+            let groups = groups.clone();
             let tx = tx.clone();
             let left = &left;
             async move {
-                let mut common = common(&group, indices.len(), group.params.seed as i64, true);
+                let first = &groups[samples[0].0];
+                let mut common = common(first, samples.len(), first.params.seed as i64, true);
+                common.temperature = None;
+                let mut lcb_groups: Vec<LcbGroup> = Vec::new();
+                let mut last = None;
+                for &(g, index) in &samples {
+                    if last != Some(g) {
+                        lcb_groups.push(LcbGroup {
+                            temperature: groups[g].params.temperature,
+                            stream: groups[g].stream,
+                            indices: Vec::new(),
+                        });
+                        last = Some(g);
+                    }
+                    lcb_groups.last_mut().expect("pushed").indices.push(index);
+                }
                 common.lcb = Some(LcbSampling {
-                    stream: group.stream,
-                    indices: Some(indices.clone()),
+                    groups: Some(lcb_groups),
+                    ..Default::default()
                 });
                 let body = Body::new(&shared.config.model, &prompt, common, shared.kind);
                 let url = format!("{}/{}", shared.base, body.path());
@@ -687,8 +708,8 @@ async fn lcb_group(
                 if !response.status().is_success() {
                     return Err(error_answer(response).await);
                 }
-                let mut partial = vec![Partial::default(); indices.len()];
-                let mut done = vec![false; indices.len()];
+                let mut partial = vec![Partial::default(); samples.len()];
+                let mut done = vec![false; samples.len()];
                 let read = async {
                     let mut events = response.bytes_stream().eventsource();
                     while let Some(event) = events.next().await {
@@ -697,25 +718,18 @@ async fn lcb_group(
                             break;
                         }
                         let answer = body.read(&event.data)?;
-                        apply(
-                            &answer.choices,
-                            &indices,
-                            &mut partial,
-                            &mut done,
-                            group_index,
-                            &tx,
-                        )?;
+                        apply(&answer.choices, &samples, &mut partial, &mut done, &tx)?;
                     }
                     Ok::<(), Attempt>(())
                 };
                 let read = read.await;
                 // Whatever happened, what the stream finished is done: a retry asks only for
                 // the rest (a sample is never handed on twice).
-                let unfinished: Vec<usize> = indices
+                let unfinished: Vec<(usize, usize)> = samples
                     .iter()
                     .zip(&done)
                     .filter(|(_, &d)| !d)
-                    .map(|(&i, _)| i)
+                    .map(|(&sample, _)| sample)
                     .collect();
                 let count = unfinished.len();
                 *left.lock().expect("left lock") = unfinished;
@@ -735,10 +749,9 @@ async fn lcb_group(
 /// Applies one chunk's choices; a finished choice is sent as a completion.
 fn apply(
     updates: &[ChoiceUpdate],
-    indices: &[usize],
+    samples: &[(usize, usize)],
     partial: &mut [Partial],
     done: &mut [bool],
-    group_index: usize,
     tx: &Sender<Result<Completion, GenError>>,
 ) -> Result<(), Attempt> {
     for u in updates {
@@ -746,7 +759,7 @@ fn apply(
             return Err(Attempt::fatal(format!(
                 "a chunk names choice {} of {}",
                 u.index,
-                indices.len()
+                samples.len()
             )));
         };
         if let Some(text) = &u.text {
@@ -754,12 +767,8 @@ fn apply(
         }
         p.add_tokens(u.tokens.iter().map(|(t, l)| (t.as_str(), *l)));
         if let Some(reason) = u.finish.as_deref() {
-            let c = std::mem::take(p).finish(
-                group_index,
-                indices[u.index],
-                finish_reason(Some(reason)),
-                None,
-            );
+            let (group, index) = samples[u.index];
+            let c = std::mem::take(p).finish(group, index, finish_reason(Some(reason)), None);
             done[u.index] = true;
             if tx.send(Ok(c)).is_err() {
                 return Err(Attempt::fatal("nobody listens any more"));
@@ -767,6 +776,50 @@ fn apply(
         }
     }
     Ok(())
+}
+
+/// One HTTP request's worth of a generation request's samples.
+enum Unit {
+    /// For lcb serve: (group, sample index) pairs of groups that differ at most in
+    /// temperature and stream.
+    Lcb(Vec<(usize, usize)>),
+    /// For other servers: one sample.
+    One(usize, usize),
+}
+
+/// How a request's samples become HTTP requests: for lcb serve, the groups that share every
+/// sampling setting but the temperature go together (a sweep's temperatures: one request,
+/// one prefill), at most `per_request` samples each; for other servers, one per sample.
+fn request_units(groups: &[SampleGroup], kind: ServerKind, per_request: usize) -> Vec<Unit> {
+    if kind != ServerKind::Lcb {
+        return groups
+            .iter()
+            .enumerate()
+            .flat_map(|(g, group)| group.indices().map(move |i| Unit::One(g, i)))
+            .collect();
+    }
+    let shared_settings = |g: &SampleGroup| SamplingParams {
+        temperature: 0.0,
+        ..g.params.clone()
+    };
+    let mut batches: Vec<(SamplingParams, Vec<(usize, usize)>)> = Vec::new();
+    for (g, group) in groups.iter().enumerate() {
+        let key = shared_settings(group);
+        let samples = group.indices().map(|i| (g, i));
+        match batches.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, batch)) => batch.extend(samples),
+            None => batches.push((key, samples.collect())),
+        }
+    }
+    batches
+        .into_iter()
+        .flat_map(|(_, samples)| {
+            samples
+                .chunks(per_request.max(1))
+                .map(|chunk| Unit::Lcb(chunk.to_vec()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// One sample from a server without lcb's stream keys.
@@ -829,18 +882,8 @@ impl Generator for EndpointGenerator {
         let shared = self.shared.clone();
         self.runtime.spawn(async move {
             let prompt = Arc::new(request.prompt);
-            // One unit per HTTP request: (group, the sample indices it asks for).
-            let per_request = match shared.kind {
-                ServerKind::Lcb => shared.max_samples_per_request(),
-                ServerKind::Vllm | ServerKind::Other => 1,
-            };
-            let units = request.groups.iter().enumerate().flat_map(|(gi, group)| {
-                let indices: Vec<usize> = group.indices().collect();
-                indices
-                    .chunks(per_request)
-                    .map(|chunk| (gi, chunk.to_vec()))
-                    .collect::<Vec<_>>()
-            });
+            let groups = Arc::new(request.groups);
+            let units = request_units(&groups, shared.kind, shared.max_samples_per_request());
             let mut tasks = tokio::task::JoinSet::new();
             let failed = |joined: Result<Result<(), String>, tokio::task::JoinError>| match joined {
                 Ok(Ok(())) => None,
@@ -850,7 +893,7 @@ impl Generator for EndpointGenerator {
             let mut failure = None;
             // Tasks are spawned as permits free up, so a request of 40,000 samples holds
             // `concurrency` tasks at a time, not 40,000; a failure stops the spawning.
-            'units: for (gi, indices) in units {
+            'units: for unit in units {
                 let permit = loop {
                     tokio::select! {
                         biased;
@@ -865,15 +908,20 @@ impl Generator for EndpointGenerator {
                         }
                     }
                 };
-                let group = request.groups[gi].clone();
                 let (shared, prompt, tx) = (shared.clone(), prompt.clone(), tx.clone());
-                match shared.kind {
-                    ServerKind::Lcb => {
-                        tasks.spawn(lcb_group(permit, shared, prompt, gi, group, indices, tx))
-                    }
-                    ServerKind::Vllm | ServerKind::Other => tasks.spawn(one_sample(
-                        permit, shared, prompt, gi, group, indices[0], tx,
+                match unit {
+                    Unit::Lcb(samples) => tasks.spawn(lcb_request(
+                        permit,
+                        shared,
+                        prompt,
+                        groups.clone(),
+                        samples,
+                        tx,
                     )),
+                    Unit::One(g, index) => {
+                        let group = groups[g].clone();
+                        tasks.spawn(one_sample(permit, shared, prompt, g, group, index, tx))
+                    }
                 };
             }
             while failure.is_none() {
@@ -985,6 +1033,49 @@ impl Generator for EndpointGenerator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lcb_serve_gets_the_temperatures_of_a_prompt_in_one_request() {
+        let group = |temperature: f32, n: usize, skip: Vec<usize>, seed: u64| SampleGroup {
+            params: SamplingParams {
+                temperature,
+                seed,
+                ..Default::default()
+            },
+            n,
+            stream: temperature.to_bits() as u64,
+            skip,
+        };
+        // Three temperatures alike but for the temperature, one with another seed.
+        let groups = [
+            group(0.2, 3, vec![1], 0),
+            group(0.8, 2, vec![], 0),
+            group(0.5, 2, vec![], 7),
+            group(1.4, 1, vec![], 0),
+        ];
+        let units = request_units(&groups, ServerKind::Lcb, 3);
+        let lcb: Vec<Vec<(usize, usize)>> = units
+            .into_iter()
+            .map(|u| match u {
+                Unit::Lcb(samples) => samples,
+                Unit::One(..) => panic!("lcb serve gets groups"),
+            })
+            .collect();
+        assert_eq!(
+            lcb,
+            vec![
+                vec![(0, 0), (0, 2), (1, 0)],
+                vec![(1, 1), (3, 0)],
+                vec![(2, 0), (2, 1)],
+            ]
+        );
+        let other = request_units(&groups, ServerKind::Vllm, 3);
+        assert_eq!(
+            other.len(),
+            2 + 2 + 2 + 1,
+            "one request per sample elsewhere"
+        );
+    }
 
     #[test]
     fn derived_seeds_depend_on_each_part_and_are_not_negative() {

@@ -80,6 +80,24 @@ pub struct LcbSampling {
     /// Absent: `0..n`. Its length must equal `n`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indices: Option<Vec<usize>>,
+    /// Several groups of samples of the one prompt, each at its own temperature on its own
+    /// stream (a sweep's temperatures): one request, one prefill. The choices are the
+    /// groups' samples in order; `n` must be their number, and `stream`, `indices` and the
+    /// request's `temperature` are left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<LcbGroup>>,
+}
+
+/// One group of [`LcbSampling::groups`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LcbGroup {
+    /// The group's temperature.
+    pub temperature: f32,
+    /// Its random stream.
+    pub stream: u64,
+    /// Its sample indices.
+    pub indices: Vec<usize>,
 }
 
 /// Declares a request struct with the sampling fields completions and chat completions share

@@ -31,10 +31,10 @@ const MAX_STOP_BYTES: usize = 1024;
 pub(crate) struct Work {
     /// Each prompt's token ids (a batch of completions has several).
     pub prompts: Vec<Vec<u32>>,
-    /// The samples of every prompt.
-    pub group: SampleGroup,
-    /// `choices[i]`: the sample index of choice `i` (of each prompt).
-    pub choices: Vec<usize>,
+    /// The samples of every prompt, by group.
+    pub groups: Vec<SampleGroup>,
+    /// `choices[i]`: the (group, sample index) of choice `i` (of each prompt).
+    pub choices: Vec<(usize, usize)>,
     /// Stream server-sent events.
     pub stream: bool,
     /// Send a usage chunk at the end of a stream.
@@ -48,12 +48,12 @@ pub(crate) struct Work {
 }
 
 impl Work {
-    /// Which choice a sample index is.
-    pub(crate) fn choice_of(&self) -> HashMap<usize, usize> {
+    /// Which choice a (group, sample index) is.
+    pub(crate) fn choice_of(&self) -> HashMap<(usize, usize), usize> {
         self.choices
             .iter()
             .enumerate()
-            .map(|(choice, &index)| (index, choice))
+            .map(|(choice, &sample)| (sample, choice))
             .collect()
     }
 
@@ -78,7 +78,7 @@ fn sampling(
     c: &CommonFields,
     max_tokens: Option<usize>,
     default_max_tokens: usize,
-) -> Result<(SamplingParams, Vec<usize>, u64), ApiError> {
+) -> Result<(SamplingParams, Vec<Draw>), ApiError> {
     let n = c.n.unwrap_or(1);
     if n == 0 || n > MAX_N {
         return Err(refuse(
@@ -87,12 +87,7 @@ fn sampling(
         ));
     }
     let temperature = c.temperature.unwrap_or(1.0);
-    if !(temperature.is_finite() && temperature >= 0.0) {
-        return Err(refuse(
-            "temperature",
-            format!("temperature must be a number ≥ 0, not {temperature}"),
-        ));
-    }
+    check_temperature("temperature", temperature)?;
     let top_p = c.top_p.unwrap_or(1.0);
     if !(top_p > 0.0 && top_p <= 1.0) {
         return Err(refuse(
@@ -152,33 +147,7 @@ fn sampling(
             ));
         }
     }
-    let (stream, choices) = match &c.lcb {
-        None => (0, (0..n).collect()),
-        Some(lcb) => match &lcb.indices {
-            None => (lcb.stream, (0..n).collect()),
-            Some(indices) => {
-                if indices.len() != n {
-                    return Err(refuse(
-                        "lcb.indices",
-                        format!("lcb.indices has {} entries but n is {n}", indices.len()),
-                    ));
-                }
-                if let Some(&bad) = indices.iter().find(|&&i| i >= MAX_N) {
-                    return Err(refuse(
-                        "lcb.indices",
-                        format!("lcb.indices holds {bad}; sample indices run below {MAX_N}"),
-                    ));
-                }
-                let mut seen = indices.clone();
-                seen.sort_unstable();
-                seen.dedup();
-                if seen.len() != n {
-                    return Err(refuse("lcb.indices", "lcb.indices repeats a sample index"));
-                }
-                (lcb.stream, indices.clone())
-            }
-        },
-    };
+    let draws = draws(c, n, temperature)?;
     let stop = c.stop.clone().map(|s| s.into_vec()).unwrap_or_default();
     if stop.len() > MAX_STOPS {
         return Err(refuse(
@@ -208,8 +177,85 @@ fn sampling(
         // Negative seeds are valid in OpenAI's API: their bits are the seed.
         seed: c.seed.map_or_else(random_seed, |s| s as u64),
     };
-    Ok((params, choices, stream))
+    Ok((params, draws))
 }
+
+fn check_temperature(param: &str, temperature: f32) -> Result<(), ApiError> {
+    if !(temperature.is_finite() && temperature >= 0.0) {
+        return Err(refuse(
+            param,
+            format!("{param} must be a number ≥ 0, not {temperature}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a group's sample indices: below [`MAX_N`], none twice.
+fn check_indices(param: &str, indices: &[usize]) -> Result<(), ApiError> {
+    if let Some(&bad) = indices.iter().find(|&&i| i >= MAX_N) {
+        return Err(refuse(
+            param,
+            format!("{param} holds {bad}; sample indices run below {MAX_N}"),
+        ));
+    }
+    let mut seen = indices.to_vec();
+    seen.sort_unstable();
+    seen.dedup();
+    if seen.len() != indices.len() {
+        return Err(refuse(param, format!("{param} repeats a sample index")));
+    }
+    Ok(())
+}
+
+/// What the choices draw, group by group: temperature, random stream, sample indices. Without
+/// lcb's extension, one group: samples `0..n` of stream 0 at the request's temperature.
+fn draws(c: &CommonFields, n: usize, temperature: f32) -> Result<Vec<Draw>, ApiError> {
+    let Some(lcb) = &c.lcb else {
+        return Ok(vec![(temperature, 0, (0..n).collect())]);
+    };
+    let Some(groups) = &lcb.groups else {
+        let indices = match &lcb.indices {
+            None => (0..n).collect(),
+            Some(indices) => {
+                if indices.len() != n {
+                    return Err(refuse(
+                        "lcb.indices",
+                        format!("lcb.indices has {} entries but n is {n}", indices.len()),
+                    ));
+                }
+                check_indices("lcb.indices", indices)?;
+                indices.clone()
+            }
+        };
+        return Ok(vec![(temperature, lcb.stream, indices)]);
+    };
+    if lcb.indices.is_some() || lcb.stream != 0 || c.temperature.is_some() {
+        return Err(refuse(
+            "lcb.groups",
+            "with lcb.groups, each group gives its own temperature, stream and indices \
+             (leave out temperature, lcb.stream and lcb.indices)",
+        ));
+    }
+    let total: usize = groups.iter().map(|g| g.indices.len()).sum();
+    if groups.is_empty() || total != n {
+        return Err(refuse(
+            "lcb.groups",
+            format!("lcb.groups holds {total} samples but n is {n}"),
+        ));
+    }
+    groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            check_temperature(&format!("lcb.groups[{i}].temperature"), g.temperature)?;
+            check_indices(&format!("lcb.groups[{i}].indices"), &g.indices)?;
+            Ok((g.temperature, g.stream, g.indices.clone()))
+        })
+        .collect()
+}
+
+/// One group's draws: temperature, random stream, sample indices.
+type Draw = (f32, u64, Vec<usize>);
 
 /// Refuses prompts that leave no room in the model's context for `max_tokens` more.
 fn fits_context(engine: &Engine, prompts: &[Vec<u32>], max_tokens: usize) -> Result<(), ApiError> {
@@ -257,14 +303,28 @@ fn work(
     prompts: Vec<Vec<u32>>,
     c: &CommonFields,
     params: SamplingParams,
-    choices: Vec<usize>,
-    stream: u64,
+    draws: Vec<Draw>,
     logprobs: bool,
 ) -> Work {
     let longest_stop = params.stop.iter().map(String::len).max().unwrap_or(0);
+    let choices = draws
+        .iter()
+        .enumerate()
+        .flat_map(|(g, (_, _, indices))| indices.iter().map(move |&i| (g, i)))
+        .collect();
+    let groups = draws
+        .into_iter()
+        .map(|(temperature, stream, indices)| {
+            let params = SamplingParams {
+                temperature,
+                ..params.clone()
+            };
+            group(params, &indices, stream)
+        })
+        .collect();
     Work {
         prompts,
-        group: group(params, &choices, stream),
+        groups,
         choices,
         stream: c.stream,
         include_usage: c.stream_options.as_ref().is_some_and(|o| o.include_usage),
@@ -287,8 +347,7 @@ fn encode(engine: &Engine, prompt: &Prompt, param: &str) -> Result<Vec<u32>, Api
 /// Checks a completions request and turns it into work.
 pub(crate) fn completion_work(engine: &Engine, r: &CompletionRequest) -> Result<Work, ApiError> {
     let c = r.common();
-    let (params, choices, stream) =
-        sampling(engine, &c, c.max_tokens, COMPLETIONS_DEFAULT_MAX_TOKENS)?;
+    let (params, draws) = sampling(engine, &c, c.max_tokens, COMPLETIONS_DEFAULT_MAX_TOKENS)?;
     match r.logprobs {
         None | Some(0) => {}
         Some(k) => {
@@ -304,7 +363,7 @@ pub(crate) fn completion_work(engine: &Engine, r: &CompletionRequest) -> Result<
     if r.echo == Some(true) {
         return Err(refuse("echo", "echo is not supported by lcb serve"));
     }
-    if r.best_of.is_some_and(|b| b != choices.len()) {
+    if r.best_of.is_some_and(|b| b != c.n.unwrap_or(1)) {
         return Err(refuse("best_of", "best_of other than n is not supported"));
     }
     if r.suffix.as_ref().is_some_and(|s| !s.is_empty()) {
@@ -342,14 +401,7 @@ pub(crate) fn completion_work(engine: &Engine, r: &CompletionRequest) -> Result<
             format!("token id {bad} is outside the vocabulary ({vocab})"),
         ));
     }
-    Ok(work(
-        prompts,
-        &c,
-        params,
-        choices,
-        stream,
-        r.logprobs.is_some(),
-    ))
+    Ok(work(prompts, &c, params, draws, r.logprobs.is_some()))
 }
 
 /// The conversation of a chat request as lcb's chat messages.
@@ -419,7 +471,7 @@ pub(crate) fn chat_work(engine: &Engine, r: &ChatRequest) -> Result<Work, ApiErr
         ));
     }
     let max_tokens = r.max_completion_tokens.or(c.max_tokens);
-    let (params, choices, stream) = sampling(engine, &c, max_tokens, usize::MAX)?;
+    let (params, draws) = sampling(engine, &c, max_tokens, usize::MAX)?;
     if r.top_logprobs.is_some_and(|k| k > 0) {
         return Err(refuse(
             "top_logprobs",
@@ -440,7 +492,7 @@ pub(crate) fn chat_work(engine: &Engine, r: &ChatRequest) -> Result<Work, ApiErr
     }
     let prompts = vec![tokens];
     fits_context(engine, &prompts, params.max_tokens)?;
-    Ok(work(prompts, &c, params, choices, stream, r.logprobs))
+    Ok(work(prompts, &c, params, draws, r.logprobs))
 }
 
 #[cfg(test)]

@@ -385,7 +385,7 @@ fn stream(
             };
             let (at, delta, finish) = match event {
                 Event::Token(prompt, ev) => {
-                    let Some(&choice) = choice_of.get(&ev.index) else {
+                    let Some(&choice) = choice_of.get(&(ev.group, ev.index)) else {
                         continue;
                     };
                     let at = prompt * per_prompt + choice;
@@ -400,7 +400,7 @@ fn stream(
                 }
                 Event::Done(prompt, result) => match *result {
                     Ok(c) => {
-                        let Some(&choice) = choice_of.get(&c.index) else {
+                        let Some(&choice) = choice_of.get(&(c.group, c.index)) else {
                             continue;
                         };
                         let at = prompt * per_prompt + choice;

@@ -93,11 +93,7 @@ impl Session {
                 max_backlog,
             });
             let completions = engine
-                .submit_observed(
-                    tokens.clone(),
-                    std::slice::from_ref(&work.group),
-                    Some(observer),
-                )
+                .submit_observed(tokens.clone(), &work.groups, Some(observer))
                 .map_err(|e| submit_error(engine, e))?;
             receivers.push(completions);
         }
@@ -136,7 +132,7 @@ impl Session {
                 Event::Token(..) | Event::Closed => {}
                 Event::Done(prompt, result) => {
                     let c = (*result).map_err(engine_error)?;
-                    if let Some(&choice) = choice_of.get(&c.index) {
+                    if let Some(&choice) = choice_of.get(&(c.group, c.index)) {
                         done[prompt][choice] = Some(c);
                     }
                 }
