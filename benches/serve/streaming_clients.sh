@@ -18,11 +18,13 @@ SERVER=
 
 # workload NAME CLIENTS N_PER_CLIENT PROMPT_TOKENS NEW_TOKENS SHARED(1: one prompt for all)
 #          STREAM(1: server-sent events, 0: one answer per request)
+#          [GROUPS: the client's samples as lcb.groups of that many temperatures, as
+#          `lcb sweep --endpoint` sends a question; the in-process side is then one request]
 workload() {
-  local name=$1 clients=$2 n=$3 ptoks=$4 new=$5 shared=$6 stream=$7
-  python3 - "$WORK" "$clients" "$n" "$ptoks" "$new" "$shared" "$VOCAB" "$MODEL" "$stream" <<'PY'
+  local name=$1 clients=$2 n=$3 ptoks=$4 new=$5 shared=$6 stream=$7 groups=${8:-0}
+  python3 - "$WORK" "$clients" "$n" "$ptoks" "$new" "$shared" "$VOCAB" "$MODEL" "$stream" "$groups" <<'PY'
 import json, random, sys
-work, clients, n, ptoks, new, shared, vocab, model, stream = sys.argv[1:]
+work, clients, n, ptoks, new, shared, vocab, model, stream, groups = sys.argv[1:]
 rng = random.Random(0)
 prompt = [rng.randrange(int(vocab)) for _ in range(int(ptoks))]
 for c in range(int(clients)):
@@ -32,6 +34,14 @@ for c in range(int(clients)):
             "ignore_eos": True, "temperature": 1.0, "seed": c}
     if stream == "1":
         body.update({"stream": True, "stream_options": {"include_usage": True}})
+    g = int(groups)
+    if g:
+        per = int(n) // g
+        del body["temperature"]
+        body["lcb"] = {"groups": [
+            {"temperature": 0.1 * (k + 1), "stream": k, "indices": list(range(per))}
+            for k in range(g)]}
+        body["n"] = per * g
     open(f"{work}/body{c}.json", "w").write(json.dumps(body))
 PY
   "$LCB" serve --model "$MODEL" --port 0 --max-prompts "$clients" --slots 256 \
@@ -60,15 +70,16 @@ PY
   local inprocess merged
   inprocess=$("$LCB" bench --model "$MODEL" --prompts "$clients" --samples "$n" \
     --prompt-tokens "$ptoks" --new-tokens "$new" --slots 256 --max-prompts "$clients" 2>/dev/null)
+  # (lcb bench spreads each request's samples over its 16 temperatures, as lcb.groups does.)
   # ... and, when the clients share one prompt, as one request (how a sweep submits in-process).
   merged=null
   if [ "$shared" = 1 ]; then
     merged=$("$LCB" bench --model "$MODEL" --prompts 1 --samples $((clients * n)) \
       --prompt-tokens "$ptoks" --new-tokens "$new" --slots 256 2>/dev/null)
   fi
-  python3 - "$WORK" "$clients" "$start" "$end" "$name" "$n" "$ptoks" "$new" "$shared" "$stream" <<PY
+  python3 - "$WORK" "$clients" "$start" "$end" "$name" "$n" "$ptoks" "$new" "$shared" "$stream" "$groups" <<PY
 import glob, json, sys
-work, clients, start, end, name, n, ptoks, new, shared, stream = sys.argv[1:]
+work, clients, start, end, name, n, ptoks, new, shared, stream, groups = sys.argv[1:]
 tokens, chunks, done = 0, 0, 0
 for path in glob.glob(f"{work}/out*.txt"):
     if stream != "1":
@@ -97,7 +108,7 @@ expected = int(clients) * int(n) * int(new)
 print(json.dumps({
     "workload": name, "clients": int(clients), "n_per_client": int(n),
     "prompt_tokens": int(ptoks), "new_tokens": int(new), "shared_prompt": shared == "1",
-    "streamed": stream == "1",
+    "streamed": stream == "1", "lcb_groups": int(groups),
     "serve": {"output_tokens": tokens, "expected_tokens": expected, "streams_done": done,
               "chunks": chunks, "wall_s": round(wall, 3),
               "output_tokens_per_s": round(tokens / wall, 1)},
@@ -115,5 +126,8 @@ echo "# $(date -u +%FT%TZ) $(uname -n) $(nproc) CPUs; $LCB; model $MODEL" >&2
 workload sweep-groups 16 16 512 128 1 1
 # The same, answers whole: what server-sent events cost.
 workload sweep-groups 16 16 512 128 1 0
+# How `lcb sweep --endpoint` sends a question to lcb serve: its 16 temperatures in one
+# request (lcb.groups), one prefill.
+workload sweep-one-request 1 256 512 128 1 1 16
 # Chat-style serving: many clients, one sample each, each its own prompt.
 workload chat-clients 64 1 128 128 0 1
