@@ -3,9 +3,11 @@
 //! How samples map to HTTP requests depends on the server, which [`EndpointGenerator::connect`]
 //! learns from `GET /v1/models` (`owned_by`):
 //!
-//! * **`lcb serve`**: one streamed request per sample group (chunked at
-//!   [`EndpointConfig::max_samples_per_request`]), carrying lcb's `lcb` extension (the
-//!   group's random stream and the sample indices): every sample draws exactly what the
+//! * **`lcb serve`**: one streamed request per prompt for all its sample groups that differ
+//!   only in temperature (a sweep's question; chunked at
+//!   [`EndpointConfig::max_samples_per_request`]), carrying lcb's `lcb` extension
+//!   (`lcb.groups`: each group's temperature, random stream and sample indices), so the prompt
+//!   is prefilled once and every sample draws exactly what the
 //!   in-process engine draws, token ids come back as `token_id:ID`, and each sample is handed
 //!   on the moment its last chunk arrives, so grading overlaps generation as in-process. A
 //!   stream cut off midway is retried for the samples it had not finished.
