@@ -735,14 +735,15 @@ async fn lcb_request(
                     .collect();
                 let count = unfinished.len();
                 *left.lock().expect("left lock") = unfinished;
-                read?;
                 if count == 0 {
-                    Ok(())
-                } else {
-                    Err(Attempt::transient(format!(
-                        "the stream ended with {count} samples unfinished"
-                    )))
+                    // Every sample arrived: a stream cut after that (before `[DONE]`) has
+                    // nothing left to retry.
+                    return Ok(());
                 }
+                read?;
+                Err(Attempt::transient(format!(
+                    "the stream ended with {count} samples unfinished"
+                )))
             }
         })
         .await
