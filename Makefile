@@ -2,7 +2,7 @@
 #   make run    set up, build and run `lcb sweep` on the embedded offline default
 #   make test   set up and run the whole test suite
 # Set-up is a Python virtual environment for graded programs (CPython 3.11 as LiveCodeBench
-# recommends, with numpy) in .venv; lcb finds it through LCB_PYTHON.
+# recommends, with numpy and pandas) in .venv; lcb finds it through LCB_PYTHON.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -14,13 +14,13 @@ export LCB_OPENAI_PYTHON := $(abspath $(OPENAI_VENV))/bin/python
 .PHONY: run test setup
 setup: $(VENV)/.ready
 
-# Without network (or PyPI) the venv lacks numpy, and lcb refuses to grade LiveCodeBench
+# Without network (or PyPI) the venv lacks numpy and pandas, and lcb refuses to grade LiveCodeBench
 # problems with it (it says how to fix that); the next `make` tries the install again.
 $(VENV)/.ready: requirements-grader.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	if $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --retries 1 --timeout 10 \
 	    -r requirements-grader.txt; then touch $@; \
-	else echo "make: warning: could not install requirements-grader.txt (offline?); graded programs cannot import numpy" >&2; fi
+	else echo "make: warning: could not install requirements-grader.txt (offline?); graded programs cannot import numpy or pandas" >&2; fi
 
 # The OpenAI client's venv, for lcb-cli/tests/serve_openai_client.rs; offline, that test
 # fails saying so, and the next `make test` tries the install again.

@@ -126,6 +126,7 @@ fn main() -> anyhow::Result<()> {
             thinking: false,
             seed: 0,
             skip_greedy_solved: false,
+            cot: false,
         },
         force: false,
         inflight: 1,

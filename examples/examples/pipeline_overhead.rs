@@ -91,6 +91,7 @@ fn main() -> anyhow::Result<()> {
         thinking: false,
         seed: 0,
         skip_greedy_solved: false,
+        cot: false,
     };
     let mut rates = Vec::new();
     // `LCB_PIPELINE_RUN=gen|graded` runs one of the two, to measure it alone (CPU use).

@@ -1,5 +1,5 @@
 //! Fidelity first: the commands that grade LiveCodeBench problems stop before any work when the
-//! grading Python lacks part of LiveCodeBench's environment (numpy, today), because a pass rate
+//! grading Python lacks part of LiveCodeBench's environment (numpy and pandas, today), because a pass rate
 //! graded there is a different benchmark; `--allow-partial-env` grades anyway, and the results
 //! record what was missing.
 

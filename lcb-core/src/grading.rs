@@ -17,7 +17,7 @@ use crate::evaluator::{EvalError, Evaluator, GradeRequest};
 use crate::passk;
 use crate::problem::Problem;
 use crate::samples::Sample;
-use crate::verdict::Grade;
+use crate::verdict::{Grade, Verdict};
 
 /// One sample resolved against its problem, ready to grade.
 #[derive(Debug, Clone)]
@@ -128,7 +128,8 @@ pub struct QuestionCount {
     pub index: usize,
     /// Its id.
     pub id: String,
-    /// Samples graded.
+    /// Samples counted: all graded, less skipped code-execution predictions (lcb_runner's
+    /// count, so `passed / n` is its pass@1).
     pub n: u64,
     /// Samples that passed.
     pub passed: u64,
@@ -143,16 +144,19 @@ impl EvalSummary {
         workers: usize,
         results: PathBuf,
     ) -> Self {
-        let mut per_problem: BTreeMap<usize, (u64, u64)> = BTreeMap::new();
+        let mut per_problem: BTreeMap<usize, Vec<Verdict>> = BTreeMap::new();
         let mut verdicts: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut samples = 0;
         for (index, grade) in graded {
             samples += 1;
-            let (n, c) = per_problem.entry(index).or_default();
-            *n += 1;
-            *c += u64::from(grade.passed());
+            per_problem.entry(index).or_default().push(grade.verdict);
             *verdicts.entry(grade.verdict.as_str()).or_default() += 1;
         }
+        // lcb_runner's count: skipped code-execution predictions leave n.
+        let per_problem: BTreeMap<usize, (u64, u64)> = per_problem
+            .into_iter()
+            .map(|(index, v)| (index, crate::verdict::counted(v)))
+            .collect();
         let counts: Vec<(u64, u64)> = per_problem.values().copied().collect();
         let min_n = counts.iter().map(|c| c.0).min().unwrap_or(0);
         // pass@1000 would need 1000 samples of every problem; `lcb eval` stops at 100.

@@ -2,10 +2,12 @@
 //!
 //! The domain of lcb, independent of any model or sandbox:
 //!
-//! * [`problem`]: programming problems (LiveCodeBench and HumanEval) and their tests;
+//! * [`problem`]: programming problems (LiveCodeBench's code generation, code execution and
+//!   test output prediction rows, HumanEval) and their tests;
+//! * [`scenario`]: LiveCodeBench's four scenarios and which problems each runs on;
 //! * [`dataset`]: loading problems from `.jsonl` / `.jsonl.gz` files or the Hugging Face hub,
 //!   with LiveCodeBench's release versions, date windows and ordering;
-//! * [`prompt`] and [`extract`]: LiveCodeBench's zero-shot prompt and code-extraction rule;
+//! * [`prompt`] and [`extract`]: LiveCodeBench's prompts and extraction rules, per scenario;
 //! * [`samples`]: files of model outputs to grade, and [`grading`]: grading them as
 //!   `lcb eval` does, with the results file and the pass@k and verdict summary;
 //! * [`generator`]: the [`Generator`](generator::Generator) seam that model engines implement;
@@ -37,6 +39,7 @@ pub mod problem;
 pub mod prompt;
 pub mod report;
 pub mod samples;
+pub mod scenario;
 pub mod sweep;
 pub mod verdict;
 

@@ -1,26 +1,30 @@
 //! Files of model outputs to grade (`lcb eval --samples`).
 //!
-//! Two formats are accepted:
-//! * JSON Lines, one `{"question_id" | "task_id": str, "completion": str, ...}` per line, where
-//!   `completion` is raw model output;
-//! * the lcb_runner custom-evaluator JSON array `[{"question_id": str, "code_list": [str]}]`,
-//!   whose code is used as given.
+//! Two formats are accepted, with the keys of the scenario's problems:
+//! * JSON Lines, one object per line with the problem's keys and `"completion"`, raw model
+//!   output extracted by the scenario's rule: `question_id` or `task_id` (code generation,
+//!   self-repair), `id` (code execution), `question_id` + `test_id` (test output prediction);
+//! * lcb_runner's custom-evaluator JSON array, entries used as given:
+//!   `[{"question_id", "code_list": [str]}]` (code generation, self-repair),
+//!   `[{"id", "pred_list": [str]}]` (code execution),
+//!   `[{"question_id", "test_id", "pred_list": [str]}]` (test output prediction).
 
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::extract::extract_code;
 use crate::jsonl::{self, kind_of};
 use crate::problem::Problem;
+use crate::scenario::Scenario;
 
 /// What a sample holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SampleText {
-    /// Raw model output: LCB code is extracted from it; for HumanEval it is the completion.
+    /// Raw model output: the scenario's rule extracts what is graded; for HumanEval it is the
+    /// completion.
     Completion(String),
-    /// Final code, used as given (`code_list` input).
+    /// Final code or prediction, used as given (`code_list` / `pred_list` input).
     Code(String),
 }
 
@@ -29,53 +33,75 @@ pub enum SampleText {
 pub struct Sample {
     /// 1-based line (JSON Lines) or 1-based array element (code_list) it came from.
     pub line: usize,
-    /// The problem id (`question_id` or `task_id`).
+    /// The problem id ([`Problem::id`]: `question_id`, `task_id`, `id`, or
+    /// `question_id/test_id`).
     pub problem_id: String,
-    /// The fields written back with the verdict: the input object for JSON Lines, or
-    /// `question_id`, `index` and `code` for code_list input.
+    /// The fields written back with the verdict: the input object for JSON Lines, or the
+    /// entry's keys, `index` and `code` / `pred` for list input.
     pub fields: Map<String, Value>,
     /// The output or code.
     pub text: SampleText,
 }
 
 impl Sample {
-    /// The code to hand to the evaluator for `problem`: LCB extraction for raw completions of
-    /// LCB problems, the text as is otherwise.
-    pub fn code_for(&self, problem: &Problem) -> String {
-        match (&self.text, problem) {
-            (SampleText::Completion(raw), Problem::Lcb(_)) => extract_code(raw),
-            (SampleText::Completion(text) | SampleText::Code(text), _) => text.clone(),
+    /// What to hand to the evaluator for `problem`: the scenario's extraction of a raw
+    /// completion (`cot`: code execution's chain-of-thought rule), the text as given otherwise.
+    pub fn code_for(&self, problem: &Problem, cot: bool) -> String {
+        match &self.text {
+            SampleText::Completion(raw) => crate::extract::extract_for(problem, raw, cot),
+            SampleText::Code(text) => text.clone(),
         }
     }
 }
 
-/// Reads a samples file in either format (detected from its first non-blank character).
-pub fn read_samples(path: &Path) -> Result<Vec<Sample>> {
+/// Reads a samples file of `scenario` in either format (detected from its first non-blank
+/// character).
+pub fn read_samples(path: &Path, scenario: Scenario) -> Result<Vec<Sample>> {
     let text = jsonl::read_to_string(path)?;
     if text.trim_start().starts_with('[') {
-        read_code_list(path, &text)
+        read_lists(path, &text, scenario)
     } else {
-        read_jsonl(path)
+        read_jsonl(path, scenario)
     }
 }
 
-fn read_jsonl(path: &Path) -> Result<Vec<Sample>> {
+/// The problem id a sample names with `fields`, or a message for the field that is wrong.
+/// `line` is what errors cite (a line, or an array element).
+fn problem_id(
+    fields: &Map<String, Value>,
+    scenario: Scenario,
+    at: &dyn Fn(&str, String) -> Error,
+) -> Result<String> {
+    let get = |field: &str| match fields.get(field) {
+        Some(v) => id_text(v).map_err(|m| at(field, m)),
+        None => Err(at(field, "missing".into())),
+    };
+    match scenario {
+        Scenario::CodeGeneration | Scenario::SelfRepair => {
+            if fields.contains_key("question_id") {
+                get("question_id")
+            } else if fields.contains_key("task_id") {
+                get("task_id")
+            } else {
+                Err(at(
+                    "question_id",
+                    "missing (each sample needs \"question_id\" or \"task_id\")".into(),
+                ))
+            }
+        }
+        Scenario::CodeExecution => get("id"),
+        Scenario::TestOutputPrediction => {
+            Ok(format!("{}/{}", get("question_id")?, get("test_id")?))
+        }
+    }
+}
+
+fn read_jsonl(path: &Path, scenario: Scenario) -> Result<Vec<Sample>> {
     jsonl::read_objects(path)?
         .into_iter()
         .map(|record| {
-            let id_field = if record.fields.contains_key("question_id") {
-                "question_id"
-            } else if record.fields.contains_key("task_id") {
-                "task_id"
-            } else {
-                return Err(Error::field(
-                    path,
-                    record.line,
-                    "question_id",
-                    "missing (each line needs \"question_id\" or \"task_id\")",
-                ));
-            };
-            let problem_id = id_string(path, record.line, id_field, &record.fields[id_field])?;
+            let at = |field: &str, message: String| Error::field(path, record.line, field, message);
+            let problem_id = problem_id(&record.fields, scenario, &at)?;
             let completion = record.str_field(path, "completion")?.to_owned();
             Ok(Sample {
                 line: record.line,
@@ -87,27 +113,27 @@ fn read_jsonl(path: &Path) -> Result<Vec<Sample>> {
         .collect()
 }
 
-/// Ids are strings in both datasets; integers are accepted and turned into strings, as
+/// Ids are strings or integers in the datasets; integers are turned into strings, as
 /// lcb_runner's `str(question_id)` does.
-fn id_string(path: &Path, line: usize, field: &str, value: &Value) -> Result<String> {
+fn id_text(value: &Value) -> std::result::Result<String, String> {
     match value {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
-        other => Err(Error::field(
-            path,
-            line,
-            field,
-            format!("expected a string, found {}", kind_of(other)),
-        )),
+        other => Err(format!("expected a string, found {}", kind_of(other))),
     }
 }
 
-fn read_code_list(path: &Path, text: &str) -> Result<Vec<Sample>> {
+fn read_lists(path: &Path, text: &str, scenario: Scenario) -> Result<Vec<Sample>> {
     let items: Vec<Value> = serde_json::from_str(text).map_err(|e| Error::Json {
         path: path.to_owned(),
         line: e.line(),
         message: e.to_string(),
     })?;
+    let (list_field, item_field, keys): (&str, &str, &[&str]) = match scenario {
+        Scenario::CodeGeneration | Scenario::SelfRepair => ("code_list", "code", &["question_id"]),
+        Scenario::CodeExecution => ("pred_list", "pred", &["id"]),
+        Scenario::TestOutputPrediction => ("pred_list", "pred", &["question_id", "test_id"]),
+    };
     let mut samples = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let element = i + 1;
@@ -119,37 +145,32 @@ fn read_code_list(path: &Path, text: &str) -> Result<Vec<Sample>> {
         };
         let Value::Object(obj) = item else {
             return Err(err(
-                "question_id",
+                keys[0],
                 format!("expected an object, found {}", kind_of(item)),
             ));
         };
-        let id = match obj.get("question_id") {
-            Some(v) => id_string(path, element, "question_id", v)
-                .map_err(|e| err("question_id", e.to_string()))?,
-            None => return Err(err("question_id", "missing".into())),
+        let id = problem_id(obj, scenario, &err)?;
+        let Some(Value::Array(entries)) = obj.get(list_field) else {
+            return Err(err(list_field, "missing or not an array of strings".into()));
         };
-        let Some(Value::Array(codes)) = obj.get("code_list") else {
-            return Err(err(
-                "code_list",
-                "missing or not an array of strings".into(),
-            ));
-        };
-        for (index, code) in codes.iter().enumerate() {
-            let Value::String(code) = code else {
+        for (index, entry) in entries.iter().enumerate() {
+            let Value::String(entry) = entry else {
                 return Err(err(
-                    "code_list",
-                    format!("item {index} is {}, not a string", kind_of(code)),
+                    list_field,
+                    format!("item {index} is {}, not a string", kind_of(entry)),
                 ));
             };
             let mut fields = Map::new();
-            fields.insert("question_id".into(), Value::String(id.clone()));
+            for key in keys {
+                fields.insert((*key).into(), obj[*key].clone());
+            }
             fields.insert("index".into(), Value::from(index));
-            fields.insert("code".into(), Value::String(code.clone()));
+            fields.insert(item_field.into(), Value::String(entry.clone()));
             samples.push(Sample {
                 line: element,
                 problem_id: id.clone(),
                 fields,
-                text: SampleText::Code(code.clone()),
+                text: SampleText::Code(entry.clone()),
             });
         }
     }
@@ -174,7 +195,7 @@ mod tests {
             "{\"question_id\": \"a\", \"completion\": \"x\", \"extra\": 1}\n{\"task_id\": \"T/0\", \"completion\": \"y\"}\n",
         )
         .unwrap();
-        let s = read_samples(&p).unwrap();
+        let s = read_samples(&p, Scenario::CodeGeneration).unwrap();
         assert_eq!(s[0].problem_id, "a");
         assert_eq!(s[0].fields["extra"], 1);
         assert_eq!(s[1].problem_id, "T/0");
@@ -186,7 +207,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.json");
         std::fs::write(&p, r#"[{"question_id": "b", "code_list": ["print(1)", "print(2)"]}, {"question_id": 7, "code_list": []}]"#).unwrap();
-        let s = read_samples(&p).unwrap();
+        let s = read_samples(&p, Scenario::CodeGeneration).unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(s[1].fields["index"], 1);
         assert_eq!(s[1].text, SampleText::Code("print(2)".into()));
@@ -201,16 +222,22 @@ mod tests {
             "{\"question_id\": \"a\", \"completion\": \"x\"}\n{\"question_id\": \"a\"}\n",
         )
         .unwrap();
-        let err = read_samples(&p).unwrap_err().to_string();
+        let err = read_samples(&p, Scenario::CodeGeneration)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("s.jsonl:2: field `completion`: missing"),
             "{err}"
         );
         std::fs::write(&p, "{\"completion\": \"x\"}\n").unwrap();
-        let err = read_samples(&p).unwrap_err().to_string();
+        let err = read_samples(&p, Scenario::CodeGeneration)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(":1: field `question_id`"), "{err}");
         std::fs::write(&p, r#"[{"question_id": "b", "code_list": [1]}]"#).unwrap();
-        let err = read_samples(&p).unwrap_err().to_string();
+        let err = read_samples(&p, Scenario::CodeGeneration)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("element 1") && err.contains("code_list"),
             "{err}"

@@ -18,17 +18,21 @@ pub enum Verdict {
     CompileError,
     /// The model output held no code to run (no fenced block).
     NoCode,
+    /// A code-execution prediction that contains the call it predicts: lcb_runner neither
+    /// runs nor counts it (see [`counted`]).
+    Skipped,
 }
 
 impl Verdict {
     /// All verdicts, in report order.
-    pub const ALL: [Verdict; 6] = [
+    pub const ALL: [Verdict; 7] = [
         Verdict::Passed,
         Verdict::WrongAnswer,
         Verdict::RuntimeError,
         Verdict::TimeLimitExceeded,
         Verdict::CompileError,
         Verdict::NoCode,
+        Verdict::Skipped,
     ];
 
     /// The verdict's name in result files (`wrong_answer`, …).
@@ -40,12 +44,31 @@ impl Verdict {
             Verdict::TimeLimitExceeded => "time_limit_exceeded",
             Verdict::CompileError => "compile_error",
             Verdict::NoCode => "no_code",
+            Verdict::Skipped => "skipped",
         }
     }
 
     /// Whether this verdict counts as a pass.
     pub fn passed(self) -> bool {
         self == Verdict::Passed
+    }
+}
+
+/// `(n, passed)` as lcb_runner counts a problem's samples for pass@k: skipped predictions
+/// are left out of `n`, unless every one is skipped, when all count as failures
+/// (`compute_code_execution_metrics.evaluate_score`). Without skipped samples it is simply
+/// (samples, passes).
+pub fn counted(verdicts: impl IntoIterator<Item = Verdict>) -> (u64, u64) {
+    let (mut total, mut skipped, mut passed) = (0, 0, 0);
+    for verdict in verdicts {
+        total += 1;
+        skipped += u64::from(verdict == Verdict::Skipped);
+        passed += u64::from(verdict.passed());
+    }
+    if skipped == total {
+        (total, 0)
+    } else {
+        (total - skipped, passed)
     }
 }
 
@@ -77,5 +100,19 @@ impl Grade {
     /// Whether the program passed.
     pub fn passed(&self) -> bool {
         self.verdict.passed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipped_samples_leave_the_count_unless_all_are() {
+        use Verdict::*;
+        assert_eq!(counted([Passed, Skipped, WrongAnswer]), (2, 1));
+        assert_eq!(counted([Skipped, Skipped]), (2, 0));
+        assert_eq!(counted([Passed, NoCode]), (2, 1));
+        assert_eq!(counted([]), (0, 0));
     }
 }

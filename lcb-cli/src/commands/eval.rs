@@ -10,23 +10,32 @@ use lcb_core::samples::read_samples;
 use lcb_eval::{SandboxConfig, SandboxEvaluator, Timer};
 
 use crate::args::problems::ProblemFlags;
+use crate::args::scenario::ScenarioFlags;
 use crate::progress;
 
 /// Grade existing samples.
 ///
 /// Problems are LiveCodeBench `code_generation_lite` rows or HumanEval rows (detected), from a
 /// `.jsonl`/`.jsonl.gz` file or a hub reference such as
-/// `livecodebench/code_generation_lite@release_v6`. Samples are JSON Lines
-/// (`{"question_id"|"task_id", "completion"}`, raw model output) or lcb_runner's
-/// `[{"question_id", "code_list"}]` array (code used as given).
+/// `livecodebench/code_generation_lite@release_v6`; with --scenario, `execution-v2` or
+/// `test_generation` rows. Samples are JSON Lines with the problem's keys and a raw
+/// `"completion"` (extracted by the scenario's rule), or lcb_runner's custom-evaluator array
+/// (entries used as given): `[{"question_id", "code_list"}]`, `[{"id", "pred_list"}]` (code
+/// execution), `[{"question_id", "test_id", "pred_list"}]` (test output prediction).
+/// Per-question counts are lcb_runner's: code-execution predictions that contain their input
+/// are left out of n, as its metric leaves them out.
 ///
-/// Example:
+/// Examples:
 ///   lcb eval --problems fixtures/humaneval/HumanEval.jsonl.gz --samples samples.jsonl
+///   lcb eval --scenario codeexecution --problems fixtures/scenarios/execution_fixtures.jsonl \
+///            --samples preds.json
 #[derive(clap::Args)]
 #[command(mut_arg("problems", |a| a.required(true)))]
 pub struct EvalArgs {
     #[command(flatten)]
     problems: ProblemFlags,
+    #[command(flatten)]
+    scenario: ScenarioFlags,
     /// Samples to grade (.jsonl or a JSON code_list array, optionally .gz).
     #[arg(long, value_name = "FILE")]
     samples: PathBuf,
@@ -36,7 +45,8 @@ pub struct EvalArgs {
     /// Programs graded in parallel [default: number of CPUs].
     #[arg(long, value_name = "N", default_value_t = 0)]
     workers: usize,
-    /// Per-test time limit in seconds [default: 6 for LiveCodeBench, 3 for HumanEval].
+    /// Per-test time limit in seconds [default: 6 for LiveCodeBench code generation, 3 for
+    /// HumanEval, code execution and test output prediction].
     #[arg(long, value_name = "SECS")]
     timeout: Option<f64>,
     /// Time tests by CPU time (robust under load) or wall clock (exactly as lcb_runner).
@@ -50,7 +60,7 @@ pub struct EvalArgs {
     #[arg(long, value_name = "PATH")]
     python: Option<PathBuf>,
     /// Grade LiveCodeBench problems even when the grading Python lacks part of
-    /// LiveCodeBench's environment (numpy); the results record what was missing.
+    /// LiveCodeBench's environment (numpy, pandas); the results record what was missing.
     #[arg(long)]
     allow_partial_env: bool,
     /// Print the summary as JSON instead of text.
@@ -73,7 +83,8 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     }
     let source = args.problems.required();
     let problems = args.problems.load(source)?;
-    let samples = read_samples(&args.samples)?;
+    args.scenario.check(&problems, source)?;
+    let samples = read_samples(&args.samples, args.scenario.scenario())?;
     let out = args.out.clone().unwrap_or_else(|| {
         let mut name = args.samples.clone().into_os_string();
         name.push("_results.jsonl");
@@ -94,13 +105,14 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         jobs.push(GradingJob {
             question,
             problem,
-            code: sample.code_for(problem),
+            code: sample.code_for(problem, args.scenario.cot),
         });
     }
 
+    // HumanEval's tests import nothing; every LiveCodeBench scenario needs LCB's environment.
     let grades_lcb = jobs
         .iter()
-        .any(|job| matches!(job.problem, lcb_core::problem::Problem::Lcb(_)));
+        .any(|job| !matches!(job.problem, lcb_core::problem::Problem::HumanEval(_)));
     crate::grading_env::check(args.python.as_deref(), grades_lcb, args.allow_partial_env)?;
     let pool = SandboxEvaluator::new(SandboxConfig {
         python: args.python.clone(),

@@ -7,7 +7,7 @@ use candle_core::DType;
 use lcb_core::generator::Prompt;
 use lcb_core::hub::HubOptions;
 use lcb_core::problem::Problem;
-use lcb_core::prompt::model_input;
+use lcb_core::prompt::{prompt_for, PromptOptions};
 use lcb_engine::device::{dtype_name, parse_dtype};
 use lcb_engine::engine::MemoryPlan;
 use lcb_engine::loader::{ModelFiles, ModelSource};
@@ -84,9 +84,19 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
 
     let mut counts = Vec::with_capacity(questions.len());
     for &q in &questions {
+        // Each family's prompt (code execution's direct one: the chain-of-thought prompt is
+        // a fixed example longer).
         let prompt = match &problems.problems()[q] {
-            Problem::Lcb(p) => model_input(p, args.prompt_style.into(), args.thinking),
             Problem::HumanEval(p) => Prompt::Text(p.prompt.clone()),
+            problem => prompt_for(
+                problem,
+                PromptOptions {
+                    style: args.prompt_style.into(),
+                    thinking: args.thinking,
+                    cot: false,
+                },
+            )
+            .with_context(|| format!("question {q}"))?,
         };
         let ids = encoder
             .encode(&prompt)

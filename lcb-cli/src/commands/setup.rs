@@ -9,7 +9,7 @@ use lcb_eval::environment;
 
 /// Create (or check) the managed grading environment.
 ///
-/// Graded programs run with a Python that has what LiveCodeBench's environment has (numpy,
+/// Graded programs run with a Python that has what LiveCodeBench's environment has (numpy, pandas,
 /// pinned in lcb's requirements list). This makes a virtual environment in
 /// $XDG_CACHE_HOME/lcb/ (~/.cache/lcb/ by default) from the Python it finds (3.11 preferred, as
 /// LiveCodeBench recommends), installs the pinned packages from PyPI, and verifies them;

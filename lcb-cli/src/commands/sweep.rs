@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use lcb_core::dataset::ProblemSet;
 use lcb_core::problem::Problem;
 use lcb_core::prompt::PromptStyle;
+use lcb_core::scenario::Scenario;
 use lcb_core::sweep::config::{default_stop, TemperatureList, DEFAULT_TEMPERATURES};
 use lcb_core::sweep::{self, ResultStore, Shard, SweepPlan, SweepSettings};
 use lcb_eval::{SandboxConfig, SandboxEvaluator};
@@ -19,6 +20,7 @@ use crate::args::endpoint::EndpointFlags;
 use crate::args::engine::EngineFlags;
 use crate::args::problems::{ProblemFlags, QuestionFlags};
 use crate::args::sampling::SamplingFlags;
+use crate::args::scenario::ScenarioFlags;
 use crate::sweep_progress::SweepProgress;
 
 /// The embedded offline default: samples per temperature and maximum new tokens, small
@@ -63,6 +65,8 @@ pub struct SweepArgs {
     endpoint: EndpointFlags,
     #[command(flatten)]
     problems: ProblemFlags,
+    #[command(flatten)]
+    scenario: ScenarioFlags,
     /// Comma-separated temperatures.
     #[arg(long, value_name = "LIST")]
     temperatures: Option<TemperatureList>,
@@ -90,7 +94,7 @@ pub struct SweepArgs {
     #[arg(long)]
     python: Option<PathBuf>,
     /// Grade LiveCodeBench problems even when the grading Python lacks part of
-    /// LiveCodeBench's environment (numpy); the results record what was missing.
+    /// LiveCodeBench's environment (numpy, pandas); the results record what was missing.
     #[arg(long)]
     allow_partial_env: bool,
     /// Also sample questions that greedy decoding already solves.
@@ -202,11 +206,18 @@ impl SweepArgs {
                 "fixtures/model".to_owned(),
             ),
         };
+        // Without --problems, each scenario's fixture rows.
         let problems = match &self.problems.problems {
             Some(p) => p.clone(),
-            None => fixture("fixtures/problems/lcb_fixtures.jsonl")?
-                .display()
-                .to_string(),
+            None => fixture(match self.scenario.scenario() {
+                Scenario::CodeExecution => "fixtures/scenarios/execution_fixtures.jsonl",
+                Scenario::TestOutputPrediction => "fixtures/scenarios/test_output_fixtures.jsonl",
+                Scenario::CodeGeneration | Scenario::SelfRepair => {
+                    "fixtures/problems/lcb_fixtures.jsonl"
+                }
+            })?
+            .display()
+            .to_string(),
         };
         Ok(Inputs {
             model,
@@ -248,6 +259,7 @@ impl SweepArgs {
             seed: s.seed,
             // The embedded default samples every question so its curve shows the whole set.
             skip_greedy_solved: !(self.no_skip || inputs.embedded),
+            cot: self.scenario.cot,
         })
     }
 
@@ -285,8 +297,15 @@ impl SweepArgs {
     }
 }
 
-/// The LiveCodeBench problems of `source` inside the flags' date window.
-fn load_problems(flags: &ProblemFlags, source: &str) -> Result<ProblemSet> {
+/// The scenario's problems of `source` inside the flags' date window.
+fn load_problems(
+    flags: &ProblemFlags,
+    scenario: &ScenarioFlags,
+    source: &str,
+) -> Result<ProblemSet> {
+    if scenario.scenario() == Scenario::SelfRepair {
+        bail!("--scenario selfrepair (a second turn from a finished code-generation tree) is not implemented yet; the other three scenarios are");
+    }
     let problems = flags.load(source)?;
     if problems.is_empty() {
         bail!("{source}: no problems (after the date window)");
@@ -294,13 +313,14 @@ fn load_problems(flags: &ProblemFlags, source: &str) -> Result<ProblemSet> {
     if let Some(p) = problems
         .problems()
         .iter()
-        .find(|p| !matches!(p, Problem::Lcb(_)))
+        .find(|p| matches!(p, Problem::HumanEval(_)))
     {
         bail!(
             "{source}: `{}` is not a LiveCodeBench problem; the sweep runs LiveCodeBench problems (grade HumanEval samples with `lcb eval`)",
             p.id()
         );
     }
+    scenario.check(&problems, source)?;
     Ok(problems)
 }
 
@@ -309,7 +329,11 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
     // Everything is checked before anything starts.
     let inputs = args.inputs()?;
     let settings = args.settings(&inputs)?;
-    let problems = load_problems(&args.problems, &inputs.problems)?;
+    let problems = load_problems(&args.problems, &args.scenario, &inputs.problems)?;
+    // A scenario without a prompt in the chosen style fails here, not question by question.
+    if let Some(problem) = problems.problems().first() {
+        settings.prompt_for(problem)?;
+    }
     let questions = args.questions(&problems)?;
     check_output_dir(&args.output)?;
     // The sweep grades LiveCodeBench problems only.

@@ -1,12 +1,15 @@
 //! Loading problem sets: from a local `.jsonl` / `.jsonl.gz` file or directory of shards, or a
 //! hub dataset reference such as `livecodebench/code_generation_lite@release_v6`.
 //!
-//! Row families are detected from the first row (LiveCodeBench or HumanEval); every row must be
-//! of that family. LiveCodeBench problems are put in LCB's benchmark order (sorted by
-//! `question_id` as a string) so indices match `lcb_runner`'s; HumanEval keeps file order.
+//! Row families are detected from the first row (LiveCodeBench, HumanEval, code execution or
+//! test output prediction); every row must be of that family. Problems are put in
+//! lcb_runner's benchmark order so indices match its own: LiveCodeBench by `question_id` as a
+//! string, code execution by the number in `id`, test output prediction by
+//! (`question_id`, `test_id`); HumanEval keeps file order.
 
 pub mod humaneval;
 pub mod lcb;
+pub mod prediction;
 pub mod selection;
 
 use std::collections::HashMap;
@@ -66,8 +69,21 @@ impl ProblemSet {
     /// Builds a set from problems, putting LCB problems in benchmark order.
     /// Duplicate ids are an error.
     pub fn new(mut problems: Vec<Problem>) -> Result<Self> {
+        // Stable sorts: rows with equal keys keep file order, as Python's `sorted` does.
         if problems.iter().all(|p| matches!(p, Problem::Lcb(_))) {
             problems.sort_by(|a, b| a.id().cmp(b.id()));
+        } else if problems.iter().all(|p| matches!(p, Problem::Execution(_))) {
+            problems.sort_by_key(|p| match p {
+                Problem::Execution(e) => e.order(),
+                _ => unreachable!("all rows are code-execution rows"),
+            });
+        } else if problems.iter().all(|p| matches!(p, Problem::TestOutput(_))) {
+            problems.sort_by(|a, b| match (a, b) {
+                (Problem::TestOutput(a), Problem::TestOutput(b)) => {
+                    (&a.question_id, a.test_id).cmp(&(&b.question_id, b.test_id))
+                }
+                _ => unreachable!("all rows are test-output rows"),
+            });
         }
         let mut by_id = HashMap::with_capacity(problems.len());
         for (index, problem) in problems.iter().enumerate() {
@@ -101,16 +117,16 @@ impl ProblemSet {
         self.problems.is_empty()
     }
 
-    /// Keeps only LCB problems whose contest date is inside `window` (HumanEval has no dates).
+    /// Keeps only problems whose contest date is inside `window` (HumanEval has no dates).
     pub fn filter_dates(self, window: &DateWindow) -> Result<Self> {
         let kept = self
             .problems
             .into_iter()
-            .filter(|p| match p {
-                Problem::Lcb(p) => selection::parse_contest_date(&p.contest_date)
+            .filter(|p| match p.contest_date() {
+                Some(date) => selection::parse_contest_date(date)
                     .map(|d| window.contains(d))
                     .unwrap_or(false),
-                Problem::HumanEval(_) => true,
+                None => true,
             })
             .collect();
         ProblemSet::new(kept)
@@ -155,7 +171,18 @@ pub fn load_files(paths: &[PathBuf]) -> Result<ProblemSet> {
     let mut family: Option<&'static str> = None;
     for path in paths {
         for record in jsonl::read_objects(path)? {
-            let (this, problem) = if lcb::is_lcb_row(&record) {
+            // Test-output rows also carry `question_id` and `question_content`: asked first.
+            let (this, problem) = if prediction::is_test_output_row(&record) {
+                (
+                    "test output prediction",
+                    Problem::TestOutput(prediction::parse_test_output_row(path, &record)?),
+                )
+            } else if prediction::is_execution_row(&record) {
+                (
+                    "code execution",
+                    Problem::Execution(prediction::parse_execution_row(path, &record)?),
+                )
+            } else if lcb::is_lcb_row(&record) {
                 (
                     "LiveCodeBench",
                     Problem::Lcb(lcb::parse_row(path, &record)?),
@@ -170,8 +197,10 @@ pub fn load_files(paths: &[PathBuf]) -> Result<ProblemSet> {
                     path,
                     record.line,
                     "question_id",
-                    "not a LiveCodeBench row (question_id, question_content, …) \
-                     nor a HumanEval row (task_id, prompt, test, entry_point, …)",
+                    "not a LiveCodeBench row (question_id, question_content, …), \
+                     a HumanEval row (task_id, prompt, test, entry_point, …), \
+                     a code-execution row (id, code, input, output, …) \
+                     nor a test-output-prediction row (question_id, test, test_id, …)",
                 ));
             };
             match family {

@@ -35,6 +35,8 @@ pub struct VerdictCounts {
     pub compile_error: u64,
     /// `no_code`.
     pub no_code: u64,
+    /// `skipped` (code-execution predictions that contain their input).
+    pub skipped: u64,
 }
 
 impl VerdictCounts {
@@ -52,6 +54,7 @@ impl VerdictCounts {
             Verdict::TimeLimitExceeded => self.time_limit_exceeded,
             Verdict::CompileError => self.compile_error,
             Verdict::NoCode => self.no_code,
+            Verdict::Skipped => self.skipped,
         }
     }
 
@@ -75,6 +78,7 @@ impl VerdictCounts {
             Verdict::TimeLimitExceeded => &mut self.time_limit_exceeded,
             Verdict::CompileError => &mut self.compile_error,
             Verdict::NoCode => &mut self.no_code,
+            Verdict::Skipped => &mut self.skipped,
         }
     }
 }
@@ -450,7 +454,7 @@ impl Loader {
                     }
                     cells.push(Cell {
                         temperature: row.temperature,
-                        n: row.n as u64,
+                        n: row.counted.unwrap_or(row.n) as u64,
                         passed: row.passed as u64,
                         verdicts: None,
                     });
@@ -517,10 +521,12 @@ impl Loader {
             self.warn(path, format!("skipped, inconsistent: {problem}"));
             return None;
         }
+        // lcb_runner's count: skipped predictions leave n (unless all are skipped).
+        let (n, passed) = crate::verdict::counted(file.completions.iter().map(|c| c.verdict));
         Some(Cell {
             temperature: file.temperature,
-            n: file.n,
-            passed: file.passed,
+            n,
+            passed,
             verdicts: Some(verdicts),
         })
     }

@@ -82,6 +82,7 @@ fn write_summary(store: &ResultStore, idx: usize, rows: &[(f64, usize, usize)]) 
                 temperature,
                 n,
                 passed,
+                counted: None,
                 pass_rate: 100.0 * passed as f64 / n as f64,
                 gen_tps: 1.0,
             })
@@ -364,6 +365,7 @@ fn report_reads_run_summary() {
             thinking: false,
             seed: 0,
             skip_greedy_solved: true,
+            cot: false,
         },
         problems: "synthetic.jsonl".into(),
         problem_set: "6 problems, blake3 0123456789abcdef".into(),

@@ -5,8 +5,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::generator::Prompt;
-use crate::problem::LcbProblem;
-use crate::prompt::{model_input, PromptStyle};
+use crate::problem::Problem;
+use crate::prompt::{prompt_for, PromptError, PromptOptions, PromptStyle};
 
 /// The reference workload's temperatures.
 pub const DEFAULT_TEMPERATURES: [f64; 16] = [
@@ -44,13 +44,28 @@ pub struct SweepSettings {
     pub seed: u64,
     /// Skip questions solved greedily.
     pub skip_greedy_solved: bool,
+    /// Code execution with chain of thought (`--cot`); absent from trees made without it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cot: bool,
 }
 
 impl SweepSettings {
-    /// The model input for a problem under these settings: LCB's generic chat messages
-    /// (thinking as set) or LCB's CodeQwen raw prompt.
-    pub fn prompt_for(&self, problem: &LcbProblem) -> Prompt {
-        model_input(problem, self.prompt_style, self.thinking)
+    /// The model input for a problem under these settings, by its scenario: LCB's generic
+    /// chat messages (thinking as set) or LCB's CodeQwen raw prompt.
+    pub fn prompt_for(&self, problem: &Problem) -> Result<Prompt, PromptError> {
+        prompt_for(
+            problem,
+            PromptOptions {
+                style: self.prompt_style,
+                thinking: self.thinking,
+                cot: self.cot,
+            },
+        )
+    }
+
+    /// What is graded of `output` for `problem`: its scenario's extraction rule.
+    pub fn extract(&self, problem: &Problem, output: &str) -> String {
+        crate::extract::extract_for(problem, output, self.cot)
     }
 }
 

@@ -88,7 +88,8 @@ pub struct TemperatureResult {
     pub n: usize,
     /// Samples that passed.
     pub passed: usize,
-    /// Percentage that passed.
+    /// Percentage that passed, of the samples lcb_runner counts (all but skipped
+    /// code-execution predictions, unless all are skipped).
     pub pass_rate: f64,
     /// Generation throughput (tokens/s), see the README.
     pub gen_tps: f64,
@@ -111,7 +112,10 @@ pub struct SummaryRow {
     pub n: usize,
     /// Passed samples.
     pub passed: usize,
-    /// Percentage passed.
+    /// Samples lcb_runner counts, when not all `n` are (skipped code-execution predictions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted: Option<usize>,
+    /// Percentage passed, of the counted samples.
     pub pass_rate: f64,
     /// Generation throughput.
     pub gen_tps: f64,

@@ -52,7 +52,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         self.note_generated(completion.num_tokens());
         self.observer.greedy_generated(completion.num_tokens());
         drop(permit.take());
-        let code = crate::extract::extract_code(&completion.text);
+        let code = self.plan.settings.extract(problem, &completion.text);
         let grade = grade_all(
             self.evaluator,
             &[GradeRequest {

@@ -53,9 +53,9 @@ pub fn sample_stream(question_id: &str, temperature: f64) -> u64 {
 /// Why a question failed (recorded as [`QuestionOutcome::Failed`]; the others go on).
 #[derive(Debug, thiserror::Error)]
 pub(super) enum QuestionError {
-    /// The problem is not a LiveCodeBench problem.
-    #[error("the sweep runs LiveCodeBench problems only")]
-    NotLiveCodeBench,
+    /// The problem has no prompt under the sweep's settings.
+    #[error(transparent)]
+    Prompt(crate::prompt::PromptError),
     /// The generator refused the request or failed while generating.
     #[error(transparent)]
     Generator(#[from] GenError),
@@ -235,10 +235,10 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
     }
 
     fn prompt(&self, problem: &Problem) -> Result<Prompt, QuestionError> {
-        let Problem::Lcb(p) = problem else {
-            return Err(QuestionError::NotLiveCodeBench);
-        };
-        Ok(self.plan.settings.prompt_for(p))
+        self.plan
+            .settings
+            .prompt_for(problem)
+            .map_err(QuestionError::Prompt)
     }
 
     pub(super) fn params(&self, temperature: f64) -> SamplingParams {
@@ -453,7 +453,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         if p.generated == n {
             p.generation_done = Some((flight.tokens, flight.submitted.elapsed().as_secs_f64()));
         }
-        let code = crate::extract::extract_code(&c.text);
+        let code = self.plan.settings.extract(run.problem, &c.text);
         p.samples[i] = Some(Sample {
             text: c.text,
             finish_reason: c.finish_reason,
@@ -553,6 +553,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         let tokens: usize = completions.iter().map(|c| c.num_tokens).sum();
         let passed = completions.iter().filter(|c| c.passed).count();
         let n = completions.len();
+        let (counted, _) = crate::verdict::counted(completions.iter().map(|c| c.verdict));
         let (question_tokens, generation_seconds) = p.generation_done.unwrap_or((0, 0.0));
         let result = TemperatureResult {
             model: self.plan.settings.model.clone(),
@@ -565,7 +566,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             temperature: p.temperature,
             n,
             passed,
-            pass_rate: 100.0 * passed as f64 / n.max(1) as f64,
+            pass_rate: 100.0 * passed as f64 / counted.max(1) as f64,
             gen_tps: question_tokens as f64 / generation_seconds.max(1e-9),
             eval_tps: tokens as f64 / p.grading_seconds.max(1e-9),
             pipeline_tps: question_tokens as f64 / pipeline_seconds.max(1e-9),
@@ -594,10 +595,12 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                     .store
                     .read(&path)?
                     .ok_or_else(|| Error::Invalid(format!("{} is missing", path.display())))?;
+                let (counted, _) = crate::verdict::counted(r.completions.iter().map(|c| c.verdict));
                 Ok(SummaryRow {
                     temperature: t,
                     n: r.n,
                     passed: r.passed,
+                    counted: (counted as usize != r.n).then_some(counted as usize),
                     pass_rate: r.pass_rate,
                     gen_tps: r.gen_tps,
                 })

@@ -148,6 +148,7 @@ fn settings() -> SweepSettings {
         thinking: false,
         seed: 7,
         skip_greedy_solved: true,
+        cot: false,
     }
 }
 

@@ -1,10 +1,10 @@
 //! LiveCodeBench's zero-shot code-generation prompts, byte for byte
 //! (`lcb_runner/prompts/code_generation.py`).
 
-use serde::{Deserialize, Serialize};
-
 use crate::generator::Prompt;
 use crate::problem::LcbProblem;
+
+use super::{ChatMessage, PromptStyle};
 
 /// LCB's `SYSTEM_MESSAGE_GENERIC`.
 pub const SYSTEM_MESSAGE_GENERIC: &str = "You are an expert Python programmer. You will be given a question (problem specification) and will generate a correct Python program that matches the specification and passes all tests.";
@@ -19,17 +19,6 @@ pub const FORMATTING_WITHOUT_STARTER_CODE: &str = "Read the inputs from stdin so
 pub const SYSTEM_MESSAGE_CODEQWEN: &str =
     "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user";
 
-/// How a problem becomes model input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum PromptStyle {
-    /// LCB's generic system + user messages, rendered with the model's chat template.
-    #[default]
-    Chat,
-    /// LCB's `CodeQwenInstruct` raw ChatML string (what lcb_runner uses for Qwen models).
-    CodeQwen,
-}
-
 /// A problem as model input in a given style: LCB's generic chat messages (with Qwen3
 /// thinking on or off) or LCB's CodeQwen raw prompt.
 pub fn model_input(problem: &LcbProblem, style: PromptStyle, thinking: bool) -> Prompt {
@@ -39,25 +28,6 @@ pub fn model_input(problem: &LcbProblem, style: PromptStyle, thinking: bool) -> 
             enable_thinking: thinking,
         },
         PromptStyle::CodeQwen => Prompt::Text(codeqwen_prompt(problem)),
-    }
-}
-
-/// One chat message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatMessage {
-    /// `system`, `user` or `assistant`.
-    pub role: String,
-    /// The text.
-    pub content: String,
-}
-
-impl ChatMessage {
-    /// A message with `role` and `content`.
-    pub fn new(role: &str, content: impl Into<String>) -> Self {
-        ChatMessage {
-            role: role.to_owned(),
-            content: content.into(),
-        }
     }
 }
 
