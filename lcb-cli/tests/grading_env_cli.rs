@@ -109,7 +109,7 @@ fn a_python_without_numpy_is_refused_unless_partial_grading_is_allowed() {
     assert_eq!(summary["partial_environment"], true, "{summary}");
     assert_eq!(
         summary["environment"]["missing"],
-        serde_json::json!(["numpy"])
+        serde_json::json!(["numpy", "pandas"])
     );
     assert!(text(&allowed).contains("--allow-partial-env"));
 }
@@ -202,7 +202,7 @@ fn a_sweep_in_a_partial_environment_is_refused_or_recorded_and_reported() {
         serde_json::from_slice(&std::fs::read(out.join("run_summary.json")).unwrap()).unwrap();
     assert_eq!(
         summary["evaluator"]["environment"]["missing"],
-        serde_json::json!(["numpy"])
+        serde_json::json!(["numpy", "pandas"])
     );
     let report = lcb(&cache).arg("report").arg(&out).output().unwrap();
     assert!(report.status.success(), "{}", text(&report));

@@ -35,6 +35,20 @@ impl Scenario {
         }
     }
 
+    /// The scenario a generated problem belongs to (HumanEval is generated as code).
+    pub fn of(problem: &Problem) -> Scenario {
+        match problem {
+            Problem::Lcb(_) | Problem::HumanEval(_) => Scenario::CodeGeneration,
+            Problem::Execution(_) => Scenario::CodeExecution,
+            Problem::TestOutput(_) => Scenario::TestOutputPrediction,
+        }
+    }
+
+    /// Whether this is code generation (the default, left out of result files).
+    pub fn is_code_generation(&self) -> bool {
+        *self == Scenario::CodeGeneration
+    }
+
     /// Whether `problem` belongs to this scenario.
     pub fn accepts(self, problem: &Problem) -> bool {
         matches!(

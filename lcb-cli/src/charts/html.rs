@@ -97,6 +97,9 @@ pub fn report_page(report: &Report) -> Result<String> {
     if let Some(model) = &report.model {
         facts.insert(0, format!("model {model}"));
     }
+    if let Some(scenario) = report.scenario.as_ref().filter(|s| *s != "codegeneration") {
+        facts.insert(1.min(facts.len()), format!("scenario {scenario}"));
+    }
     if !report.skipped.is_empty() {
         facts.push(format!(
             "{} skipped (solved greedily)",

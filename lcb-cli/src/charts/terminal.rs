@@ -142,6 +142,9 @@ fn header(out: &mut String, report: &Report) {
     if let Some(model) = &report.model {
         let _ = write!(out, "  (model {model})");
     }
+    if let Some(scenario) = report.scenario.as_ref().filter(|s| *s != "codegeneration") {
+        let _ = write!(out, "  scenario {scenario}");
+    }
     out.push('\n');
     let mut parts = vec![format!("{} questions sampled", report.questions_sampled)];
     if !report.skipped.is_empty() {

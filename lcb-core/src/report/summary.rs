@@ -90,6 +90,9 @@ pub struct Report {
     pub root: PathBuf,
     /// The model, from `run_summary.json`.
     pub model: Option<String>,
+    /// The scenario, from `run_summary.json` (code execution with `cot` when its prompt
+    /// had chain of thought).
+    pub scenario: Option<String>,
     /// Questions the run selected, from `run_summary.json`.
     pub questions_planned: Option<usize>,
     /// Whether `run_summary.json` records an end time; `None` without one.
@@ -133,6 +136,14 @@ impl Report {
         Report {
             root: tree.root.clone(),
             model: tree.run.as_ref().map(|r| r.settings.model.clone()),
+            scenario: tree.run.as_ref().map(|r| {
+                let cot = if r.settings.cot {
+                    " (chain of thought)"
+                } else {
+                    ""
+                };
+                format!("{}{cot}", r.scenario)
+            }),
             questions_planned: tree.run.as_ref().map(|r| r.questions.len()),
             finished: tree.run.as_ref().map(|r| r.finished.is_some()),
             questions_sampled: tree.questions.len(),

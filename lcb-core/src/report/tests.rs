@@ -368,6 +368,7 @@ fn report_reads_run_summary() {
             cot: false,
         },
         problems: "synthetic.jsonl".into(),
+        scenario: Default::default(),
         problem_set: "6 problems, blake3 0123456789abcdef".into(),
         generator: serde_json::Value::Null,
         model_config: serde_json::json!({}),

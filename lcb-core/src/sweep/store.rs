@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::scenario::Scenario;
+
 use super::config::{temperature_label, SweepSettings};
 use crate::atomic_file::write_atomic;
 use crate::error::{Error, Result};
@@ -170,6 +172,10 @@ pub struct RunSummary {
     pub settings: SweepSettings,
     /// Problems source.
     pub problems: String,
+    /// The LiveCodeBench scenario the problems belong to (absent for code generation, as in
+    /// trees made before the other scenarios existed).
+    #[serde(default, skip_serializing_if = "Scenario::is_code_generation")]
+    pub scenario: Scenario,
     /// Which problems the question indices refer to: see [`problem_set_id`] (empty in
     /// trees of format version 1).
     #[serde(default)]

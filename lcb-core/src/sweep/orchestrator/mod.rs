@@ -56,6 +56,12 @@ pub fn run(
         format_version: FORMAT_VERSION,
         settings: plan.settings.clone(),
         problems: plan.problems_source.clone(),
+        scenario: plan
+            .problems
+            .problems()
+            .first()
+            .map(crate::scenario::Scenario::of)
+            .unwrap_or_default(),
         problem_set: problem_set_id(&ids),
         generator: generator.fingerprint(),
         model_config: generator.describe(),
