@@ -463,8 +463,9 @@ fn program_key(problem: &PreparedProblem, timeout: f64, code: &str) -> blake3::H
     let mut h = blake3::Hasher::new();
     h.update(problem.key.as_bytes());
     h.update(&timeout.to_le_bytes());
-    // Trailing whitespace never changes what a Python program does.
-    h.update(code.trim_end().as_bytes());
+    // Trailing ASCII blanks never change what a Python program does. Other trailing
+    // whitespace does: a no-break space (U+00A0) is a syntax error to Python's tokenizer.
+    h.update(code.trim_end_matches([' ', '\t', '\n', '\r']).as_bytes());
     h.finalize()
 }
 

@@ -4,8 +4,9 @@
 use std::fmt::Write;
 
 use anyhow::Result;
-use lcb_core::report::{BestTemperature, Comparison, Interval, QuestionView, Report};
-use lcb_core::verdict::Verdict;
+use lcb_core::report::{
+    BestTemperature, Comparison, Interval, QuestionView, Report, VerdictCounts,
+};
 
 use super::figure::{svg, Figure};
 use super::{percent, points, temperature};
@@ -155,15 +156,16 @@ pub fn report_page(report: &Report) -> Result<String> {
         best_list(&mut body, "Best temperature", &report.best);
 
         body.push_str("<h2>Verdicts per temperature</h2>\n");
+        let columns = VerdictCounts::columns(report.temperatures.iter().map(|s| &s.verdicts));
         let mut header = vec!["T".to_owned()];
-        header.extend(Verdict::ALL.iter().map(|v| v.as_str().to_owned()));
+        header.extend(columns.iter().map(|v| v.as_str().to_owned()));
         header.push("unknown".into());
         let rows: Vec<Vec<String>> = report
             .temperatures
             .iter()
             .map(|s| {
                 let mut row = vec![temperature(s.temperature)];
-                row.extend(Verdict::ALL.iter().map(|&v| s.verdicts.get(v).to_string()));
+                row.extend(columns.iter().map(|&v| s.verdicts.get(v).to_string()));
                 row.push(s.verdicts_unknown.to_string());
                 row
             })
@@ -252,7 +254,9 @@ pub fn question_page(view: &QuestionView) -> Result<String> {
         .map(String::from)
         .to_vec();
     header.extend(ks.iter().map(|k| format!("pass@{k}")));
-    header.extend(Verdict::ALL.iter().map(|v| v.as_str().to_owned()));
+    let columns =
+        VerdictCounts::columns(view.temperatures.iter().filter_map(|t| t.verdicts.as_ref()));
+    header.extend(columns.iter().map(|v| v.as_str().to_owned()));
     let rows: Vec<Vec<String>> = view
         .temperatures
         .iter()
@@ -271,7 +275,7 @@ pub fn question_page(view: &QuestionView) -> Result<String> {
                     .map(|p| percent(p.value))
                     .unwrap_or("-".into())
             }));
-            row.extend(Verdict::ALL.iter().map(|&v| match &t.verdicts {
+            row.extend(columns.iter().map(|&v| match &t.verdicts {
                 Some(c) => c.get(v).to_string(),
                 None => "?".into(),
             }));

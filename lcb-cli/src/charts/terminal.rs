@@ -6,9 +6,8 @@
 use std::fmt::Write;
 
 use lcb_core::report::{
-    BestTemperature, Comparison, Interval, QuestionView, Report, TemperatureStats,
+    BestTemperature, Comparison, Interval, QuestionView, Report, TemperatureStats, VerdictCounts,
 };
-use lcb_core::verdict::Verdict;
 use textplots::{Chart, LabelBuilder, LabelFormat, Plot, Shape, TickDisplay, TickDisplayBuilder};
 
 use super::{percent, points, rate_ceiling, temperature, temperature_range};
@@ -226,8 +225,9 @@ fn best_line(out: &mut String, label: &str, best: &[BestTemperature]) {
 
 fn verdict_table(out: &mut String, temps: &[TemperatureStats]) {
     let unknown = temps.iter().any(|s| s.verdicts_unknown > 0);
+    let columns = VerdictCounts::columns(temps.iter().map(|s| &s.verdicts));
     let _ = write!(out, "\nVerdicts per temperature\n{:>6}", "T");
-    for v in Verdict::ALL {
+    for &v in &columns {
         let _ = write!(
             out,
             "  {:>width$}",
@@ -241,7 +241,7 @@ fn verdict_table(out: &mut String, temps: &[TemperatureStats]) {
     out.push('\n');
     for s in temps {
         let _ = write!(out, "{:>6}", temperature(s.temperature));
-        for v in Verdict::ALL {
+        for &v in &columns {
             let width = v.as_str().len().max(7);
             let _ = write!(out, "  {:>width$}", s.verdicts.get(v));
         }
@@ -376,8 +376,10 @@ pub fn question_text(view: &QuestionView) -> String {
         out.push('\n');
     }
     best_line(&mut out, "Best temperature", &view.best);
+    let columns =
+        VerdictCounts::columns(view.temperatures.iter().filter_map(|t| t.verdicts.as_ref()));
     let _ = write!(out, "\nVerdicts\n{:>6}", "T");
-    for v in Verdict::ALL {
+    for &v in &columns {
         let _ = write!(
             out,
             "  {:>width$}",
@@ -390,7 +392,7 @@ pub fn question_text(view: &QuestionView) -> String {
         let _ = write!(out, "{:>6}", temperature(t.temperature));
         match &t.verdicts {
             Some(counts) => {
-                for v in Verdict::ALL {
+                for &v in &columns {
                     let width = v.as_str().len().max(7);
                     let _ = write!(out, "  {:>width$}", counts.get(v));
                 }

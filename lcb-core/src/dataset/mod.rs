@@ -1,5 +1,6 @@
-//! Loading problem sets: from a local `.jsonl` / `.jsonl.gz` file or directory of shards, or a
-//! hub dataset reference such as `livecodebench/code_generation_lite@release_v6`.
+//! Loading problem sets: from a local `.jsonl` / `.jsonl.gz` / `.parquet` file or directory
+//! of shards, or a hub dataset reference such as
+//! `livecodebench/code_generation_lite@release_v6` or `livecodebench/execution-v2`.
 //!
 //! Row families are detected from the first row (LiveCodeBench, HumanEval, code execution or
 //! test output prediction); every row must be of that family. Problems are put in
@@ -9,6 +10,7 @@
 
 pub mod humaneval;
 pub mod lcb;
+mod parquet_rows;
 pub mod prediction;
 pub mod selection;
 
@@ -26,7 +28,8 @@ pub use selection::{DateError, DateWindow, VersionTagError};
 pub enum ProblemSource {
     /// A `.jsonl` / `.jsonl.gz` file, or a directory of LCB shards (`test.jsonl`, `test2.jsonl`…).
     Path(PathBuf),
-    /// A hub dataset with a LiveCodeBench version tag (`release_v6`, `v6`, `v4_v5`…).
+    /// A hub dataset, with a LiveCodeBench version tag (`release_v6`, `v6`, `v4_v5`…) for
+    /// `code_generation_lite` (the prediction datasets have none: `release_latest`).
     Hub {
         /// `owner/name`.
         repo: String,
@@ -45,7 +48,7 @@ impl ProblemSource {
         }
         let (repo, tag) = text.split_once('@').unwrap_or((text, "release_latest"));
         if hub::looks_like_repo_id(repo) && !text.ends_with(".jsonl") && !text.ends_with(".gz") {
-            selection::shards_for_tag(tag)?;
+            hub_files(repo, tag)?;
             return Ok(ProblemSource::Hub {
                 repo: repo.to_owned(),
                 tag: tag.to_owned(),
@@ -153,7 +156,7 @@ pub fn load(source: &ProblemSource, hub_options: &HubOptions) -> Result<ProblemS
         }
         ProblemSource::Path(path) => load_files(std::slice::from_ref(path)),
         ProblemSource::Hub { repo, tag } => {
-            let shards = selection::shards_for_tag(tag)?;
+            let shards = hub_files(repo, tag)?;
             let names: Vec<&str> = shards.iter().map(String::as_str).collect();
             let paths = hub::fetch(
                 &HubRepo::new(repo.clone(), RepoKind::Dataset),
@@ -165,12 +168,36 @@ pub fn load(source: &ProblemSource, hub_options: &HubOptions) -> Result<ProblemS
     }
 }
 
+/// The files of a hub dataset to load: the parquet file of LiveCodeBench's code-execution and
+/// test-output-prediction datasets (which have no release versions), or the
+/// `code_generation_lite` shards a version tag selects.
+pub fn hub_files(repo: &str, tag: &str) -> Result<Vec<String>> {
+    let name = repo.rsplit('/').next().unwrap_or(repo);
+    let single = match name {
+        "execution-v2" => Some("data/test-00000-of-00001.parquet"),
+        "test_generation" => Some("test.parquet"),
+        _ => None,
+    };
+    match single {
+        Some(_) if tag != "release_latest" => Err(Error::Invalid(format!(
+            "{repo} has no release versions (`@{tag}`); name it without a tag"
+        ))),
+        Some(file) => Ok(vec![file.to_owned()]),
+        None => Ok(selection::shards_for_tag(tag)?),
+    }
+}
+
 /// Loads and concatenates problem files (rows in file order), then orders them.
 pub fn load_files(paths: &[PathBuf]) -> Result<ProblemSet> {
     let mut problems = Vec::new();
     let mut family: Option<&'static str> = None;
     for path in paths {
-        for record in jsonl::read_objects(path)? {
+        let records = if path.extension().is_some_and(|e| e == "parquet") {
+            parquet_rows::read_rows(path)?
+        } else {
+            jsonl::read_objects(path)?
+        };
+        for record in records {
             // Test-output rows also carry `question_id` and `question_content`: asked first.
             let (this, problem) = if prediction::is_test_output_row(&record) {
                 (

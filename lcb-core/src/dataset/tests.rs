@@ -231,3 +231,85 @@ fn hub_reference_downloads_the_tagged_shards() {
     .to_string();
     assert!(err.contains("test3.jsonl"), "{err}");
 }
+
+/// The prediction datasets load from the hub's parquet files, into the same problems as their
+/// JSON Lines exports (`fixtures/scenarios/make_parquet.py` wrote the files with the hub's
+/// column types).
+#[test]
+fn prediction_datasets_load_from_the_hubs_parquet_files() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scenarios");
+    let hub = MockHub::start();
+    for (repo, file, fixture) in [
+        (
+            "livecodebench/execution-v2",
+            "data/test-00000-of-00001.parquet",
+            "execution-v2.parquet",
+        ),
+        (
+            "livecodebench/test_generation",
+            "test.parquet",
+            "test_generation.parquet",
+        ),
+    ] {
+        hub.add_file(
+            repo,
+            RepoKind::Dataset,
+            file,
+            std::fs::read(fixtures.join(fixture)).unwrap(),
+        );
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let options = HubOptions {
+        endpoint: Some(hub.endpoint()),
+        cache_dir: Some(cache.path().to_owned()),
+        ..Default::default()
+    };
+    for (repo, jsonl) in [
+        ("livecodebench/execution-v2", "execution_fixtures.jsonl"),
+        (
+            "livecodebench/test_generation",
+            "test_output_fixtures.jsonl",
+        ),
+    ] {
+        let from_hub = load(&ProblemSource::parse(repo).unwrap(), &options).unwrap();
+        let from_jsonl = load_files(&[fixtures.join(jsonl)]).unwrap();
+        assert_eq!(from_hub.len(), from_jsonl.len(), "{repo}");
+        for (a, b) in from_hub.problems().iter().zip(from_jsonl.problems()) {
+            match (a, b) {
+                (Problem::Execution(a), Problem::Execution(b)) => {
+                    // The hub's problem_id is a list where the export has text.
+                    assert_eq!(
+                        a.problem_id,
+                        json!(b
+                            .problem_id
+                            .as_str()
+                            .unwrap()
+                            .split('_')
+                            .map(|p| p.parse::<i64>().unwrap())
+                            .collect::<Vec<_>>())
+                    );
+                    let mut a = a.clone();
+                    a.problem_id = b.problem_id.clone();
+                    assert_eq!(&a, b);
+                }
+                (a, b) => assert_eq!(a, b, "{repo}"),
+            }
+        }
+    }
+    let err = ProblemSource::parse("livecodebench/execution-v2@v6")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("has no release versions"), "{err}");
+}
+
+#[test]
+fn a_corrupt_parquet_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rows.parquet");
+    std::fs::write(&path, b"PAR1 not really").unwrap();
+    let err = load_files(&[path]).unwrap_err().to_string();
+    assert!(
+        err.contains("rows.parquet: not a readable parquet file"),
+        "{err}"
+    );
+}

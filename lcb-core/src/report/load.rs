@@ -65,6 +65,16 @@ impl VerdictCounts {
         }
     }
 
+    /// The verdicts a table of `counts` shows: all of them, but `skipped` only when some
+    /// cell has one (only code execution skips).
+    pub fn columns<'a>(counts: impl IntoIterator<Item = &'a VerdictCounts>) -> Vec<Verdict> {
+        let skips = counts.into_iter().any(|c| c.skipped > 0);
+        Verdict::ALL
+            .into_iter()
+            .filter(|&v| v != Verdict::Skipped || skips)
+            .collect()
+    }
+
     /// All samples counted.
     pub fn total(&self) -> u64 {
         Verdict::ALL.iter().map(|&v| self.get(v)).sum()
