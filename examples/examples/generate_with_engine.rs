@@ -48,6 +48,7 @@ fn main() -> anyhow::Result<()> {
         skip: Vec::new(),
     };
     let completions = engine.submit(GenerationRequest {
+        shares_prefix_with: None,
         prompt,
         groups: vec![group(0.2, 0), group(1.2, 1)],
     })?;

@@ -107,6 +107,25 @@ pub struct GenerationRequest {
     pub prompt: Prompt,
     /// The samples, by group.
     pub groups: Vec<SampleGroup>,
+    /// A prompt this one begins like: the head of a family of prompts that differ only in
+    /// their tails (a question's self-repair conversations). The tokens the two have in common
+    /// are prefilled once and their cache reused by every request naming the same anchor;
+    /// lcb's engine prefills them as chunks of their own whether or not another prompt shares
+    /// them, so the samples do not depend on which prompts happened to be resident together.
+    /// Generators without a prompt cache ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shares_prefix_with: Option<Prompt>,
+}
+
+impl GenerationRequest {
+    /// A request for `groups` of samples of `prompt`.
+    pub fn new(prompt: Prompt, groups: Vec<SampleGroup>) -> Self {
+        GenerationRequest {
+            prompt,
+            groups,
+            shares_prefix_with: None,
+        }
+    }
 }
 
 /// Why a sample ended.

@@ -29,6 +29,7 @@
 //! let config = EngineConfig { max_new_tokens: 512, ..Default::default() };
 //! let engine = Engine::load("Qwen/Qwen3-0.6B", &HubOptions::default(), config)?;
 //! let completions = engine.submit(GenerationRequest {
+//!     shares_prefix_with: None,
 //!     prompt: Prompt::Text("def fib(n):".into()),
 //!     groups: vec![SampleGroup {
 //!         params: SamplingParams { temperature: 0.8, max_tokens: 256, seed: 1, ..Default::default() },

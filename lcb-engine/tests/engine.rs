@@ -82,6 +82,7 @@ fn params(temperature: f32, max_tokens: usize, seed: u64) -> SamplingParams {
 fn run(engine: &Engine, prompt: &str, groups: Vec<SampleGroup>) -> Vec<Completion> {
     let rx = engine
         .submit(GenerationRequest {
+            shares_prefix_with: None,
             prompt: Prompt::Text(prompt.into()),
             groups,
         })
@@ -183,6 +184,7 @@ fn greedy_matches_candle_transformers_and_samples_are_reproducible() {
     some.skip = vec![8];
     let err = engine
         .submit(GenerationRequest {
+            shares_prefix_with: None,
             prompt: Prompt::Text(prompt.into()),
             groups: vec![some],
         })
@@ -215,6 +217,7 @@ fn continuous_batching_returns_every_sample_once_whatever_the_slots() {
             .map(|(i, p)| {
                 engine
                     .submit(GenerationRequest {
+                        shares_prefix_with: None,
                         prompt: Prompt::Text((*p).into()),
                         groups: groups(i),
                     })
@@ -309,6 +312,7 @@ fn a_model_whose_logits_are_nan_fails_the_request_with_the_reason() {
     for temperature in [0.0, 0.8] {
         let rx = engine
             .submit(GenerationRequest {
+                shares_prefix_with: None,
                 prompt: Prompt::Text("def f(x):".into()),
                 groups: vec![group(params(temperature, 5, 0), 3, 0)],
             })
@@ -376,12 +380,14 @@ fn a_sample_that_overflows_does_not_fail_the_samples_that_reuse_its_slot() {
     let run = |engine: &Engine| {
         let rx_a = engine
             .submit(GenerationRequest {
+                shares_prefix_with: None,
                 prompt: Prompt::Text("def f(x):".into()),
                 groups: vec![group(params(1.0, 24, 0), 1, 0)],
             })
             .unwrap();
         let rx_b = engine
             .submit(GenerationRequest {
+                shares_prefix_with: None,
                 prompt: Prompt::Text("import sys\nfor line in sys.stdin:".into()),
                 groups: vec![
                     group(params(1.0, 24, 3), 1, 0),
@@ -441,6 +447,7 @@ fn requests_whose_receivers_are_dropped_free_the_engine() {
     for i in 0..3 {
         let rx = engine
             .submit(GenerationRequest {
+                shares_prefix_with: None,
                 prompt: Prompt::Text(format!("def f{i}():\n")),
                 groups: vec![group(params(1.0, 20, 1), 30, 0)],
             })
@@ -450,6 +457,7 @@ fn requests_whose_receivers_are_dropped_free_the_engine() {
     }
     let rx = engine
         .submit(GenerationRequest {
+            shares_prefix_with: None,
             prompt: Prompt::Text("x = 1\n".into()),
             groups: vec![group(params(0.0, 5, 1), 3, 0)],
         })
@@ -530,6 +538,7 @@ fn invalid_requests_are_refused_clearly() {
     let submit = |prompt: &str, p: SamplingParams| {
         engine
             .submit(GenerationRequest {
+                shares_prefix_with: None,
                 prompt: Prompt::Text(prompt.into()),
                 groups: vec![group(p, 1, 0)],
             })
@@ -556,6 +565,7 @@ fn invalid_requests_are_refused_clearly() {
     );
     // A request nobody waits for does not disturb the engine.
     drop(engine.submit(GenerationRequest {
+        shares_prefix_with: None,
         prompt: Prompt::Text("x".into()),
         groups: vec![group(params(1.0, 30, 0), 50, 0)],
     }));
@@ -652,4 +662,61 @@ fn sharded_and_hub_models_load() {
 
 fn flate2_decode(bytes: &[u8]) -> impl std::io::Read + '_ {
     flate2::read::GzDecoder::new(bytes)
+}
+
+/// Prompts that name the same anchor prefill their common tokens once: the second copies
+/// the first's cache, the prefilled-token count drops by exactly the shared length, and its
+/// samples are the same as when it runs alone (the shared tokens are always prefilled as
+/// chunks of their own, so the cache is the same whoever computed it).
+#[test]
+fn prompts_sharing_a_prefix_prefill_it_once_with_the_same_samples() {
+    let dir = model_dir();
+    let head = "### Question:\nGiven an array of integers, return the number of pairs whose \
+                sum is below the target value. Read the input from stdin.\n\n### Answer:\n";
+    let anchor = Prompt::Text(head.into());
+    let first = format!("{head}```python\nprint(0)\n```\nThe code is wrong.");
+    let second = format!("{head}```python\nn = int(input())\n```\nIt times out.");
+    let submit = |engine: &Engine, text: &str| {
+        engine
+            .submit(GenerationRequest {
+                prompt: Prompt::Text(text.into()),
+                groups: vec![group(params(0.8, 8, 3), 2, 0)],
+                shares_prefix_with: Some(anchor.clone()),
+            })
+            .unwrap()
+    };
+    let collect = |rx: crossbeam_channel::Receiver<Result<Completion, GenError>>| {
+        let mut out: Vec<Completion> = rx.iter().map(Result::unwrap).collect();
+        out.sort_by_key(|c| (c.group, c.index));
+        out.into_iter().map(|c| c.token_ids).collect::<Vec<_>>()
+    };
+
+    let alone = load(dir.path(), 4);
+    let second_alone = collect(submit(&alone, &second));
+    let alone_stats = alone.stats();
+    assert_eq!(alone_stats.prefix_copied_tokens, 0);
+
+    let together = load(dir.path(), 4);
+    let rx_first = submit(&together, &first);
+    let rx_second = submit(&together, &second);
+    let first_out = collect(rx_first);
+    let second_together = collect(rx_second);
+    assert_eq!(second_together, second_alone, "sharing changed the samples");
+    assert_eq!(first_out.len(), 2);
+
+    let tokens = |text: &str| together.encode_prompt(&Prompt::Text(text.into())).unwrap();
+    let (a, b) = (tokens(&first), tokens(&second));
+    let shared = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let anchor_len = tokens(head).len();
+    assert!(
+        shared >= anchor_len - 1 && shared > 20,
+        "{shared} of {anchor_len}"
+    );
+    let stats = together.stats();
+    let copied = stats.prefix_copied_tokens as usize;
+    assert!(
+        copied > 20 && copied <= shared,
+        "copied {copied}, shared {shared}"
+    );
+    assert_eq!(stats.prefill_tokens as usize, a.len() + b.len() - copied);
 }

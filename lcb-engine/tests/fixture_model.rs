@@ -75,6 +75,7 @@ fn fixture_model_reproduces_the_recorded_prompts_ids_and_greedy_tokens() {
         // Every request is submitted before any is read, so prompts share the batch.
         let rx = engine
             .submit(GenerationRequest {
+                shares_prefix_with: None,
                 prompt,
                 groups: vec![SampleGroup {
                     params: SamplingParams {

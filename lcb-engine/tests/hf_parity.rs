@@ -76,6 +76,7 @@ fn greedy_tokens_match_transformers() {
         assert_eq!(engine.encode_prompt(&prompt).unwrap(), want_ids);
         let rx = engine
             .submit(GenerationRequest {
+                shares_prefix_with: None,
                 prompt,
                 groups: vec![SampleGroup {
                     params: SamplingParams {

@@ -130,6 +130,7 @@ impl GenerateArgs {
 /// Runs `lcb generate`.
 pub fn run(args: GenerateArgs) -> Result<ExitCode> {
     let request = GenerationRequest {
+        shares_prefix_with: None,
         prompt: args.prompt()?,
         groups: vec![args.group()],
     };

@@ -123,7 +123,13 @@ pub struct Engine {
     prompts: PromptEncoder,
     /// The devices' energy counter, or why there is none.
     energy: std::result::Result<NvmlCounter, String>,
+    /// Which device took each recent family of prompts sharing a prefix (by a hash of the
+    /// shared tokens).
+    families: std::sync::Mutex<HashMap<u64, usize>>,
 }
+
+/// Prompt families remembered for device placement before the map is cleared.
+const FAMILIES_REMEMBERED: usize = 4096;
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -213,6 +219,7 @@ impl Engine {
             engine_config: config,
             dtype,
             prompts: parts.prompts,
+            families: Default::default(),
         };
         for (rx, worker) in ready.iter().zip(&engine.workers) {
             match rx.recv() {
@@ -348,6 +355,20 @@ impl Engine {
         groups: &[SampleGroup],
         observer: Option<Arc<dyn RequestObserver>>,
     ) -> Result<Receiver<Result<Completion, GenError>>> {
+        self.submit_request(tokens, groups, observer, &[])
+    }
+
+    /// Submits a prompt that shares its first tokens with `anchor` (see
+    /// [`GenerationRequest::shares_prefix_with`]): the common tokens are prefilled as chunks
+    /// of their own and, while another prompt of the family is resident on the device,
+    /// copied from its cache instead of computed.
+    fn submit_request(
+        &self,
+        tokens: Vec<u32>,
+        groups: &[SampleGroup],
+        observer: Option<Arc<dyn RequestObserver>>,
+        anchor: &[u32],
+    ) -> Result<Receiver<Result<Completion, GenError>>> {
         if tokens.is_empty() {
             return Err(Error::Invalid("empty prompt".into()));
         }
@@ -374,23 +395,52 @@ impl Engine {
         }
         let total: u64 = groups.iter().map(|g| (g.n - g.skip.len()) as u64).sum();
         let (reply, receiver) = crossbeam_channel::unbounded();
-        // The least-loaded device takes the whole request, so its prompt is prefilled once.
-        let worker = self
-            .workers
+        let shared_prefix = tokens
             .iter()
-            .filter(|w| w.failure().is_none())
-            .min_by_key(|w| w.load())
-            .ok_or_else(|| {
-                let why: Vec<String> = self.workers.iter().filter_map(Worker::failure).collect();
-                Error::Invalid(format!("every device has failed: {}", why.join("; ")))
-            })?;
-        worker.run(
+            .zip(anchor)
+            .take_while(|(a, b)| a == b)
+            .count();
+        // The least-loaded device takes the whole request, so its prompt is prefilled once;
+        // a family of prompts stays on the device that took its first, which holds the
+        // shared cache.
+        let family = (shared_prefix > 0).then(|| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            tokens[..shared_prefix].hash(&mut h);
+            h.finish()
+        });
+        let healthy = |i: &usize| self.workers[*i].failure().is_none();
+        let remembered = family.and_then(|f| {
+            let families = self.families.lock().expect("family lock");
+            families.get(&f).copied().filter(healthy)
+        });
+        let index = match remembered {
+            Some(i) => i,
+            None => (0..self.workers.len())
+                .filter(healthy)
+                .min_by_key(|&i| self.workers[i].load())
+                .ok_or_else(|| {
+                    let why: Vec<String> =
+                        self.workers.iter().filter_map(Worker::failure).collect();
+                    Error::Invalid(format!("every device has failed: {}", why.join("; ")))
+                })?,
+        };
+        if let Some(f) = family {
+            let mut families = self.families.lock().expect("family lock");
+            // Forgotten wholesale now and then: a family only matters while its prompts run.
+            if families.len() >= FAMILIES_REMEMBERED {
+                families.clear();
+            }
+            families.insert(f, index);
+        }
+        self.workers[index].run(
             Request {
                 tokens,
                 groups,
                 reply,
                 submitted: Instant::now(),
                 observer,
+                shared_prefix,
             },
             total,
         )?;
@@ -403,10 +453,16 @@ impl Generator for Engine {
         &self,
         request: GenerationRequest,
     ) -> Result<Receiver<Result<Completion, GenError>>, GenError> {
-        let tokens = self
-            .encode_prompt(&request.prompt)
-            .map_err(|e| GenError::Invalid(e.to_string()))?;
-        self.submit_tokens(tokens, &request.groups)
+        let encode = |prompt: &Prompt| {
+            self.encode_prompt(prompt)
+                .map_err(|e| GenError::Invalid(e.to_string()))
+        };
+        let tokens = encode(&request.prompt)?;
+        let anchor = match &request.shares_prefix_with {
+            Some(anchor) => encode(anchor)?,
+            None => Vec::new(),
+        };
+        self.submit_request(tokens, &request.groups, None, &anchor)
             .map_err(|e| GenError::Invalid(e.to_string()))
     }
 

@@ -19,6 +19,11 @@ pub struct EngineStats {
     pub prefill_only_seconds: f64,
     /// Prompt tokens prefilled in total.
     pub prefill_tokens: u64,
+    /// Prompt tokens not prefilled because a prompt sharing them had their cache
+    /// ([`GenerationRequest::shares_prefix_with`]).
+    ///
+    /// [`GenerationRequest::shares_prefix_with`]: lcb_core::generator::GenerationRequest::shares_prefix_with
+    pub prefix_copied_tokens: u64,
     /// Seconds spent sampling on the host.
     pub sampling_seconds: f64,
     /// Requests finished (sent, failed or abandoned).
@@ -41,6 +46,7 @@ impl EngineStats {
         self.prefill_only_tokens += other.prefill_only_tokens;
         self.prefill_only_seconds += other.prefill_only_seconds;
         self.prefill_tokens += other.prefill_tokens;
+        self.prefix_copied_tokens += other.prefix_copied_tokens;
         self.sampling_seconds += other.sampling_seconds;
         self.requests_finished += other.requests_finished;
         self.requests.extend(other.requests);

@@ -237,6 +237,7 @@ fn run_worker(
         if let Ok(Some(work)) = outcome {
             stats.steps += 1;
             stats.prefill_tokens += work.prefill_tokens as u64;
+            stats.prefix_copied_tokens += work.prefix_copied as u64;
             stats.sampling_seconds += work.sampling_seconds;
             if work.decode_rows > 0 {
                 stats.decode_steps += 1;
@@ -297,6 +298,8 @@ fn fail_device(
 struct StepWork {
     decode_rows: usize,
     prefill_tokens: usize,
+    /// Prompt tokens whose cache was copied from another prompt instead of prefilled.
+    prefix_copied: usize,
     sampling_seconds: f64,
 }
 
@@ -309,7 +312,8 @@ fn step(
 ) -> Result<Option<StepWork>> {
     sched.drop_cancelled();
     sched.fill_slots();
-    let plan = sched.prefill_plan();
+    let mut plan = sched.prefill_plan();
+    let mut prefix_copied = 0;
     if let Some(p) = &plan {
         if sched.cache(p.prompt).is_none() {
             let len = sched.prompt_tokens(p.prompt).len();
@@ -322,6 +326,17 @@ fn step(
                     tracing::error!(device = %setup.device, "{error}");
                     sched.fail_prompt(p.prompt, &error);
                     return Ok(None);
+                }
+            }
+            // A resident prompt of the same family computed the shared prefix already, in
+            // the same chunks: copying it gives the same cache as prefilling it.
+            if let Some((donor, shared)) = sched.prefix_donor(p.prompt) {
+                let (to, from) = (sched.cache(p.prompt), sched.cache(donor));
+                if let (Some(to), Some(from)) = (to, from) {
+                    to.copy_prefix(from, shared)?;
+                    sched.prefix_copied(p.prompt, shared);
+                    prefix_copied = shared;
+                    plan = sched.prefill_plan();
                 }
             }
         }
@@ -386,6 +401,7 @@ fn step(
     Ok(Some(StepWork {
         decode_rows,
         prefill_tokens: plan.map_or(0, |p| p.len),
+        prefix_copied,
         sampling_seconds,
     }))
 }

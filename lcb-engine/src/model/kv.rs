@@ -59,6 +59,22 @@ impl PrefixKv {
         let (k, v) = &self.layers[layer];
         (k, v)
     }
+
+    /// Copies the first `len` positions of `other`'s keys and values, every layer, into
+    /// this cache: a prefix two prompts share is computed once.
+    pub fn copy_prefix(&self, other: &PrefixKv, len: usize) -> Result<()> {
+        if len > self.len || len > other.len {
+            return Err(Error::Invalid(format!(
+                "cannot copy {len} positions between caches of {} and {}",
+                other.len, self.len
+            )));
+        }
+        for ((k, v), (from_k, from_v)) in self.layers.iter().zip(&other.layers) {
+            k.slice_set(&from_k.narrow(1, 0, len)?.contiguous()?, 1, 0)?;
+            v.slice_set(&from_v.narrow(1, 0, len)?.contiguous()?, 1, 0)?;
+        }
+        Ok(())
+    }
 }
 
 /// The decode slots: for each layer, keys and values of shape

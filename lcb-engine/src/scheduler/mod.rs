@@ -138,6 +138,10 @@ impl<K: Clone> Scheduler<K> {
             return; // Nothing to generate: dropping the sender closes the channel.
         }
         self.next_id += 1;
+        // The prompt's last token is always prefilled: its logits start the samples.
+        let shared_prefix = request
+            .shared_prefix
+            .min(request.tokens.len().saturating_sub(1));
         self.prompts.push_back(PromptState {
             id: self.next_id,
             tokens: request.tokens,
@@ -145,6 +149,7 @@ impl<K: Clone> Scheduler<K> {
             reply: request.reply,
             submitted: request.submitted,
             prefilled: 0,
+            shared_prefix,
             cache: None,
             logits: None,
             cursor: (0, 0),
@@ -230,10 +235,13 @@ impl<K: Clone> Scheduler<K> {
             }
         }
         let start = candidate.prefilled;
-        let len = self
-            .config
-            .prefill_chunk
-            .min(candidate.tokens.len() - start);
+        // A shared prefix ends a chunk, so its cache does not depend on the tokens after it.
+        let end = if start < candidate.shared_prefix {
+            candidate.shared_prefix
+        } else {
+            candidate.tokens.len()
+        };
+        let len = self.config.prefill_chunk.min(end - start);
         // Scores are len × (start + len); shrinking len to budget / (start + len) is enough
         // (the keys shrink with it). At least one token, so a prompt always progresses.
         let len = len.min(self.config.attention_budget / (start + len)).max(1);
@@ -253,6 +261,35 @@ impl<K: Clone> Scheduler<K> {
     /// The prompt's cache handle, if attached.
     pub fn cache(&self, prompt: u64) -> Option<&K> {
         self.prompt(prompt).and_then(|p| p.cache.as_ref())
+    }
+
+    /// A resident prompt whose cache holds `prompt`'s shared prefix already, computed the
+    /// same way (the same prefix length, the same tokens, prefilled past it): `(donor, len)`.
+    pub fn prefix_donor(&self, prompt: u64) -> Option<(u64, usize)> {
+        let p = self.prompt(prompt)?;
+        let len = p.shared_prefix;
+        if len == 0 || p.prefilled > 0 {
+            return None;
+        }
+        self.prompts
+            .iter()
+            .find(|d| {
+                d.id != prompt
+                    && d.cache.is_some()
+                    && !d.cancelled
+                    && d.shared_prefix == len
+                    && d.prefilled >= len
+                    && d.tokens[..len] == p.tokens[..len]
+            })
+            .map(|d| (d.id, len))
+    }
+
+    /// Records that `len` leading positions of `prompt`'s cache were copied from another
+    /// prompt's: its prefill continues after them.
+    pub fn prefix_copied(&mut self, prompt: u64, len: usize) {
+        if let Some(p) = self.prompt_mut(prompt) {
+            p.prefilled = p.prefilled.max(len);
+        }
     }
 
     /// Attaches the cache allocated for a prompt about to be prefilled.

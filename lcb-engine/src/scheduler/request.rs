@@ -44,6 +44,10 @@ pub struct Request {
     pub submitted: Instant,
     /// Told of every token as it is drawn, and asked each step whether the caller has gone.
     pub observer: Option<Arc<dyn RequestObserver>>,
+    /// Leading tokens this prompt shares with a family of prompts (0: none): prefilled as
+    /// chunks of their own, so their cache is the same whichever prompt computed it and can
+    /// be copied from a resident prompt of the family instead of computed again.
+    pub shared_prefix: usize,
 }
 
 /// A token a sample drew that did not end it (tokens that end a sample arrive with its

@@ -18,6 +18,8 @@ pub(super) struct PromptState<K> {
     pub(super) reply: Sender<Result<Completion, GenError>>,
     pub(super) submitted: Instant,
     pub(super) prefilled: usize,
+    /// [`super::Request::shared_prefix`].
+    pub(super) shared_prefix: usize,
     pub(super) cache: Option<K>,
     /// Logits after the whole prompt (shared by every sample's first token).
     pub(super) logits: Option<Arc<Vec<f32>>>,

@@ -56,6 +56,7 @@ fn request(
             reply: tx,
             submitted: Instant::now(),
             observer: None,
+            shared_prefix: 0,
         },
         rx,
     )

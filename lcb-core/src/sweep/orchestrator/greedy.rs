@@ -36,6 +36,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         permit: &mut Option<GenerationPermit<'s>>,
     ) -> Result<Option<GreedyEnd>, QuestionError> {
         let request = GenerationRequest {
+            shares_prefix_with: None,
             prompt: prompt.clone(),
             groups: vec![SampleGroup {
                 params: self.params(0.0),

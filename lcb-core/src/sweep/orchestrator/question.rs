@@ -375,6 +375,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         } else {
             self.observer.question_started(run.idx, to_generate);
             self.generator.submit(GenerationRequest {
+                shares_prefix_with: None,
                 prompt: run.prompt.clone(),
                 groups,
             })?
