@@ -129,3 +129,53 @@ fn rows_are_in_lcb_runners_order() {
         .collect();
     assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{tests:?}");
 }
+
+/// Self-repair prompts for every case of the corpus equal lcb_runner's
+/// `format_prompt_self_repair` (OpenAIChat): the passing sample gets no prompt, and where
+/// lcb_runner raises (an unknown error code, a missing field, bad JSON) lcb says why.
+#[test]
+fn self_repair_prompts_match_lcb_runner() {
+    use lcb_core::prompt::self_repair::{feedback, messages};
+    let reference = reference("reference_selfrepair.json");
+    let cases = reference["cases"].as_array().unwrap();
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+    let (mut prompts, mut raised) = (0, 0);
+    for case in cases {
+        let metadata = case["metadata"].as_str().unwrap();
+        if case["result"].as_bool().unwrap() {
+            // lcb_runner keeps a passing sample's output and asks nothing.
+            assert_eq!(case["prompt_is_empty"], true);
+            continue;
+        }
+        let ours = feedback(metadata);
+        match case["error"].as_str() {
+            Some(error) => {
+                let ours = ours.expect_err(metadata);
+                let kind = error.split(':').next().unwrap();
+                assert!(ours.starts_with(kind), "{ours} vs {error}");
+                if kind != "JSONDecodeError" {
+                    assert_eq!(ours, error, "{metadata}");
+                }
+                raised += 1;
+            }
+            None => {
+                let ours = messages(
+                    case["question"].as_str().unwrap(),
+                    case["code"].as_str().unwrap(),
+                    &ours.unwrap_or_else(|e| panic!("{metadata}: {e}")),
+                );
+                let theirs = case["messages"].as_array().unwrap();
+                assert_eq!(ours.len(), theirs.len());
+                for (a, b) in ours.iter().zip(theirs) {
+                    assert_eq!(a.role, b["role"].as_str().unwrap());
+                    assert_eq!(a.content, b["content"].as_str().unwrap(), "{metadata}");
+                }
+                prompts += 1;
+            }
+        }
+    }
+    assert!(
+        prompts >= 30 && raised >= 5,
+        "{prompts} prompts, {raised} raised"
+    );
+}

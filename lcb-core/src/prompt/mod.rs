@@ -2,12 +2,14 @@
 //!
 //! * [`code_generation`]: the zero-shot code-generation prompt (generic chat or CodeQwen raw);
 //! * [`code_execution`]: complete `assert f(x) == ??`, with or without chain of thought;
-//! * [`test_output`]: complete a test's `assert f(input) == # TODO`.
+//! * [`test_output`]: complete a test's `assert f(input) == # TODO`;
+//! * [`self_repair`]: fix a failed program, given the grader's feedback.
 //!
 //! [`prompt_for`] picks the scenario's prompt from the problem's family.
 
 pub mod code_execution;
 pub mod code_generation;
+pub mod self_repair;
 pub mod test_output;
 
 use serde::{Deserialize, Serialize};
