@@ -43,27 +43,30 @@ pub fn feedback(metadata: &str) -> Result<String, String> {
     // Python's `==` between the decoded value and an int: -2.0 matches -2, True and "-2" do
     // not.
     let number = match code {
-        Value::Number(n) => n.as_f64(),
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|x| x.fract() == 0.0 && x.abs() < 1e9)
+            .map(|x| x as i64),
         _ => None,
     };
     Ok(match number {
-        Some(c) if c == -1.0 => format!(
+        Some(-1) => format!(
             "The above code is incorrect and got the following compilation error.\n{}",
             field("error")?
         ),
-        Some(c) if c == -2.0 => format!(
+        Some(-2) => format!(
             "The above code is incorrect and got a wrong answer.\nInput: {}\nGenerated Output: {}\nExpected: {}",
             field("inputs")?,
             field("output")?,
             field("expected")?
         ),
-        Some(c) if c == -3.0 => format!(
+        Some(-3) => format!(
             "The above code is incorrect and got time limit exceeded.\n{}\nInput: {}\nExpected: {}",
             field("error")?,
             field("inputs")?,
             field("expected")?
         ),
-        Some(c) if c == -4.0 => format!(
+        Some(-4) => format!(
             "The above code is incorrect and got a runtime error.\nInput: {}\nExpected: {}\n{}",
             field("inputs")?,
             field("expected")?,
