@@ -42,6 +42,7 @@ impl Evaluator for CompilesOnly {
                 _ if r.code.trim().is_empty() => Grade::new(Verdict::NoCode),
                 Verdict::Passed => Grade::new(Verdict::Passed),
                 _ => Grade {
+                    metadata: None,
                     verdict: Verdict::CompileError,
                     detail: g.detail,
                 },

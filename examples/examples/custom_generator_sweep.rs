@@ -127,6 +127,7 @@ fn main() -> anyhow::Result<()> {
             seed: 0,
             skip_greedy_solved: false,
             cot: false,
+            repair_from: None,
         },
         force: false,
         inflight: 1,

@@ -92,6 +92,7 @@ fn main() -> anyhow::Result<()> {
         seed: 0,
         skip_greedy_solved: false,
         cot: false,
+        repair_from: None,
     };
     let mut rates = Vec::new();
     // `LCB_PIPELINE_RUN=gen|graded` runs one of the two, to measure it alone (CPU use).

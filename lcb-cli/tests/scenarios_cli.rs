@@ -325,3 +325,112 @@ fn bad_rows_name_file_line_and_field() {
     let err = fail(&mut args(&path));
     assert!(err.contains("rows.jsonl:1: field `test`"), "{err}");
 }
+
+/// Self-repair end to end on the fixtures: every failed sample of a code-generation tree is
+/// repaired (a passing one stands as it is), the trees made with and without prefix sharing
+/// are the same while sharing prefills fewer prompt tokens, a lost file is made again byte
+/// for byte, and bad sources are refused.
+#[test]
+fn self_repair_repairs_failed_samples_and_prefills_the_question_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let generation = dir.path().join("gen");
+    let common = [
+        "--model",
+        "fixtures/model",
+        "--questions",
+        "0..6",
+        "--max-tokens",
+        "100",
+    ];
+    succeed(
+        lcb()
+            .args(["sweep", "-n", "3", "--temperatures", "0.8,1.6", "--no-skip"])
+            .args(common)
+            .arg("--output")
+            .arg(&generation),
+    );
+    let repair = |out: &Path, extra: &[&str]| {
+        succeed(
+            lcb()
+                .args(["sweep", "--scenario", "selfrepair", "--from"])
+                .arg(&generation)
+                .args(common)
+                .arg("--output")
+                .arg(out)
+                .args(extra),
+        );
+        read_json(&out.join("run_summary.json"))
+    };
+    let shared = dir.path().join("shared");
+    let summary = repair(&shared, &[]);
+    assert_eq!(summary["scenario"], "selfrepair");
+    // Sample j repairs sample j: passing samples stand, failed ones are generated again.
+    let (mut failed, mut passing) = (0, 0);
+    for q in 0..6 {
+        for t in ["0_8", "1_6"] {
+            let name = format!("q{q}/t{t}_n3.json");
+            let before = read_json(&generation.join(&name));
+            let after = read_json(&shared.join(&name));
+            assert!(after["prompt"].as_str().unwrap().contains("### Question:"));
+            for (b, a) in before["completions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(after["completions"].as_array().unwrap())
+            {
+                if b["passed"] == true {
+                    assert_eq!(a["raw"], b["raw"], "{name}");
+                    assert_eq!(a["passed"], true, "{name}");
+                    passing += 1;
+                } else {
+                    failed += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        failed > 0 && passing > 0,
+        "{failed} failed, {passing} passing"
+    );
+    let totals = &summary["totals"];
+    let copied = totals["prompt_tokens_copied"].as_u64().unwrap();
+    let prefilled = totals["prompt_tokens_prefilled"].as_u64().unwrap();
+    assert!(copied > 0, "{totals}");
+
+    // Without sharing: the same tree, every copied token prefilled instead.
+    let unshared = dir.path().join("unshared");
+    let summary = repair(&unshared, &["--no-prefix-sharing"]);
+    assert_eq!(snapshot(&unshared), snapshot(&shared));
+    let totals = &summary["totals"];
+    assert_eq!(totals["prompt_tokens_copied"], 0);
+    assert_eq!(
+        totals["prompt_tokens_prefilled"].as_u64().unwrap(),
+        prefilled + copied
+    );
+
+    // A lost file is made again, byte for byte.
+    let first = snapshot(&shared);
+    std::fs::remove_file(shared.join("q1/t1_6_n3.json")).unwrap();
+    repair(&shared, &[]);
+    assert_eq!(snapshot(&shared), first);
+
+    // Refused: no source, a source on other problems, a repair of a repair.
+    let err = fail(lcb().args(["sweep", "--scenario", "selfrepair"]));
+    assert!(err.contains("needs --from TREE"), "{err}");
+    let err = fail(
+        lcb()
+            .args(["sweep", "--scenario", "selfrepair", "--questions", "0..6"])
+            .args(["--model", "fixtures/model", "--problems"])
+            .arg(fixture("scenarios/test_output_fixtures.jsonl"))
+            .arg("--from")
+            .arg(&generation),
+    );
+    assert!(err.contains("selfrepair"), "{err}");
+    let err = fail(
+        lcb()
+            .args(["sweep", "--scenario", "selfrepair", "--from"])
+            .arg(&shared)
+            .args(common),
+    );
+    assert!(err.contains("self-repair tree"), "{err}");
+}

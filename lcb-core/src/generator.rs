@@ -207,6 +207,13 @@ pub trait Generator: Send + Sync {
         serde_json::Value::Null
     }
 
+    /// Prompt tokens prefilled and prompt tokens whose cache was copied from a prompt
+    /// sharing them ([`GenerationRequest::shares_prefix_with`]), so far. A sweep records what
+    /// it added to both. The default has no counters.
+    fn prompt_cache_counts(&self) -> Option<(u64, u64)> {
+        None
+    }
+
     /// The energy counter of the hardware this generator runs on, or why there is none. A
     /// sweep reads it at its start and end and records joules per generated sample and per
     /// solved problem. The default has none.

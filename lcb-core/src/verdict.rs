@@ -86,12 +86,18 @@ pub struct Grade {
     /// What went wrong, if anything, e.g. `Wrong answer at output_line_idx=0: 3 != 4`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The grader's metadata for a failed LiveCodeBench program, as lcb_runner records it
+    /// (`error_code`, `inputs`, `output`, `expected`, `error`…): what self-repair tells the
+    /// model. `None` from graders that have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl Grade {
     /// A grade without detail.
     pub fn new(verdict: Verdict) -> Self {
         Grade {
+            metadata: None,
             verdict,
             detail: None,
         }

@@ -55,6 +55,7 @@ pub fn classify(reply: &Reply) -> Grade {
 
 fn detail(verdict: Verdict, text: &str) -> Grade {
     Grade {
+        metadata: None,
         verdict,
         detail: Some(text.to_owned()),
     }
@@ -81,6 +82,8 @@ fn classify_lcb(reply: &Reply) -> Grade {
         })
         .collect();
     Grade {
+        // Kept for self-repair, whose prompt quotes it.
+        metadata: metadata.is_object().then_some(metadata.clone()),
         verdict,
         detail: (!parts.is_empty()).then(|| parts.join("; ")),
     }

@@ -412,6 +412,7 @@ fn grade_with_retry(
         format!("grading failed twice ({first}; {second}) and a fresh worker is unhealthy: {e}")
     })?;
     Ok(Grade {
+        metadata: None,
         verdict: Verdict::RuntimeError,
         detail: Some(format!(
             "the grading worker failed twice on this program ({first}; {second})"
@@ -424,6 +425,7 @@ fn grade_with_retry(
 fn without_running(request: &GradeRequest<'_>) -> Option<Grade> {
     let grade = |verdict, detail: &str| {
         Some(Grade {
+            metadata: None,
             verdict,
             detail: Some(detail.into()),
         })

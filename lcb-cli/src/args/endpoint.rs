@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use lcb_core::Generator;
+use lcb_engine::engine::EngineConfig;
 use lcb_openai::{EndpointConfig, EndpointGenerator};
 
 use super::at_least_one;
@@ -81,12 +82,14 @@ impl EndpointFlags {
         max_tokens: usize,
         default_slots: usize,
     ) -> Result<Box<dyn Generator>> {
+        self.generator_with(model, engine.engine_config(max_tokens, default_slots))
+    }
+
+    /// [`EndpointFlags::generator`] with the engine's whole configuration given.
+    pub fn generator_with(&self, model: &str, config: EngineConfig) -> Result<Box<dyn Generator>> {
         Ok(match self.connect()? {
             Some(endpoint) => Box::new(endpoint),
-            None => Box::new(load_engine(
-                model,
-                engine.engine_config(max_tokens, default_slots),
-            )?),
+            None => Box::new(load_engine(model, config)?),
         })
     }
 }

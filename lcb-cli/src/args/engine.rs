@@ -36,6 +36,11 @@ pub struct EngineFlags {
     /// Most samples decoding at once per device (also bounded by --kv-memory).
     #[arg(long, value_name = "N")]
     pub slots: Option<usize>,
+    /// Prefill every prompt whole, even the head it shares with a prompt already in the
+    /// cache (self-repair's question): only to measure what sharing saves, the samples are
+    /// the same.
+    #[arg(long)]
+    pub no_prefix_sharing: bool,
     /// CPU threads for the engine's matrix work [default: $CANDLE_NUM_THREADS or
     /// $RAYON_NUM_THREADS, else one per core].
     #[arg(long, value_name = "N", value_parser = super::at_least_one)]
@@ -79,6 +84,7 @@ impl EngineFlags {
                 .then_some(self.gpu_memory_utilization),
             max_new_tokens,
             max_slots: self.slots.unwrap_or(default_slots).max(1),
+            share_prefixes: !self.no_prefix_sharing,
             ..Default::default()
         }
     }

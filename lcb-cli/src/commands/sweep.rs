@@ -12,6 +12,7 @@ use lcb_core::problem::Problem;
 use lcb_core::prompt::PromptStyle;
 use lcb_core::scenario::Scenario;
 use lcb_core::sweep::config::{default_stop, TemperatureList, DEFAULT_TEMPERATURES};
+use lcb_core::sweep::store::RunSummary;
 use lcb_core::sweep::{self, ResultStore, Shard, SweepPlan, SweepSettings};
 use lcb_eval::{SandboxConfig, SandboxEvaluator};
 
@@ -67,6 +68,10 @@ pub struct SweepArgs {
     problems: ProblemFlags,
     #[command(flatten)]
     scenario: ScenarioFlags,
+    /// Self-repair: the finished code-generation tree whose failed samples are repaired
+    /// (same problems; its temperatures and n are the defaults).
+    #[arg(long, value_name = "TREE")]
+    from: Option<PathBuf>,
     /// Comma-separated temperatures.
     #[arg(long, value_name = "LIST")]
     temperatures: Option<TemperatureList>,
@@ -234,16 +239,25 @@ impl SweepArgs {
         if s.top_k == Some(0) {
             bail!("--top-k must be at least 1 (leave it out to keep every token)");
         }
-        let (n, max_tokens) = if inputs.embedded {
+        let (mut n, mut max_tokens) = if inputs.embedded {
             (DEFAULT_RUN_N, DEFAULT_RUN_MAX_TOKENS)
         } else {
             (2500, 2048)
         };
+        let source = self.repair_source()?;
+        let mut temperatures = DEFAULT_TEMPERATURES.to_vec();
+        if let Some(source) = &source {
+            // A repair runs on the source's temperatures and samples (sample j repairs
+            // sample j), with its token budget unless told otherwise.
+            n = source.settings.n;
+            max_tokens = source.settings.max_tokens;
+            temperatures = source.settings.temperatures.clone();
+        }
         Ok(SweepSettings {
             model: inputs.model_name.clone(),
             temperatures: match &self.temperatures {
                 Some(list) => list.0.clone(),
-                None => DEFAULT_TEMPERATURES.to_vec(),
+                None => temperatures,
             },
             n: s.n.unwrap_or(n),
             max_tokens: s.max_tokens.unwrap_or(max_tokens),
@@ -257,10 +271,53 @@ impl SweepArgs {
             prompt_style: self.prompt_style.into(),
             thinking: self.thinking,
             seed: s.seed,
-            // The embedded default samples every question so its curve shows the whole set.
-            skip_greedy_solved: !(self.no_skip || inputs.embedded),
+            // The embedded default samples every question so its curve shows the whole set;
+            // a repair has no greedy check (every sample of the source is accounted for).
+            skip_greedy_solved: !(self.no_skip || inputs.embedded || source.is_some()),
             cot: self.scenario.cot,
+            repair_from: self.from.as_ref().map(|p| p.display().to_string()),
         })
+    }
+
+    /// The source tree of `--scenario selfrepair --from TREE`, checked: finished and made
+    /// by code generation.
+    fn repair_source(&self) -> Result<Option<RunSummary>> {
+        let repair = self.scenario.scenario() == Scenario::SelfRepair;
+        let from = match (&self.from, repair) {
+            (None, false) => return Ok(None),
+            (Some(_), false) => {
+                bail!("--from names the tree to repair; it needs --scenario selfrepair")
+            }
+            (None, true) => bail!(
+                "--scenario selfrepair needs --from TREE, a finished code-generation results tree"
+            ),
+            (Some(from), true) => from,
+        };
+        let store = ResultStore::new(from);
+        let summary: RunSummary = store.read(&store.run_summary_path())?.with_context(|| {
+            format!(
+                "{}: no run_summary.json (not a results tree)",
+                from.display()
+            )
+        })?;
+        if summary.scenario != Scenario::CodeGeneration || summary.settings.repair_from.is_some() {
+            bail!(
+                "{}: a {} tree; self-repair repairs a code-generation tree",
+                from.display(),
+                if summary.settings.repair_from.is_some() {
+                    "self-repair"
+                } else {
+                    summary.scenario.name()
+                }
+            );
+        }
+        if summary.finished.is_none() {
+            bail!(
+                "{}: the code-generation run has not finished (run it to the end first)",
+                from.display()
+            );
+        }
+        Ok(Some(summary))
     }
 
     /// The questions to run: `--questions`, then `--shard`.
@@ -303,9 +360,6 @@ fn load_problems(
     scenario: &ScenarioFlags,
     source: &str,
 ) -> Result<ProblemSet> {
-    if scenario.scenario() == Scenario::SelfRepair {
-        bail!("--scenario selfrepair (a second turn from a finished code-generation tree) is not implemented yet; the other three scenarios are");
-    }
     let problems = flags.load(source)?;
     if problems.is_empty() {
         bail!("{source}: no problems (after the date window)");
@@ -334,15 +388,29 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
     if let Some(problem) = problems.problems().first() {
         settings.prompt_for(problem)?;
     }
+    if let Some(source) = args.repair_source()? {
+        let ids: Vec<&str> = problems.problems().iter().map(|p| p.id()).collect();
+        if source.problem_set != lcb_core::sweep::store::problem_set_id(&ids) {
+            bail!(
+                "the tree to repair was made on other problems ({}; these are {} problems): pass the same --problems and date window",
+                source.problem_set,
+                ids.len()
+            );
+        }
+    }
     let questions = args.questions(&problems)?;
     check_output_dir(&args.output)?;
     // The sweep grades LiveCodeBench problems only.
     crate::grading_env::check(args.python.as_deref(), true, args.allow_partial_env)?;
     // Before any thread or process starts: candle reads its thread count once.
     args.engine.apply_threads(true);
-    let generator =
-        args.endpoint
-            .generator(&inputs.model, &args.engine, settings.max_tokens, 256)?;
+    let mut engine_config = args.engine.engine_config(settings.max_tokens, 256);
+    if settings.repair_from.is_some() {
+        // Each repair prompt has one sample: many prompts decode at once, sharing their
+        // question's cache head.
+        engine_config.resident_prompts = engine_config.max_slots.clamp(2, 16);
+    }
+    let generator = args.endpoint.generator_with(&inputs.model, engine_config)?;
     let generator = generator.as_ref();
     let evaluator = SandboxEvaluator::new(SandboxConfig {
         python: args.python.clone(),

@@ -229,6 +229,7 @@ fn results_lines_echo_the_sample_and_add_the_verdict() {
     let grades = [
         Grade::new(Verdict::Passed),
         Grade {
+            metadata: None,
             verdict: Verdict::WrongAnswer,
             detail: Some("1 != 2".into()),
         },

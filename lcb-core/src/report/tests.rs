@@ -366,6 +366,7 @@ fn report_reads_run_summary() {
             seed: 0,
             skip_greedy_solved: true,
             cot: false,
+            repair_from: None,
         },
         problems: "synthetic.jsonl".into(),
         scenario: Default::default(),

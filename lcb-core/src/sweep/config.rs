@@ -47,6 +47,11 @@ pub struct SweepSettings {
     /// Code execution with chain of thought (`--cot`); absent from trees made without it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cot: bool,
+    /// Self-repair: the finished code-generation tree whose failed samples are repaired (each
+    /// sample of this tree is the repair of the same sample there, or that sample itself
+    /// when it passed). Absent for every other scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair_from: Option<String>,
 }
 
 impl SweepSettings {

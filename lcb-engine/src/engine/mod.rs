@@ -67,6 +67,10 @@ pub struct EngineConfig {
     pub resident_prompts: usize,
     /// Most prompt tokens per prefill chunk.
     pub prefill_chunk: usize,
+    /// Copy a shared prompt prefix from a resident prompt's cache instead of prefilling it
+    /// again ([`GenerationRequest::shares_prefix_with`]). Off only to measure what sharing
+    /// saves: the samples are the same either way.
+    pub share_prefixes: bool,
     /// Keep every finished request's and sample's timing in [`Engine::stats`] (benchmarks'
     /// percentiles; off by default, since a long sweep or a server would accumulate
     /// millions).
@@ -84,6 +88,7 @@ impl Default for EngineConfig {
             max_slots: 256,
             max_prompt_tokens: 4096,
             resident_prompts: 2,
+            share_prefixes: true,
             prefill_chunk: 512,
             record_sample_timings: false,
         }
@@ -199,6 +204,7 @@ impl Engine {
                     slots: plan.slots,
                     prefill_chunk: config.prefill_chunk,
                     max_resident_prompts: config.resident_prompts.max(1),
+                    share_prefixes: config.share_prefixes,
                     prefix_budget_tokens: plan.prompt_tokens,
                     attention_budget: plan.attention_budget,
                     record_sample_timings: config.record_sample_timings,
@@ -493,6 +499,11 @@ impl Generator for Engine {
     /// The engine, its compute precision and the kinds of device it runs on: what changes
     /// its numbers (not the device indices, the memory sizes or the slot count, which do not
     /// on the CPU and which vary from run to run on GPUs).
+    fn prompt_cache_counts(&self) -> Option<(u64, u64)> {
+        let stats = self.stats();
+        Some((stats.prefill_tokens, stats.prefix_copied_tokens))
+    }
+
     fn energy_counter(&self) -> std::result::Result<&dyn EnergyCounter, String> {
         match &self.energy {
             Ok(counter) => Ok(counter),

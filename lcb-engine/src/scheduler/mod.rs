@@ -59,6 +59,8 @@ pub struct SchedulerConfig {
     pub prefill_chunk: usize,
     /// Most prompts holding a cache at once.
     pub max_resident_prompts: usize,
+    /// Whether a prompt may copy its shared prefix from a resident prompt's cache.
+    pub share_prefixes: bool,
     /// Most prompt tokens cached at once (a single longer prompt is still admitted alone).
     pub prefix_budget_tokens: usize,
     /// Most query rows × keys one attention call may score (per head): the working memory the
@@ -268,7 +270,7 @@ impl<K: Clone> Scheduler<K> {
     pub fn prefix_donor(&self, prompt: u64) -> Option<(u64, usize)> {
         let p = self.prompt(prompt)?;
         let len = p.shared_prefix;
-        if len == 0 || p.prefilled > 0 {
+        if len == 0 || p.prefilled > 0 || !self.config.share_prefixes {
             return None;
         }
         self.prompts

@@ -26,6 +26,7 @@ fn config(slots: usize) -> SchedulerConfig {
         slots,
         prefill_chunk: 4,
         max_resident_prompts: 2,
+        share_prefixes: true,
         prefix_budget_tokens: 100,
         attention_budget: usize::MAX,
         record_sample_timings: false,

@@ -12,13 +12,15 @@
 //!
 //! The parts: [`plan`] (what a run is given and gives back), [`question`] (one question's
 //! phases), [`greedy`] (the greedy check), [`grading`] (the grading threads), [`permits`] (questions generating at once),
-//! [`resume`] (what an existing tree already holds).
+//! [`resume`] (what an existing tree already holds), [`repair`] (self-repair's requests, one
+//! per failed sample of the source tree).
 
 mod grading;
 mod greedy;
 mod permits;
 mod plan;
 mod question;
+mod repair;
 mod resume;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -49,6 +51,7 @@ pub fn run(
     cancel: &AtomicBool,
 ) -> Result<SweepReport, SweepError> {
     let started = Instant::now();
+    let cache_before = generator.prompt_cache_counts();
     let _lock = store.lock()?;
     let ids: Vec<&str> = plan.problems.problems().iter().map(|p| p.id()).collect();
     let mut summary = RunSummary {
@@ -56,12 +59,15 @@ pub fn run(
         format_version: FORMAT_VERSION,
         settings: plan.settings.clone(),
         problems: plan.problems_source.clone(),
-        scenario: plan
-            .problems
-            .problems()
-            .first()
-            .map(crate::scenario::Scenario::of)
-            .unwrap_or_default(),
+        scenario: match &plan.settings.repair_from {
+            Some(_) => crate::scenario::Scenario::SelfRepair,
+            None => plan
+                .problems
+                .problems()
+                .first()
+                .map(crate::scenario::Scenario::of)
+                .unwrap_or_default(),
+        },
         problem_set: problem_set_id(&ids),
         generator: generator.fingerprint(),
         model_config: generator.describe(),
@@ -156,6 +162,11 @@ pub fn run(
     let failed = report.totals.questions_failed;
     summary.finished = (!report.cancelled && failed == 0).then(now_rfc3339);
     summary.totals = serde_json::to_value(&report.totals).expect("totals serialize");
+    if let (Some(before), Some(after)) = (cache_before, generator.prompt_cache_counts()) {
+        // What prefix sharing saved: without it, every copied token would be prefilled.
+        summary.totals["prompt_tokens_prefilled"] = (after.0 - before.0).into();
+        summary.totals["prompt_tokens_copied"] = (after.1 - before.1).into();
+    }
     store.write(&store.run_summary_path(), &summary)?;
     let first_failure = report.outcomes.iter().find_map(|(idx, o)| match o {
         QuestionOutcome::Failed(e) => Some(format!("q{idx}: {e}")),

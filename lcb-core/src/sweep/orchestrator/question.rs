@@ -235,10 +235,11 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
     }
 
     fn prompt(&self, problem: &Problem) -> Result<Prompt, QuestionError> {
-        self.plan
-            .settings
-            .prompt_for(problem)
-            .map_err(QuestionError::Prompt)
+        let settings = &self.plan.settings;
+        if settings.repair_from.is_some() {
+            return super::repair::anchor(problem, settings.thinking);
+        }
+        settings.prompt_for(problem).map_err(QuestionError::Prompt)
     }
 
     pub(super) fn params(&self, temperature: f64) -> SamplingParams {
@@ -368,19 +369,30 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                 self.write_temperature(run, pi, 0.0)?;
             }
         }
-        let to_generate: usize = groups.iter().map(SampleGroup::wanted).sum();
-        let mut completions = if groups.is_empty() {
+        let (reply_tx, reply_rx) = crossbeam_channel::unbounded::<GradeReply>();
+        let (completions, to_generate) = match self.plan.settings.repair_from.clone() {
+            Some(from) => self.submit_repairs(run, &request_groups, &from, &reply_tx)?,
+            None => {
+                let to_generate: usize = groups.iter().map(SampleGroup::wanted).sum();
+                let rx = if groups.is_empty() {
+                    crossbeam_channel::never()
+                } else {
+                    self.generator.submit(GenerationRequest {
+                        shares_prefix_with: None,
+                        prompt: run.prompt.clone(),
+                        groups,
+                    })?
+                };
+                (rx, to_generate)
+            }
+        };
+        let mut completions = if to_generate == 0 {
             drop(run.permit.take());
             crossbeam_channel::never()
         } else {
             self.observer.question_started(run.idx, to_generate);
-            self.generator.submit(GenerationRequest {
-                shares_prefix_with: None,
-                prompt: run.prompt.clone(),
-                groups,
-            })?
+            completions
         };
-        let (reply_tx, reply_rx) = crossbeam_channel::unbounded::<GradeReply>();
         let mut flight = InFlight {
             request_groups,
             submitted,
@@ -420,6 +432,61 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             }
         }
         Ok(None)
+    }
+
+    /// Self-repair's requests for the temperatures in `request_groups`, one per failed
+    /// sample of the source tree, merged into one channel (group = the temperature's index
+    /// in `request_groups`); the source's passing samples are taken as generated and sent
+    /// to grading at once. Returns the channel and the number of samples to generate.
+    fn submit_repairs(
+        &self,
+        run: &mut QuestionRun<'s>,
+        request_groups: &[usize],
+        from: &str,
+        reply_tx: &crossbeam_channel::Sender<GradeReply>,
+    ) -> Result<
+        (
+            crossbeam_channel::Receiver<Result<Completion, GenError>>,
+            usize,
+        ),
+        QuestionError,
+    > {
+        let n = self.plan.settings.n;
+        let mut receivers = Vec::new();
+        for (g, &pi) in request_groups.iter().enumerate() {
+            let temperature = run.pending[pi].temperature;
+            let source = self.repair_source(from, run.idx, run.problem, temperature)?;
+            let have = run.pending[pi].journaled.clone();
+            let work = self.repair_work(run.problem, temperature, &source, &have)?;
+            for (j, request) in work.requests {
+                debug_assert!(j < n);
+                receivers.push((self.generator.submit(request)?, g));
+            }
+            let p = &mut run.pending[pi];
+            for (j, record) in work.given {
+                p.samples[j] = Some(Sample {
+                    text: record.raw.clone(),
+                    finish_reason: record.finish_reason,
+                    num_tokens: record.num_tokens,
+                });
+                p.generated += 1;
+                let job = GradeJob {
+                    problem: run.problem,
+                    code: self.plan.settings.extract(run.problem, &record.raw),
+                    reply: reply_tx.clone(),
+                    group: pi,
+                    index: j,
+                };
+                self.grade_tx
+                    .send(job)
+                    .map_err(|_| QuestionError::GradingStopped)?;
+            }
+            if p.generated == n {
+                p.generation_done = Some((0, 0.0));
+            }
+        }
+        let to_generate = receivers.len();
+        Ok((super::repair::merge(receivers), to_generate))
     }
 
     /// A sample arrived: counted, kept and queued for grading.

@@ -149,6 +149,7 @@ fn settings() -> SweepSettings {
         seed: 7,
         skip_greedy_solved: true,
         cot: false,
+        repair_from: None,
     }
 }
 
