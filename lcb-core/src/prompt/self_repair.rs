@@ -10,6 +10,8 @@
 
 use serde_json::Value;
 
+use crate::sweep::config::python_float;
+
 use super::ChatMessage;
 
 /// `PromptConstants.SYSTEM_MESSAGE_GENERIC` of `self_repair.py`.
@@ -176,46 +178,6 @@ fn python_repr(value: &Value) -> String {
                 .collect();
             format!("{{{}}}", items.join(", "))
         }
-    }
-}
-
-/// Python's `repr(float)`: the shortest round-trip digits, positional from 1e-4 to 1e16,
-/// scientific (two-digit exponent at least) outside.
-fn python_float(x: f64) -> String {
-    if x.is_nan() {
-        return "nan".into();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    let sci = format!("{x:e}");
-    let (mantissa, exponent) = sci.split_once('e').expect("`{:e}` has an exponent");
-    let exponent: i32 = exponent.parse().expect("`{:e}` exponent is an integer");
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    if (-4..16).contains(&exponent) {
-        let point = exponent + 1;
-        let text = if point <= 0 {
-            format!("0.{}{digits}", "0".repeat((-point) as usize))
-        } else if point as usize >= digits.len() {
-            format!("{digits}{}.0", "0".repeat(point as usize - digits.len()))
-        } else {
-            let (a, b) = digits.split_at(point as usize);
-            format!("{a}.{b}")
-        };
-        format!("{sign}{text}")
-    } else {
-        let (first, rest) = digits.split_at(1);
-        let mantissa = if rest.is_empty() {
-            first.to_owned()
-        } else {
-            format!("{first}.{rest}")
-        };
-        let e_sign = if exponent < 0 { '-' } else { '+' };
-        format!("{sign}{mantissa}e{e_sign}{:02}", exponent.abs())
     }
 }
 
