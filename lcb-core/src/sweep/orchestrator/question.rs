@@ -208,6 +208,8 @@ struct InFlight {
     outstanding: usize,
     /// Tokens the question generated so far.
     tokens: usize,
+    /// Self-repair's requests not submitted yet.
+    repairs: Option<super::repair::RepairFeed>,
     reply_tx: Sender<GradeReply>,
 }
 
@@ -370,8 +372,12 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             }
         }
         let (reply_tx, reply_rx) = crossbeam_channel::unbounded::<GradeReply>();
-        let (completions, to_generate) = match self.plan.settings.repair_from.clone() {
-            Some(from) => self.submit_repairs(run, &request_groups, &from, &reply_tx)?,
+        let (completions, to_generate, repairs) = match self.plan.settings.repair_from.clone() {
+            Some(from) => {
+                let (feed, rx, to_generate) =
+                    self.submit_repairs(run, &request_groups, &from, &reply_tx)?;
+                (rx, to_generate, Some(feed))
+            }
             None => {
                 let to_generate: usize = groups.iter().map(SampleGroup::wanted).sum();
                 let rx = if groups.is_empty() {
@@ -383,7 +389,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                         groups,
                     })?
                 };
-                (rx, to_generate)
+                (rx, to_generate, None)
             }
         };
         let mut completions = if to_generate == 0 {
@@ -398,6 +404,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             submitted,
             outstanding: run.pending.iter().map(|p| n - p.graded).sum(),
             tokens: 0,
+            repairs,
             reply_tx,
         };
         while flight.outstanding > 0 {
@@ -406,7 +413,13 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             }
             select! {
                 recv(completions) -> msg => match msg {
-                    Ok(c) => self.on_completion(run, &mut flight, c?)?,
+                    Ok(c) => {
+                        self.on_completion(run, &mut flight, c?)?;
+                        // One repair request finished: the next one goes in.
+                        if let Some(feed) = flight.repairs.as_mut() {
+                            feed.next(self.generator)?;
+                        }
+                    }
                     Err(_) => {
                         if let Some(p) = run.pending.iter().find(|p| p.generated < n) {
                             return Err(QuestionError::Contract(format!(
@@ -435,24 +448,19 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
     }
 
     /// Self-repair's requests for the temperatures in `request_groups`, one per failed
-    /// sample of the source tree, merged into one channel (group = the temperature's index
-    /// in `request_groups`); the source's passing samples are taken as generated and sent
-    /// to grading at once. Returns the channel and the number of samples to generate.
+    /// sample of the source tree, fed to the generator a few hundred at a time and merged
+    /// into one channel (group = the temperature's index in `request_groups`); the source's
+    /// passing samples are taken as generated and sent to grading at once. Returns the feed,
+    /// the channel and the number of samples to generate.
     fn submit_repairs(
         &self,
         run: &mut QuestionRun<'s>,
         request_groups: &[usize],
         from: &str,
         reply_tx: &crossbeam_channel::Sender<GradeReply>,
-    ) -> Result<
-        (
-            crossbeam_channel::Receiver<Result<Completion, GenError>>,
-            usize,
-        ),
-        QuestionError,
-    > {
+    ) -> Result<(super::repair::RepairFeed, super::repair::Completions, usize), QuestionError> {
         let n = self.plan.settings.n;
-        let mut receivers = Vec::new();
+        let mut requests = Vec::new();
         for (g, &pi) in request_groups.iter().enumerate() {
             let temperature = run.pending[pi].temperature;
             let source = self.repair_source(from, run.idx, run.problem, temperature)?;
@@ -460,7 +468,7 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             let work = self.repair_work(run.problem, temperature, &source, &have)?;
             for (j, request) in work.requests {
                 debug_assert!(j < n);
-                receivers.push((self.generator.submit(request)?, g));
+                requests.push((request, g));
             }
             let p = &mut run.pending[pi];
             for (j, record) in work.given {
@@ -485,8 +493,9 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                 p.generation_done = Some((0, 0.0));
             }
         }
-        let to_generate = receivers.len();
-        Ok((super::repair::merge(receivers), to_generate))
+        let to_generate = requests.len();
+        let (feed, merged) = super::repair::RepairFeed::start(requests, self.generator)?;
+        Ok((feed, merged, to_generate))
     }
 
     /// A sample arrived: counted, kept and queued for grading.

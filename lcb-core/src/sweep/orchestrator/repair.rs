@@ -8,12 +8,14 @@
 //! each request names that head as its anchor (`shares_prefix_with`) and the engine prefills
 //! it once per question.
 
-use crossbeam_channel::{Receiver, Select};
+use std::collections::VecDeque;
+
+use crossbeam_channel::{Receiver, Select, Sender};
 
 use super::grading::grade_all;
 use super::question::{sample_stream, QuestionContext, QuestionError};
 use crate::evaluator::GradeRequest;
-use crate::generator::{Completion, GenError, GenerationRequest, Prompt, SampleGroup};
+use crate::generator::{Completion, GenError, GenerationRequest, Generator, Prompt, SampleGroup};
 use crate::problem::Problem;
 use crate::prompt::self_repair;
 use crate::sweep::store::{CompletionRecord, ResultStore, TemperatureResult};
@@ -41,23 +43,88 @@ pub(super) fn anchor(problem: &Problem, thinking: bool) -> Result<Prompt, Questi
     })
 }
 
-/// Merges the completion channels of several requests into one, each completion's `group`
-/// set to its request's group; the merged channel closes when every request's has.
-pub(super) fn merge(
-    receivers: Vec<(Receiver<Result<Completion, GenError>>, usize)>,
-) -> Receiver<Result<Completion, GenError>> {
+/// Repair requests a question has in the generator at once: enough to fill every decode slot,
+/// few enough that merging their channels stays cheap (a question may have thousands).
+const IN_FLIGHT: usize = 256;
+
+/// A request's, or the merged, completion channel.
+pub(super) type Completions = Receiver<Result<Completion, GenError>>;
+
+/// A question's repair requests: submitted [`IN_FLIGHT`] at a time, one more each time one
+/// finishes (each has one sample), their completions merged into one channel whose
+/// completions carry their temperature's group.
+pub(super) struct RepairFeed {
+    queue: VecDeque<(GenerationRequest, usize)>,
+    /// Hands new requests' channels to the merging thread; dropped when the queue is empty,
+    /// so the merged channel closes after the last completion.
+    control: Option<Sender<(Completions, usize)>>,
+}
+
+impl RepairFeed {
+    /// Starts merging and submits the first requests; returns the feed and the merged
+    /// channel.
+    pub(super) fn start(
+        requests: Vec<(GenerationRequest, usize)>,
+        generator: &dyn Generator,
+    ) -> Result<(RepairFeed, Completions), GenError> {
+        let (control, merged) = merge();
+        let mut feed = RepairFeed {
+            queue: requests.into(),
+            control: Some(control),
+        };
+        for _ in 0..IN_FLIGHT {
+            feed.next(generator)?;
+        }
+        if feed.queue.is_empty() {
+            feed.control = None;
+        }
+        Ok((feed, merged))
+    }
+
+    /// Submits the next request, if any (called as each completion arrives).
+    pub(super) fn next(&mut self, generator: &dyn Generator) -> Result<(), GenError> {
+        if let Some((request, group)) = self.queue.pop_front() {
+            let rx = generator.submit(request)?;
+            if let Some(control) = &self.control {
+                // The merging thread ends only after the control channel closes.
+                let _ = control.send((rx, group));
+            }
+        }
+        if self.queue.is_empty() {
+            self.control = None;
+        }
+        Ok(())
+    }
+}
+
+/// The merging thread: completions of every channel it is handed, each with its group, into
+/// one channel that closes once the control channel has closed and every channel is done.
+fn merge() -> (Sender<(Completions, usize)>, Completions) {
+    let (control_tx, control) = crossbeam_channel::unbounded::<(Completions, usize)>();
     let (tx, rx) = crossbeam_channel::unbounded();
     std::thread::Builder::new()
         .name("lcb-repair-merge".into())
         .spawn(move || {
-            let mut live = receivers;
-            while !live.is_empty() {
+            let mut live: Vec<(Completions, usize)> = Vec::new();
+            let mut control = Some(control);
+            while control.is_some() || !live.is_empty() {
                 let mut select = Select::new();
                 for (r, _) in &live {
                     select.recv(r);
                 }
+                if let Some(c) = &control {
+                    select.recv(c);
+                }
                 let op = select.select();
                 let i = op.index();
+                if i == live.len() {
+                    let c = control.as_ref().expect("selected");
+                    match op.recv(c) {
+                        Ok(item) => live.push(item),
+                        Err(_) => control = None,
+                    }
+                    continue;
+                }
                 match op.recv(&live[i].0) {
                     Ok(Ok(mut c)) => {
                         c.group = live[i].1;
@@ -76,7 +143,7 @@ pub(super) fn merge(
             }
         })
         .expect("spawning a thread");
-    rx
+    (control_tx, rx)
 }
 
 impl<'s, 'a: 's> QuestionContext<'s, 'a> {
@@ -175,5 +242,89 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             ));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::generator::{FinishReason, SamplingParams};
+
+    /// Answers each request with one completion (its sample index), later, from its own
+    /// thread, and counts requests in flight.
+    struct OneEach {
+        in_flight: Arc<AtomicUsize>,
+        most: Arc<AtomicUsize>,
+    }
+
+    impl Generator for OneEach {
+        fn submit(&self, request: GenerationRequest) -> Result<Completions, GenError> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let in_flight = self.in_flight.clone();
+            let index = request.groups[0].n - 1;
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                let _ = tx.send(Ok(Completion {
+                    group: 0,
+                    index,
+                    text: String::new(),
+                    token_ids: vec![1],
+                    logprobs: vec![0.0],
+                    token_count: None,
+                    finish_reason: FinishReason::Stop,
+                }));
+            });
+            Ok(rx)
+        }
+        fn prompt_text(&self, _: &Prompt) -> Result<String, GenError> {
+            Ok(String::new())
+        }
+        fn model_name(&self) -> String {
+            "one-each".into()
+        }
+        fn describe(&self) -> serde_json::Value {
+            serde_json::Value::Null
+        }
+    }
+
+    #[test]
+    fn many_repairs_go_in_a_few_hundred_at_a_time_and_all_come_back_with_their_group() {
+        let generator = OneEach {
+            in_flight: Arc::default(),
+            most: Arc::default(),
+        };
+        let total = 3 * IN_FLIGHT + 7;
+        let requests: Vec<(GenerationRequest, usize)> = (0..total)
+            .map(|i| {
+                let group = SampleGroup {
+                    params: SamplingParams::default(),
+                    n: i + 1,
+                    stream: 0,
+                    skip: (0..i).collect(),
+                };
+                let request = GenerationRequest::new(Prompt::Text("x".into()), vec![group]);
+                (request, i % 5)
+            })
+            .collect();
+        let (mut feed, merged) = RepairFeed::start(requests, &generator).unwrap();
+        let mut seen = vec![false; total];
+        for _ in 0..total {
+            let c = merged.recv().unwrap().unwrap();
+            assert_eq!(c.group, c.index % 5);
+            assert!(!seen[c.index], "sample {} twice", c.index);
+            seen[c.index] = true;
+            feed.next(&generator).unwrap();
+        }
+        assert!(seen.iter().all(|&s| s));
+        // Every request was answered and the feed is spent: the merged channel closes.
+        assert!(merged.recv().is_err());
+        let most = generator.most.load(Ordering::SeqCst);
+        assert!(most <= IN_FLIGHT, "{most} requests in flight");
     }
 }
