@@ -349,11 +349,11 @@ fn self_repair_repairs_failed_samples_and_prefills_the_question_once() {
             .arg("--output")
             .arg(&generation),
     );
-    let repair = |out: &Path, extra: &[&str]| {
+    let repair_with = |from: &Path, out: &Path, extra: &[&str]| {
         succeed(
             lcb()
                 .args(["sweep", "--scenario", "selfrepair", "--from"])
-                .arg(&generation)
+                .arg(from)
                 .args(common)
                 .arg("--output")
                 .arg(out)
@@ -361,6 +361,7 @@ fn self_repair_repairs_failed_samples_and_prefills_the_question_once() {
         );
         read_json(&out.join("run_summary.json"))
     };
+    let repair = |out: &Path, extra: &[&str]| repair_with(&generation, out, extra);
     let shared = dir.path().join("shared");
     let summary = repair(&shared, &[]);
     assert_eq!(summary["scenario"], "selfrepair");
@@ -413,6 +414,43 @@ fn self_repair_repairs_failed_samples_and_prefills_the_question_once() {
     std::fs::remove_file(shared.join("q1/t1_6_n3.json")).unwrap();
     repair(&shared, &[]);
     assert_eq!(snapshot(&shared), first);
+
+    // A question the source skipped (solved greedily) is skipped in the repair too.
+    let greedy = dir.path().join("greedy");
+    succeed(
+        lcb()
+            .args(["sweep", "-n", "2", "--temperatures", "0.8"])
+            .args(common)
+            .arg("--output")
+            .arg(&greedy),
+    );
+    let skipped: Vec<usize> = (0..6)
+        .filter(|q| greedy.join(format!("q{q}/skipped.json")).exists())
+        .collect();
+    assert!(
+        !skipped.is_empty(),
+        "the fixture model solves some questions greedily"
+    );
+    let repaired = dir.path().join("greedy-repaired");
+    let summary = repair_with(&greedy, &repaired, &[]);
+    assert!(summary["finished"].is_string(), "{summary}");
+    for q in 0..6 {
+        assert_eq!(
+            repaired.join(format!("q{q}/skipped.json")).exists(),
+            skipped.contains(&q),
+            "q{q}"
+        );
+    }
+    // Sample j repairs sample j: another n is refused.
+    let err = fail(
+        lcb()
+            .args(["sweep", "--scenario", "selfrepair", "-n", "5", "--from"])
+            .arg(&generation)
+            .args(common)
+            .arg("--output")
+            .arg(dir.path().join("never")),
+    );
+    assert!(err.contains("must be the repaired tree's"), "{err}");
 
     // Refused: no source, a source on other problems, a repair of a repair.
     let err = fail(lcb().args(["sweep", "--scenario", "selfrepair"]));

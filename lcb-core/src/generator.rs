@@ -111,7 +111,8 @@ pub struct GenerationRequest {
     /// their tails (a question's self-repair conversations). The tokens the two have in common
     /// are prefilled once and their cache reused by every request naming the same anchor;
     /// lcb's engine prefills them as chunks of their own whether or not another prompt shares
-    /// them, so the samples do not depend on which prompts happened to be resident together.
+    /// them, so (on the CPU, bit for bit) the samples do not depend on which prompts happened
+    /// to be resident together.
     /// Generators without a prompt cache ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shares_prefix_with: Option<Prompt>,

@@ -161,8 +161,12 @@ fn read_lists(path: &Path, text: &str, scenario: Scenario) -> Result<Vec<Sample>
                 ));
             };
             let mut fields = Map::new();
-            for key in keys {
-                fields.insert((*key).into(), obj[*key].clone());
+            // The keys the entry named its problem with (`task_id` stands in for
+            // `question_id`).
+            for key in keys.iter().chain(&["task_id"]) {
+                if let Some(value) = obj.get(*key) {
+                    fields.insert((*key).into(), value.clone());
+                }
             }
             fields.insert("index".into(), Value::from(index));
             fields.insert(item_field.into(), Value::String(entry.clone()));
@@ -234,6 +238,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains(":1: field `question_id`"), "{err}");
+        std::fs::write(&p, r#"[{"task_id": "T/1", "code_list": ["x"]}]"#).unwrap();
+        let s = read_samples(&p, Scenario::CodeGeneration).unwrap();
+        assert_eq!(s[0].problem_id, "T/1");
+        assert_eq!(s[0].fields["task_id"], "T/1");
         std::fs::write(&p, r#"[{"question_id": "b", "code_list": [1]}]"#).unwrap();
         let err = read_samples(&p, Scenario::CodeGeneration)
             .unwrap_err()

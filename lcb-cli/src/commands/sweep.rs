@@ -261,10 +261,12 @@ impl SweepArgs {
             },
             n: s.n.unwrap_or(n),
             max_tokens: s.max_tokens.unwrap_or(max_tokens),
-            stop: if s.stop.is_empty() {
-                default_stop()
-            } else {
-                s.stop.clone()
+            stop: match (s.stop.is_empty(), &source) {
+                (false, _) => s.stop.clone(),
+                // lcb_runner's default: the reference workload's would end a repair that
+                // quotes the broken program before its fix right after the quote.
+                (true, Some(_)) => vec!["###".into()],
+                (true, None) => default_stop(),
             },
             top_p: s.top_p,
             top_k: s.top_k,
@@ -275,7 +277,13 @@ impl SweepArgs {
             // a repair has no greedy check (every sample of the source is accounted for).
             skip_greedy_solved: !(self.no_skip || inputs.embedded || source.is_some()),
             cot: self.scenario.cot,
-            repair_from: self.from.as_ref().map(|p| p.display().to_string()),
+            // Absolute, so the tree resumes from any directory.
+            repair_from: self.from.as_ref().map(|p| {
+                std::fs::canonicalize(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+                    .to_string()
+            }),
         })
     }
 
@@ -384,11 +392,33 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
     let inputs = args.inputs()?;
     let settings = args.settings(&inputs)?;
     let problems = load_problems(&args.problems, &args.scenario, &inputs.problems)?;
+    let questions = args.questions(&problems)?;
     // A scenario without a prompt in the chosen style fails here, not question by question.
     if let Some(problem) = problems.problems().first() {
         settings.prompt_for(problem)?;
     }
     if let Some(source) = args.repair_source()? {
+        // Sample j at T repairs sample j at T: the source must have every one.
+        if settings.n != source.settings.n || settings.temperatures != source.settings.temperatures
+        {
+            bail!(
+                "-n and --temperatures must be the repaired tree's (n = {}, temperatures {:?}): sample j at T repairs sample j at T",
+                source.settings.n,
+                source.settings.temperatures
+            );
+        }
+        let missing: Vec<String> = questions
+            .iter()
+            .filter(|q| !source.questions.contains(q))
+            .map(|q| format!("q{q}"))
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "the repaired tree has no samples of {} (it ran {} questions); pass --questions within them",
+                missing.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
+                source.questions.len()
+            );
+        }
         let ids: Vec<&str> = problems.problems().iter().map(|p| p.id()).collect();
         if source.problem_set != lcb_core::sweep::store::problem_set_id(&ids) {
             bail!(
@@ -398,7 +428,6 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
             );
         }
     }
-    let questions = args.questions(&problems)?;
     check_output_dir(&args.output)?;
     // The sweep grades LiveCodeBench problems only.
     crate::grading_env::check(args.python.as_deref(), true, args.allow_partial_env)?;

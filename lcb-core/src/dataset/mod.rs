@@ -47,7 +47,10 @@ impl ProblemSource {
             return Ok(ProblemSource::Path(path.to_owned()));
         }
         let (repo, tag) = text.split_once('@').unwrap_or((text, "release_latest"));
-        if hub::looks_like_repo_id(repo) && !text.ends_with(".jsonl") && !text.ends_with(".gz") {
+        let file_like = [".jsonl", ".gz", ".parquet"]
+            .iter()
+            .any(|e| text.ends_with(e));
+        if hub::looks_like_repo_id(repo) && !file_like {
             hub_files(repo, tag)?;
             return Ok(ProblemSource::Hub {
                 repo: repo.to_owned(),

@@ -69,7 +69,8 @@ pub struct EngineConfig {
     pub prefill_chunk: usize,
     /// Copy a shared prompt prefix from a resident prompt's cache instead of prefilling it
     /// again ([`GenerationRequest::shares_prefix_with`]). Off only to measure what sharing
-    /// saves: the samples are the same either way.
+    /// saves: on the CPU the samples are the same either way (on GPUs, as for any change of
+    /// batch, cuBLAS may round differently).
     pub share_prefixes: bool,
     /// Keep every finished request's and sample's timing in [`Engine::stats`] (benchmarks'
     /// percentiles; off by default, since a long sweep or a server would accumulate
@@ -496,9 +497,6 @@ impl Generator for Engine {
         })
     }
 
-    /// The engine, its compute precision and the kinds of device it runs on: what changes
-    /// its numbers (not the device indices, the memory sizes or the slot count, which do not
-    /// on the CPU and which vary from run to run on GPUs).
     fn prompt_cache_counts(&self) -> Option<(u64, u64)> {
         let stats = self.stats();
         Some((stats.prefill_tokens, stats.prefix_copied_tokens))
@@ -511,6 +509,9 @@ impl Generator for Engine {
         }
     }
 
+    /// The engine, its compute precision and the kinds of device it runs on: what changes
+    /// its numbers (not the device indices, the memory sizes or the slot count, which do not
+    /// on the CPU and which vary from run to run on GPUs).
     fn fingerprint(&self) -> serde_json::Value {
         let mut backends: Vec<&str> = self
             .engine_config

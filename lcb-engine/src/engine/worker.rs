@@ -333,10 +333,18 @@ fn step(
             if let Some((donor, shared)) = sched.prefix_donor(p.prompt) {
                 let (to, from) = (sched.cache(p.prompt), sched.cache(donor));
                 if let (Some(to), Some(from)) = (to, from) {
-                    to.copy_prefix(from, shared)?;
-                    sched.prefix_copied(p.prompt, shared);
-                    prefix_copied = shared;
-                    plan = sched.prefill_plan();
+                    // A copy that fails (no memory for its staging) is only a lost saving:
+                    // the prompt prefills the prefix itself, to the same cache.
+                    match to.copy_prefix(from, shared) {
+                        Ok(()) => {
+                            sched.prefix_copied(p.prompt, shared);
+                            prefix_copied = shared;
+                            plan = sched.prefill_plan();
+                        }
+                        Err(e) => {
+                            tracing::warn!(device = %setup.device, "prefix copy failed, prefilling instead: {e}")
+                        }
+                    }
                 }
             }
         }

@@ -283,6 +283,12 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         if settings.skip_greedy_solved && self.valid_skipped(idx, problem) {
             return Ok(Begin::Ended(QuestionOutcome::Resumed));
         }
+        // A question the repaired tree skipped (solved greedily) is skipped here too.
+        if let Some(from) = &settings.repair_from {
+            if self.repair_skipped(from, idx, problem)? {
+                return Ok(Begin::Ended(QuestionOutcome::Skipped));
+            }
+        }
         let missing: Vec<f64> = settings
             .temperatures
             .iter()
@@ -465,11 +471,8 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             let temperature = run.pending[pi].temperature;
             let source = self.repair_source(from, run.idx, run.problem, temperature)?;
             let have = run.pending[pi].journaled.clone();
-            let work = self.repair_work(run.problem, temperature, &source, &have)?;
-            for (j, request) in work.requests {
-                debug_assert!(j < n);
-                requests.push((request, g));
-            }
+            let work = self.repair_work(run.problem, temperature, g, &source, &have)?;
+            requests.extend(work.requests);
             let p = &mut run.pending[pi];
             for (j, record) in work.given {
                 p.samples[j] = Some(Sample {

@@ -18,13 +18,65 @@ use crate::evaluator::GradeRequest;
 use crate::generator::{Completion, GenError, GenerationRequest, Generator, Prompt, SampleGroup};
 use crate::problem::Problem;
 use crate::prompt::self_repair;
-use crate::sweep::store::{CompletionRecord, ResultStore, TemperatureResult};
+use crate::sweep::store::{CompletionRecord, ResultStore, Skipped, TemperatureResult};
 
-/// What one temperature of a question asks for: a request per failed source sample (sample
-/// index, request), and the passing source samples that stand as they are.
+/// What one temperature of a question asks for: a repair per failed source sample, and the
+/// passing source samples that stand as they are.
 pub(super) struct RepairWork {
-    pub requests: Vec<(usize, GenerationRequest)>,
+    pub requests: Vec<Repair>,
     pub given: Vec<(usize, CompletionRecord)>,
+}
+
+/// One sample to repair; its request is built only when it is submitted (a question at the
+/// reference scale has tens of thousands, each prompt holding the whole question).
+pub(super) struct Repair {
+    /// The sample's index.
+    pub index: usize,
+    /// Its temperature's group in the question's merged channel.
+    pub group: usize,
+    /// The failed program.
+    pub code: String,
+    /// The grader's feedback on it.
+    pub feedback: String,
+    /// The question's repair settings.
+    pub shared: std::sync::Arc<RepairShared>,
+}
+
+/// What every repair of one (question, temperature) shares.
+pub(super) struct RepairShared {
+    pub question: String,
+    pub anchor: Prompt,
+    pub params: crate::generator::SamplingParams,
+    pub stream: u64,
+    pub thinking: bool,
+}
+
+impl Repair {
+    /// The request: lcb_runner's repair conversation, sample `index` of the repair stream
+    /// (`n = index + 1` without the earlier ones draws exactly it), the question's head as
+    /// anchor.
+    fn request(&self) -> GenerationRequest {
+        let s = &self.shared;
+        GenerationRequest {
+            prompt: Prompt::Chat {
+                messages: self_repair::messages(&s.question, &self.code, &self.feedback),
+                enable_thinking: s.thinking,
+            },
+            groups: vec![SampleGroup {
+                params: s.params.clone(),
+                n: self.index + 1,
+                stream: s.stream,
+                skip: (0..self.index).collect(),
+            }],
+            shares_prefix_with: Some(s.anchor.clone()),
+        }
+    }
+}
+
+/// The random stream of repairs at `temperature`: not the source's, whose draws produced
+/// the program the prompt shows (reusing them would tie the fix's tokens to the bug's).
+pub(super) fn repair_stream(question_id: &str, temperature: f64) -> u64 {
+    sample_stream(&format!("{question_id}\0self-repair"), temperature)
 }
 
 /// The prompt a question's repair prompts share: the system message and the question. It
@@ -43,8 +95,9 @@ pub(super) fn anchor(problem: &Problem, thinking: bool) -> Result<Prompt, Questi
     })
 }
 
-/// Repair requests a question has in the generator at once: enough to fill every decode slot,
-/// few enough that merging their channels stays cheap (a question may have thousands).
+/// Repair requests a question has in the generator at once: as many as the sweep's default
+/// decode slots, few enough that merging their channels stays cheap (a question may have
+/// thousands). The engine decodes as many of them at once as it holds prompt caches.
 const IN_FLIGHT: usize = 256;
 
 /// A request's, or the merged, completion channel.
@@ -54,7 +107,7 @@ pub(super) type Completions = Receiver<Result<Completion, GenError>>;
 /// finishes (each has one sample), their completions merged into one channel whose
 /// completions carry their temperature's group.
 pub(super) struct RepairFeed {
-    queue: VecDeque<(GenerationRequest, usize)>,
+    queue: VecDeque<Repair>,
     /// Hands new requests' channels to the merging thread; dropped when the queue is empty,
     /// so the merged channel closes after the last completion.
     control: Option<Sender<(Completions, usize)>>,
@@ -64,7 +117,7 @@ impl RepairFeed {
     /// Starts merging and submits the first requests; returns the feed and the merged
     /// channel.
     pub(super) fn start(
-        requests: Vec<(GenerationRequest, usize)>,
+        requests: Vec<Repair>,
         generator: &dyn Generator,
     ) -> Result<(RepairFeed, Completions), GenError> {
         let (control, merged) = merge();
@@ -83,11 +136,11 @@ impl RepairFeed {
 
     /// Submits the next request, if any (called as each completion arrives).
     pub(super) fn next(&mut self, generator: &dyn Generator) -> Result<(), GenError> {
-        if let Some((request, group)) = self.queue.pop_front() {
-            let rx = generator.submit(request)?;
+        if let Some(repair) = self.queue.pop_front() {
+            let rx = generator.submit(repair.request())?;
             if let Some(control) = &self.control {
                 // The merging thread ends only after the control channel closes.
-                let _ = control.send((rx, group));
+                let _ = control.send((rx, repair.group));
             }
         }
         if self.queue.is_empty() {
@@ -129,7 +182,10 @@ fn merge() -> (Sender<(Completions, usize)>, Completions) {
                     Ok(Ok(mut c)) => {
                         c.group = live[i].1;
                         if tx.send(Ok(c)).is_err() {
-                            return; // The question ended: dropping the requests cancels them.
+                            // The question ended. Its requests in flight run to their end
+                            // (one sample each; the engine notices a dropped request only
+                            // when it answers it).
+                            return;
                         }
                     }
                     Ok(Err(e)) => {
@@ -147,6 +203,30 @@ fn merge() -> (Sender<(Completions, usize)>, Completions) {
 }
 
 impl<'s, 'a: 's> QuestionContext<'s, 'a> {
+    /// Whether the source tree skipped question `idx` (greedy decoding solved it, so it has
+    /// no samples to repair): its `skipped.json` is copied into this tree.
+    pub(super) fn repair_skipped(
+        &self,
+        from: &str,
+        idx: usize,
+        problem: &Problem,
+    ) -> Result<bool, QuestionError> {
+        let source = ResultStore::new(from);
+        let Some(skipped) = source.read::<Skipped>(&source.skipped_path(idx))? else {
+            return Ok(false);
+        };
+        if skipped.question_id != problem.id() {
+            return Err(QuestionError::Contract(format!(
+                "{} is about `{}`, not `{}`",
+                source.skipped_path(idx).display(),
+                skipped.question_id,
+                problem.id()
+            )));
+        }
+        self.store.write(&self.store.skipped_path(idx), &skipped)?;
+        Ok(true)
+    }
+
     /// The source tree's samples of question `idx` at `temperature`.
     pub(super) fn repair_source(
         &self,
@@ -176,13 +256,15 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         Ok(result.completions)
     }
 
-    /// The repair requests of one temperature: every failed source sample not in `have`,
-    /// with the grader's feedback on it (graded again here, which the verdict cache makes
-    /// cheap, to get the metadata the tree does not keep), and the passing ones, given.
+    /// The repairs of one temperature (group `group` of the question's channel): every
+    /// failed source sample not in `have`, with the grader's feedback on it (the program is
+    /// graded again: the tree keeps verdicts, not the grader's metadata), and the passing
+    /// ones, given.
     pub(super) fn repair_work(
         &self,
         problem: &Problem,
         temperature: f64,
+        group: usize,
         source: &[CompletionRecord],
         have: &[bool],
     ) -> Result<RepairWork, QuestionError> {
@@ -202,12 +284,18 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
             .map(|code| GradeRequest { problem, code })
             .collect();
         let grades = grade_all(self.evaluator, &requests).map_err(QuestionError::Grading)?;
-        let anchor = anchor(problem, settings.thinking)?;
+        let shared = std::sync::Arc::new(RepairShared {
+            question: lcb.question_content.clone(),
+            anchor: anchor(problem, settings.thinking)?,
+            params: self.params(temperature),
+            stream: repair_stream(problem.id(), temperature),
+            thinking: settings.thinking,
+        });
         let mut out = RepairWork {
             requests: Vec::with_capacity(failed.len()),
             given: given.iter().map(|&j| (j, source[j].clone())).collect(),
         };
-        for ((&j, code), grade) in failed.iter().zip(&codes).zip(grades) {
+        for ((&j, code), grade) in failed.iter().zip(codes).zip(grades) {
             // lcb_runner reads each sample's metadata as a JSON string; a program killed
             // before reporting has none (no feedback, as for metadata without an error code).
             let metadata = grade
@@ -216,30 +304,18 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                 .unwrap_or_else(|| "{}".into());
             let feedback = self_repair::feedback(&metadata).unwrap_or_else(|why| {
                 self.observer.warn(&format!(
-                    "q{} sample {j} at T={temperature}: lcb_runner would fail on this sample's feedback ({why}); repairing it without feedback",
+                    "{} sample {j} at T={temperature}: lcb_runner would fail on this sample's feedback ({why}); repairing it without feedback",
                     problem.id()
                 ));
                 String::new()
             });
-            let prompt = Prompt::Chat {
-                messages: self_repair::messages(&lcb.question_content, code, &feedback),
-                enable_thinking: settings.thinking,
-            };
-            // Sample j of its temperature's stream: n = j + 1 without 0..j draws exactly it.
-            let group = SampleGroup {
-                params: self.params(temperature),
-                n: j + 1,
-                stream: sample_stream(problem.id(), temperature),
-                skip: (0..j).collect(),
-            };
-            out.requests.push((
-                j,
-                GenerationRequest {
-                    prompt,
-                    groups: vec![group],
-                    shares_prefix_with: Some(anchor.clone()),
-                },
-            ));
+            out.requests.push(Repair {
+                index: j,
+                group,
+                code,
+                feedback,
+                shared: shared.clone(),
+            });
         }
         Ok(out)
     }
@@ -300,16 +376,20 @@ mod tests {
             most: Arc::default(),
         };
         let total = 3 * IN_FLIGHT + 7;
-        let requests: Vec<(GenerationRequest, usize)> = (0..total)
-            .map(|i| {
-                let group = SampleGroup {
-                    params: SamplingParams::default(),
-                    n: i + 1,
-                    stream: 0,
-                    skip: (0..i).collect(),
-                };
-                let request = GenerationRequest::new(Prompt::Text("x".into()), vec![group]);
-                (request, i % 5)
+        let shared = std::sync::Arc::new(RepairShared {
+            question: "q".into(),
+            anchor: Prompt::Text("q".into()),
+            params: SamplingParams::default(),
+            stream: 0,
+            thinking: false,
+        });
+        let requests: Vec<Repair> = (0..total)
+            .map(|i| Repair {
+                index: i,
+                group: i % 5,
+                code: "print(1)".into(),
+                feedback: String::new(),
+                shared: shared.clone(),
             })
             .collect();
         let (mut feed, merged) = RepairFeed::start(requests, &generator).unwrap();
