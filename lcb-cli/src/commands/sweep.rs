@@ -194,6 +194,8 @@ struct Inputs {
     problems: String,
     /// Neither --model nor --problems: the embedded offline default.
     embedded: bool,
+    /// Self-repair's source tree (`--from`), checked, with its run summary.
+    repair_source: Option<RunSummary>,
 }
 
 impl SweepArgs {
@@ -229,6 +231,7 @@ impl SweepArgs {
             model_name,
             problems,
             embedded,
+            repair_source: self.repair_source()?,
         })
     }
 
@@ -244,9 +247,9 @@ impl SweepArgs {
         } else {
             (2500, 2048)
         };
-        let source = self.repair_source()?;
+        let source = &inputs.repair_source;
         let mut temperatures = DEFAULT_TEMPERATURES.to_vec();
-        if let Some(source) = &source {
+        if let Some(source) = source {
             // A repair runs on the source's temperatures and samples (sample j repairs
             // sample j), with its token budget unless told otherwise.
             n = source.settings.n;
@@ -261,7 +264,7 @@ impl SweepArgs {
             },
             n: s.n.unwrap_or(n),
             max_tokens: s.max_tokens.unwrap_or(max_tokens),
-            stop: match (s.stop.is_empty(), &source) {
+            stop: match (s.stop.is_empty(), source) {
                 (false, _) => s.stop.clone(),
                 // lcb_runner's default: the reference workload's would end a repair that
                 // quotes the broken program before its fix right after the quote.
@@ -397,7 +400,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
     if let Some(problem) = problems.problems().first() {
         settings.prompt_for(problem)?;
     }
-    if let Some(source) = args.repair_source()? {
+    if let Some(source) = &inputs.repair_source {
         // Sample j at T repairs sample j at T: the source must have every one.
         if settings.n != source.settings.n || settings.temperatures != source.settings.temperatures
         {

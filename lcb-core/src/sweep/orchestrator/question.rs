@@ -353,22 +353,9 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
         run: &mut QuestionRun<'s>,
     ) -> Result<Option<QuestionOutcome>, QuestionError> {
         let n = self.plan.settings.n;
-        // Request groups: the temperatures with samples left, each without the samples it
-        // has.
+        // Request groups: the temperatures with samples left.
         let request_groups: Vec<usize> = (0..run.pending.len())
             .filter(|&pi| run.pending[pi].generated < n)
-            .collect();
-        let groups: Vec<SampleGroup> = request_groups
-            .iter()
-            .map(|&pi| {
-                let p = &run.pending[pi];
-                SampleGroup {
-                    params: self.params(p.temperature),
-                    n,
-                    stream: sample_stream(run.problem.id(), p.temperature),
-                    skip: (0..n).filter(|&i| p.journaled[i]).collect(),
-                }
-            })
             .collect();
         let submitted = Instant::now();
         for pi in 0..run.pending.len() {
@@ -385,6 +372,19 @@ impl<'s, 'a: 's> QuestionContext<'s, 'a> {
                 (rx, to_generate, Some(feed))
             }
             None => {
+                // One group per temperature with samples left, without the samples it has.
+                let groups: Vec<SampleGroup> = request_groups
+                    .iter()
+                    .map(|&pi| {
+                        let p = &run.pending[pi];
+                        SampleGroup {
+                            params: self.params(p.temperature),
+                            n,
+                            stream: sample_stream(run.problem.id(), p.temperature),
+                            skip: (0..n).filter(|&i| p.journaled[i]).collect(),
+                        }
+                    })
+                    .collect();
                 let to_generate: usize = groups.iter().map(SampleGroup::wanted).sum();
                 let rx = if groups.is_empty() {
                     crossbeam_channel::never()
