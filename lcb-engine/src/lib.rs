@@ -8,15 +8,18 @@
 //! * [`energy`]: the GPUs' energy counters through NVML (absent, with the reason, elsewhere);
 //! * [`tokenizer`], [`chat_template`] and [`prompt_encoder`]: text ⇄ ids with a token →
 //!   bytes table, and chat prompts rendered exactly as transformers renders them;
-//! * [`model`]: our own Qwen3 forward pass over ragged batches, with the prompt's KV cache
-//!   computed once and shared by all its samples (shared-prefix attention merged by
-//!   log-sum-exp with each sample's own part);
+//! * [`model`]: our own Qwen3 forward pass over ragged batches, with a paged KV cache (one
+//!   pool of 16-token blocks per device) in which the prompt's cache is computed once and
+//!   shared by all its samples (shared-prefix attention merged by log-sum-exp with each
+//!   sample's own part, read through its block table);
 //! * [`rng`], [`sampling`], [`stop`]: counter-based random draws keyed by
 //!   (seed, stream, sample, step), per-sample temperature / top-p / top-k, stop strings on
 //!   bytes;
-//! * [`scheduler`] and [`engine`]: decode slots refilled from the same prompt without
-//!   prefill, chunked prefill alongside decoding, one worker thread per device, and the
-//!   [`Engine`] that implements `lcb_core::generator::Generator`;
+//! * [`scheduler`] and [`engine`]: samples admitted while the cache's free blocks hold them,
+//!   the youngest preempted (to rerun to the same tokens) when it runs dry, finished samples
+//!   replaced by the same prompt's next without prefill, chunked prefill alongside decoding,
+//!   one worker thread per device, and the [`Engine`] that implements
+//!   `lcb_core::generator::Generator`;
 //! * [`synthetic`]: random-weight models of a given shape, for tests and throughput
 //!   measurements (`lcb bench`, in the CLI, measures the engine on them).
 //!
@@ -48,8 +51,9 @@
 //!
 //! Reproducibility: a sample's random draws depend only on its key, and on the CPU its
 //! logits do not depend on what else is in the batch (bit for bit), so `n = 4` gives exactly
-//! the first 4 samples of `n = 8` with any number of slots. On GPUs the draws are the same
-//! but cuBLAS may round differently at different batch sizes.
+//! the first 4 samples of `n = 8` with any number of samples decoding at once, in whichever
+//! blocks, preempted or not. On GPUs the draws are the same but cuBLAS may round differently
+//! at different batch sizes.
 
 pub mod chat_template;
 pub mod config;

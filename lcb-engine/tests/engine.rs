@@ -60,7 +60,7 @@ fn config(slots: usize) -> EngineConfig {
     EngineConfig {
         kv_memory: 64 << 20,
         max_new_tokens: 32,
-        max_slots: slots,
+        max_slots: Some(slots),
         max_prompt_tokens: 256,
         prefill_chunk: 8,
         ..Default::default()
@@ -719,4 +719,86 @@ fn prompts_sharing_a_prefix_prefill_it_once_with_the_same_samples() {
         "copied {copied}, shared {shared}"
     );
     assert_eq!(stats.prefill_tokens as usize, a.len() + b.len() - copied);
+}
+
+/// A completion as comparable bytes: group, index, tokens, text and log-probabilities' bits.
+type CompletionBytes = (usize, usize, Vec<u32>, String, Vec<u32>);
+
+/// Completions as comparable bytes.
+fn fingerprint(completions: &[Completion]) -> Vec<CompletionBytes> {
+    completions
+        .iter()
+        .map(|c| {
+            let bits = c.logprobs.iter().map(|p| p.to_bits()).collect();
+            (c.group, c.index, c.token_ids.clone(), c.text.clone(), bits)
+        })
+        .collect()
+}
+
+/// The paged cache's promise: a pool too small for the batch preempts samples (they run
+/// again from their prompt) and evicts idle prompts, and every sample comes out byte for
+/// byte as from an engine with room for everything. Down to a pool of one prompt plus one
+/// sample, which decodes one sample at a time.
+#[test]
+fn a_pool_too_small_for_the_batch_preempts_and_gives_the_same_samples() {
+    let dir = model_dir();
+    let cfg = tiny_config();
+    let block = (cfg.kv_bytes_per_token(4) * lcb_engine::model::BLOCK_TOKENS) as u64;
+    let prompts = ["def add(a, b):", "import sys\nprint("];
+    let groups = || {
+        vec![
+            group(params(1.0, 32, 5), 6, 0),
+            group(params(0.7, 32, 5), 6, 1),
+        ]
+    };
+    // Both prompts in flight at once, so they compete for the pool.
+    let run_both = |engine: &Engine| {
+        let receivers: Vec<_> = prompts
+            .iter()
+            .map(|p| {
+                engine
+                    .submit(GenerationRequest {
+                        shares_prefix_with: None,
+                        prompt: Prompt::Text((*p).into()),
+                        groups: groups(),
+                    })
+                    .unwrap()
+            })
+            .collect();
+        receivers
+            .into_iter()
+            .map(|rx| {
+                let mut out: Vec<Completion> = rx.iter().map(Result::unwrap).collect();
+                out.sort_by_key(|c| (c.group, c.index));
+                fingerprint(&out)
+            })
+            .collect::<Vec<_>>()
+    };
+    let roomy = run_both(&load(dir.path(), 24));
+    assert_eq!(roomy.iter().map(Vec::len).sum::<usize>(), 24);
+    // (blocks, expected sample length): exactly a prompt plus one 32-token sample; a few
+    // more blocks with samples expected to be 1 token long, so many start and outgrow it.
+    for (blocks, expected) in [(3u64, None), (7, Some(1))] {
+        let engine = Engine::load(
+            dir.path().to_str().unwrap(),
+            &HubOptions::default(),
+            EngineConfig {
+                kv_memory: blocks * block,
+                max_prompt_tokens: 16,
+                expected_new_tokens: expected,
+                ..config(24)
+            },
+        )
+        .unwrap();
+        assert_eq!(engine.memory_plan().kv_blocks as u64, blocks);
+        let tight = run_both(&engine);
+        assert!(tight == roomy, "{blocks} blocks: samples differ");
+        let stats = engine.stats();
+        if expected.is_some() {
+            assert!(stats.preempted_samples > 0, "{stats:?}");
+            assert!(stats.peak_decode_rows > 1, "{stats:?}");
+        } else {
+            assert_eq!(stats.peak_decode_rows, 1, "{stats:?}");
+        }
+    }
 }

@@ -50,7 +50,7 @@ fn fixture_model_reproduces_the_recorded_prompts_ids_and_greedy_tokens() {
         EngineConfig {
             kv_memory: 256 << 20,
             max_new_tokens: 512,
-            max_slots: 16,
+            max_slots: Some(16),
             ..Default::default()
         },
     )

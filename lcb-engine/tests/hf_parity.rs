@@ -59,7 +59,7 @@ fn greedy_tokens_match_transformers() {
     let config = EngineConfig {
         kv_memory: 64 << 20,
         max_new_tokens: 64,
-        max_slots: 4,
+        max_slots: Some(4),
         max_prompt_tokens: 256,
         prefill_chunk: 16,
         ..Default::default()

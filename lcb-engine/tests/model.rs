@@ -11,7 +11,7 @@ use candle_transformers::models::qwen3 as oracle;
 use lcb_engine::config::Qwen3Config;
 use lcb_engine::loader::ModelFiles;
 use lcb_engine::model::{
-    Batch, DecodeAttention, DecodeGroup, DecodeRow, KvPool, PrefillChunk, PrefixKv, Qwen3Model,
+    Batch, DecodeAttention, DecodeGroup, DecodeRow, KvPool, PrefillChunk, PromptKv, Qwen3Model,
 };
 use lcb_engine::synthetic::write_model_dir;
 
@@ -102,11 +102,16 @@ fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
     assert!(worst <= tol, "{what}: max |diff| {worst} > {tol}");
 }
 
+/// A prompt's cache: `len` positions in `blocks`.
+fn kv(blocks: &[u32], len: usize) -> PromptKv<'_> {
+    PromptKv { blocks, len }
+}
+
 /// Prefills `prompt` into `prefix` in chunks of `chunk`, returning the last token's logits.
 fn prefill(
     model: &Qwen3Model,
     pool: &KvPool,
-    prefix: &PrefixKv,
+    prefix: PromptKv<'_>,
     prompt: &[u32],
     chunk: usize,
 ) -> Vec<f32> {
@@ -141,12 +146,13 @@ fn chunked_prefill_and_ragged_decode_match_candle_transformers() {
         let fx = fixture(small_config(tied, bias), 1);
         let mut model = fx.ours();
         let dev = Device::Cpu;
-        let pool = KvPool::new(&fx.cfg, 4, 16, DType::F32, &dev).unwrap();
-        let (pa, pb) = (prompt(13, 1), prompt(7, 2));
-        let a = PrefixKv::new(&fx.cfg, pa.len(), DType::F32, &dev).unwrap();
-        let b = PrefixKv::new(&fx.cfg, pb.len(), DType::F32, &dev).unwrap();
+        let pool = KvPool::new(&fx.cfg, 8, DType::F32, &dev).unwrap();
+        let (pa, pb) = (prompt(21, 1), prompt(7, 2));
+        // Blocks in no particular order: A's prompt spans two.
+        let (ta, tb, t0, t1, t2) = ([5u32, 1], [2u32], [7u32], [3u32], [0u32]);
+        let (a, b) = (kv(&ta, pa.len()), kv(&tb, pb.len()));
         // Samples: s0 and s1 from prompt A (s1 joins a step later), s2 from prompt B.
-        // Slots: s0 → 0, s2 → 1, s1 → 2, so A's rows are not contiguous.
+        // Rows: s0 → 0, s2 → 1, s1 → 2, so A's rows are not contiguous.
         let s0 = [5u32, 9, 11, 17, 3];
         let s1 = [7u32, 7, 2];
         let s2 = [1u32, 2, 3, 4];
@@ -154,7 +160,7 @@ fn chunked_prefill_and_ragged_decode_match_candle_transformers() {
         let want1 = fx.oracle_logits(&pa, &s1);
         let want2 = fx.oracle_logits(&pb, &s2);
 
-        let logits_a = prefill(&model, &pool, &a, &pa, 5);
+        let logits_a = prefill(&model, &pool, a, &pa, 5);
         assert_close(&logits_a, &want0[0], 1e-4, "prompt A last logits");
 
         // Step: s0's first token together with the whole of prompt B's prefill.
@@ -162,13 +168,14 @@ fn chunked_prefill_and_ragged_decode_match_candle_transformers() {
             decode: vec![DecodeRow {
                 token: s0[0],
                 suffix_pos: 0,
+                blocks: &t0,
             }],
             groups: vec![DecodeGroup {
-                prefix: &a,
+                prefix: a,
                 rows: vec![0],
             }],
             prefill: Some(PrefillChunk {
-                prefix: &b,
+                prefix: b,
                 tokens: &pb,
                 start: 0,
                 want_logits: true,
@@ -193,6 +200,7 @@ fn chunked_prefill_and_ragged_decode_match_candle_transformers() {
             let mut decode = vec![DecodeRow {
                 token: s0[step],
                 suffix_pos: step,
+                blocks: &t0,
             }];
             let mut rows_a = vec![0];
             let mut rows_b = vec![];
@@ -202,6 +210,7 @@ fn chunked_prefill_and_ragged_decode_match_candle_transformers() {
                 decode.push(DecodeRow {
                     token: s2[j2],
                     suffix_pos: j2,
+                    blocks: &t2,
                 });
                 rows_b.push(1);
                 expect.push((1, &want2[j2 + 1]));
@@ -211,17 +220,18 @@ fn chunked_prefill_and_ragged_decode_match_candle_transformers() {
                 decode.push(DecodeRow {
                     token: s1[j1],
                     suffix_pos: j1,
+                    blocks: &t1,
                 });
                 rows_a.push(2);
                 expect.push((2, &want1[j1 + 1]));
             }
             let mut groups = vec![DecodeGroup {
-                prefix: &a,
+                prefix: a,
                 rows: rows_a,
             }];
             if !rows_b.is_empty() {
                 groups.push(DecodeGroup {
-                    prefix: &b,
+                    prefix: b,
                     rows: rows_b,
                 });
             }
@@ -256,16 +266,22 @@ fn chunked_prefill_and_ragged_decode_match_candle_transformers() {
     }
 }
 
-/// Runs `steps` decode steps of sample X (prompt P, tokens `xs`) in slot `x_slot`, with
-/// optional companions; returns X's logits at each step.
+/// Runs decode steps of sample X (prompt P, tokens `xs`), alone or with companions, in
+/// different blocks each way; returns X's logits at each step.
 fn run_x(fx: &Fixture, companions: bool) -> Vec<Vec<f32>> {
     let model = fx.ours();
     let dev = Device::Cpu;
-    let pool = KvPool::new(&fx.cfg, 6, 16, DType::F32, &dev).unwrap();
+    let pool = KvPool::new(&fx.cfg, 6, DType::F32, &dev).unwrap();
     let (pp, pq) = (prompt(11, 3), prompt(9, 4));
-    let p = PrefixKv::new(&fx.cfg, pp.len(), DType::F32, &dev).unwrap();
-    let q = PrefixKv::new(&fx.cfg, pq.len(), DType::F32, &dev).unwrap();
-    prefill(&model, &pool, &p, &pp, 4);
+    // Alone: P in block 0, X in block 1. With companions: P in 4, Q in 2, X in 5.
+    let (tp, tx) = if companions {
+        ([4u32], [5u32])
+    } else {
+        ([0], [1])
+    };
+    let (tq, tc0, tc1, tc3) = ([2u32], [1u32], [3u32], [0u32]);
+    let (p, q) = (kv(&tp, pp.len()), kv(&tq, pq.len()));
+    prefill(&model, &pool, p, &pp, 4);
     let xs = [3u32, 30, 60, 90, 120, 150];
     let mut out = Vec::new();
     if !companions {
@@ -274,9 +290,10 @@ fn run_x(fx: &Fixture, companions: bool) -> Vec<Vec<f32>> {
                 decode: vec![DecodeRow {
                     token: t,
                     suffix_pos: j,
+                    blocks: &tx,
                 }],
                 groups: vec![DecodeGroup {
-                    prefix: &p,
+                    prefix: p,
                     rows: vec![0],
                 }],
                 prefill: None,
@@ -294,24 +311,27 @@ fn run_x(fx: &Fixture, companions: bool) -> Vec<Vec<f32>> {
             DecodeRow {
                 token: 8,
                 suffix_pos: j + 2,
+                blocks: &tc0,
             },
             DecodeRow {
                 token: 9,
                 suffix_pos: j,
+                blocks: &tc1,
             },
             DecodeRow {
                 token: t,
                 suffix_pos: j,
+                blocks: &tx,
             },
         ];
         let mut groups = vec![DecodeGroup {
-            prefix: &p,
+            prefix: p,
             rows: vec![0, 2],
         }];
         let mut prefill = None;
         if j == 0 {
             prefill = Some(PrefillChunk {
-                prefix: &q,
+                prefix: q,
                 tokens: &pq,
                 start: 0,
                 want_logits: true,
@@ -321,9 +341,10 @@ fn run_x(fx: &Fixture, companions: bool) -> Vec<Vec<f32>> {
             decode.push(DecodeRow {
                 token: 10 + j as u32,
                 suffix_pos: j - 1,
+                blocks: &tc3,
             });
             groups.push(DecodeGroup {
-                prefix: &q,
+                prefix: q,
                 rows: vec![1, 3],
             });
         }
@@ -341,7 +362,7 @@ fn run_x(fx: &Fixture, companions: bool) -> Vec<Vec<f32>> {
 }
 
 #[test]
-fn a_samples_logits_do_not_depend_on_the_batch() {
+fn a_samples_logits_do_not_depend_on_the_batch_or_its_blocks() {
     let fx = fixture(small_config(true, false), 2);
     let alone = run_x(&fx, false);
     let crowded = run_x(&fx, true);
@@ -358,45 +379,44 @@ fn a_samples_logits_do_not_depend_on_the_batch() {
 }
 
 #[test]
-fn moving_a_slot_keeps_its_cache() {
+fn a_sample_spanning_blocks_keeps_its_cache_when_they_are_copied_elsewhere() {
     let fx = fixture(small_config(true, false), 3);
     let model = fx.ours();
     let dev = Device::Cpu;
-    let pool = KvPool::new(&fx.cfg, 3, 8, DType::F32, &dev).unwrap();
+    let pool = KvPool::new(&fx.cfg, 6, DType::F32, &dev).unwrap();
     let pp = prompt(6, 5);
-    let p = PrefixKv::new(&fx.cfg, pp.len(), DType::F32, &dev).unwrap();
-    prefill(&model, &pool, &p, &pp, 6);
-    let xs = [4u32, 44, 144];
-    let step = |slot_rows: usize, row_of_x: usize, j: usize| {
-        let mut decode = vec![
-            DecodeRow {
-                token: 1,
-                suffix_pos: 0
-            };
-            slot_rows
-        ];
-        decode[row_of_x] = DecodeRow {
-            token: xs[j],
-            suffix_pos: j,
-        };
+    let tp = [4u32];
+    prefill(&model, &pool, kv(&tp, pp.len()), &pp, 6);
+    // 20 tokens: the sample's own cache crosses from its first block into its second.
+    let xs: Vec<u32> = (0..20).map(|i| (i * 13 + 4) % 300).collect();
+    let want = fx.oracle_logits(&pp, &xs);
+    let step = |blocks: &[u32], j: usize| {
         let batch = Batch {
-            decode,
+            decode: vec![DecodeRow {
+                token: xs[j],
+                suffix_pos: j,
+                blocks,
+            }],
             groups: vec![DecodeGroup {
-                prefix: &p,
-                rows: (0..slot_rows).collect(),
+                prefix: kv(&tp, pp.len()),
+                rows: vec![0],
             }],
             prefill: None,
         };
-        row(
-            &model.forward(&batch, &pool).unwrap().decode.unwrap(),
-            row_of_x,
-        )
+        row(&model.forward(&batch, &pool).unwrap().decode.unwrap(), 0)
     };
-    // X runs in slot 2 for two steps, moves to slot 0, and continues.
-    step(3, 2, 0);
-    step(3, 2, 1);
-    pool.move_slot(2, 0, 2).unwrap();
-    let moved = step(1, 0, 2);
-    let want = fx.oracle_logits(&pp, &xs);
-    assert_close(&moved, &want[3], 1e-4, "after the move");
+    // Blocks 2 then 0 for the first 18 tokens; then copied to 1 and 3, and on from there.
+    for j in 0..18 {
+        assert_close(&step(&[2, 0], j), &want[j + 1], 1e-4, &format!("token {j}"));
+    }
+    pool.copy_blocks(&[(2, 1), (0, 3)]).unwrap();
+    pool.clear_blocks(&[2, 0]).unwrap();
+    for j in 18..20 {
+        assert_close(
+            &step(&[1, 3], j),
+            &want[j + 1],
+            1e-4,
+            &format!("moved, token {j}"),
+        );
+    }
 }

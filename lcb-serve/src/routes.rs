@@ -101,6 +101,8 @@ async fn stats(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
         "steps": engine.steps,
         "prefill_tokens": engine.prefill_tokens,
         "decode_tokens": engine.decode_tokens,
+        "peak_decode_rows": engine.peak_decode_rows,
+        "preempted_samples": engine.preempted_samples,
     }))
 }
 

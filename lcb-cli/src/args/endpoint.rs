@@ -80,7 +80,7 @@ impl EndpointFlags {
         model: &str,
         engine: &EngineFlags,
         max_tokens: usize,
-        default_slots: usize,
+        default_slots: Option<usize>,
     ) -> Result<Box<dyn Generator>> {
         self.generator_with(model, engine.engine_config(max_tokens, default_slots))
     }

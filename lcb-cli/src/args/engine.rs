@@ -1,5 +1,5 @@
-//! The engine's flags — devices, precision, KV-cache memory, GPU memory share, decode slots,
-//! CPU threads — shared by `lcb generate`, `lcb sweep` and `lcb bench`, and how they become
+//! The engine's flags — devices, precision, KV-cache memory, GPU memory share, samples at
+//! once and their expected length, CPU threads — shared by `lcb generate`, `lcb sweep` and `lcb bench`, and how they become
 //! an [`EngineConfig`] and a loaded [`Engine`].
 
 use anyhow::{Context, Result};
@@ -33,9 +33,16 @@ pub struct EngineFlags {
     /// for weights, cache and work (memory other processes use counts against it).
     #[arg(long, value_name = "F", default_value_t = 0.9)]
     pub gpu_memory_utilization: f64,
-    /// Most samples decoding at once per device (also bounded by --kv-memory).
+    /// Most samples decoding at once per device (also bounded by --kv-memory) [default: as
+    /// many as --kv-memory holds at --expected-tokens each, at most 4,096].
     #[arg(long, value_name = "N")]
     pub slots: Option<usize>,
+    /// Tokens a sample is expected to generate: samples are admitted while the KV memory
+    /// holds every decoding sample at this length. One that runs longer takes a younger
+    /// sample's memory, and that sample runs again later, to the same tokens [default: 300,
+    /// or --max-tokens if smaller].
+    #[arg(long, value_name = "N", value_parser = super::at_least_one)]
+    pub expected_tokens: Option<usize>,
     /// Prefill every prompt whole, even the head it shares with a prompt already in the
     /// cache (self-repair's question): only to measure what sharing saves, the samples are
     /// the same.
@@ -69,8 +76,12 @@ impl EngineFlags {
     }
 
     /// The engine's configuration for samples of at most `max_new_tokens` tokens;
-    /// `default_slots` is the command's `--slots` default.
-    pub fn engine_config(&self, max_new_tokens: usize, default_slots: usize) -> EngineConfig {
+    /// `default_slots` is the command's `--slots` default (`None`: what the memory holds).
+    pub fn engine_config(
+        &self,
+        max_new_tokens: usize,
+        default_slots: Option<usize>,
+    ) -> EngineConfig {
         EngineConfig {
             devices: self.devices.clone().into_vec(),
             dtype: self.dtype,
@@ -83,7 +94,8 @@ impl EngineFlags {
                 .is_none()
                 .then_some(self.gpu_memory_utilization),
             max_new_tokens,
-            max_slots: self.slots.unwrap_or(default_slots).max(1),
+            max_slots: self.slots.or(default_slots).map(|n| n.max(1)),
+            expected_new_tokens: self.expected_tokens,
             share_prefixes: !self.no_prefix_sharing,
             ..Default::default()
         }

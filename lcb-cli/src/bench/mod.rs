@@ -75,10 +75,7 @@ impl Default for BenchOptions {
     fn default() -> Self {
         BenchOptions {
             model: BenchModel::Qwen3_0_6B,
-            engine: EngineConfig {
-                max_slots: 0,
-                ..Default::default()
-            },
+            engine: EngineConfig::default(),
             prompts: 1,
             prompt_tokens: 561,
             samples: 64,
@@ -235,11 +232,8 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
     let config = EngineConfig {
         dtype: Some(dtype),
         max_new_tokens: options.new_tokens,
-        max_slots: if options.engine.max_slots == 0 {
-            options.samples
-        } else {
-            options.engine.max_slots
-        },
+        // The workload decides unless --slots does: every sample at once.
+        max_slots: options.engine.max_slots.or(Some(options.samples)),
         max_prompt_tokens: options.prompt_tokens,
         record_sample_timings: true,
         ..options.engine.clone()
@@ -297,6 +291,7 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
     let peak = peak_rss_bytes();
     let stats = engine.stats();
     let slots = engine.slots();
+    let kv_blocks = engine.memory_plan().kv_blocks;
     drop(engine);
     let requests = &stats.requests[warm_stats.requests.len()..];
     let samples = &stats.samples[warm_stats.samples.len()..];
@@ -324,6 +319,9 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
         "tpot_percentiles_s": Percentiles::of(&tpots),
         "sampling_s": number(stats.sampling_seconds - warm_stats.sampling_seconds),
         "slots": slots,
+        "kv_blocks": kv_blocks,
+        "peak_decode_rows": stats.peak_decode_rows,
+        "preempted_samples": stats.preempted_samples - warm_stats.preempted_samples,
         "peak_rss_bytes": peak,
         "energy": energy,
     });

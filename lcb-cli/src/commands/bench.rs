@@ -108,11 +108,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         (None, Shape::Qwen3_0_6B) => BenchModel::Qwen3_0_6B,
     };
     args.engine.apply_threads(false);
-    let mut engine = args.engine.engine_config(args.new_tokens, 0);
+    let mut engine = args.engine.engine_config(args.new_tokens, None);
     engine.prefill_chunk = args.prefill_chunk;
     engine.resident_prompts = args.max_prompts;
-    // 0 slots, given or not, is as many as --samples (the workload decides).
-    engine.max_slots = args.engine.slots.unwrap_or(0);
     let options = BenchOptions {
         model,
         engine,

@@ -35,7 +35,7 @@ use crate::args::sampling::{temperature, SamplingFlags};
 #[command(group = clap::ArgGroup::new("input").required(true).args(["prompt", "prompt_file"]))]
 #[command(
     mut_arg("devices", |a| singular_device(a, "Device(s): `cpu`, `cuda:N`, or a list such as `cuda:0,cuda:1` (one engine per device)")),
-    mut_arg("slots", |a| a.help("Most samples decoding at once per device (also bounded by --kv-memory) [default: -n, at most 256]")),
+    mut_arg("slots", |a| a.help("Most samples decoding at once per device (also bounded by --kv-memory) [default: -n, at most 4,096]")),
     mut_arg("n", |a| a.default_value("1")),
     mut_arg("max_tokens", |a| a.default_value("256")),
     mut_arg("top_k", |a| a.default_value("0").help("Keep only the K most likely tokens (0 = off)")),
@@ -111,11 +111,14 @@ impl GenerateArgs {
         }
     }
 
-    /// The engine's configuration: decode slots for every sample, at most 256.
+    /// The engine's configuration: a row for every sample, at most 4,096.
     #[cfg(test)]
     fn engine_config(&self) -> lcb_engine::EngineConfig {
-        self.engine
-            .engine_config(self.max_tokens(), self.n().min(256))
+        self.engine.engine_config(self.max_tokens(), self.slots())
+    }
+
+    fn slots(&self) -> Option<usize> {
+        Some(self.n().min(lcb_engine::engine::MAX_DECODE_ROWS))
     }
 
     fn n(&self) -> usize {
@@ -140,7 +143,7 @@ pub fn run(args: GenerateArgs) -> Result<ExitCode> {
         args.model.as_deref().unwrap_or_default(),
         &args.engine,
         args.max_tokens(),
-        args.n().min(256),
+        args.slots(),
     )?;
     let completions = generator.submit(request)?;
 
@@ -208,11 +211,11 @@ mod tests {
         let group = args.group();
         assert_eq!((group.n, group.params.max_tokens), (1, 256));
         assert_eq!((group.params.top_k, group.params.top_p), (None, 1.0));
-        assert_eq!(args.engine_config().max_slots, 1);
-        let args = parse(&["-n", "300", "--top-k", "0", "--device", "cuda:0,cuda:1"]);
+        assert_eq!(args.engine_config().max_slots, Some(1));
+        let args = parse(&["-n", "5000", "--top-k", "0", "--device", "cuda:0,cuda:1"]);
         assert_eq!(args.group().params.top_k, None);
         let config = args.engine_config();
-        assert_eq!((config.max_slots, config.devices.len()), (256, 2));
+        assert_eq!((config.max_slots, config.devices.len()), (Some(4096), 2));
         assert!(Cli::try_parse_from(["lcb", "--model", "m", "--prompt", "p", "-n", "0"]).is_err());
     }
 }

@@ -8,9 +8,11 @@ use lcb_core::generator::Prompt;
 use lcb_core::hub::HubOptions;
 use lcb_core::problem::Problem;
 use lcb_core::prompt::{prompt_for, PromptOptions};
+use lcb_engine::config::Qwen3Config;
 use lcb_engine::device::{dtype_name, parse_dtype};
 use lcb_engine::engine::MemoryPlan;
 use lcb_engine::loader::{ModelFiles, ModelSource};
+use lcb_engine::model::BLOCK_TOKENS;
 use lcb_engine::prompt_encoder::PromptEncoder;
 use lcb_engine::EngineConfig;
 use serde_json::json;
@@ -26,23 +28,39 @@ use lcb_engine::engine::parse_memory_size;
 /// template) and counts its tokens with the model's tokenizer; loads no weights. Prints the
 /// longest, shortest and mean prompt (with question indices), the context a sample needs
 /// (longest prompt + --max-tokens), the KV-cache bytes per token from the model's config,
-/// and how many samples decode at once in --memory: with the prompt's cache shared by all
-/// its samples (as lcb's engine does, keeping two prompts resident) and without (every
-/// sample holding its own copy, as a plain paged cache does).
+/// and how many samples decode at once in --memory with lcb's paged cache (blocks of 16
+/// tokens, the prompt's cache shared by all its samples, two prompts resident): when samples
+/// average --expected-tokens, as the engine plans by default, and when every sample runs to
+/// --max-tokens (the worst case, what a fixed slot per sample would reserve); and without
+/// sharing (every sample holding its own copy of the prompt).
+///
+/// Without a model or problems at hand, --shape 0.6b --prompt-tokens N plans for Qwen3-0.6B's
+/// shape and one N-token prompt.
 ///
 /// Examples:
 ///   lcb info --model fixtures/model --problems fixtures/problems/lcb_fixtures.jsonl
 ///   lcb info --model Qwen/Qwen3-0.6B --problems livecodebench/code_generation_lite@v6 --memory 60GiB
+///   lcb info --shape 0.6b --prompt-tokens 561 --memory 125GiB
 #[derive(clap::Args)]
 #[command(
-    mut_arg("problems", |a| a.required(true)),
+    mut_arg("problems", |a| a.required_unless_present("prompt_tokens")),
     mut_arg("questions", |a| a.help("Questions to count: `10..50` (end exclusive) or `1,4,7`")),
 )]
 pub struct InfoArgs {
     /// Model: a local Hugging Face directory or a hub id (only its config and tokenizer are
     /// read).
-    #[arg(long, value_name = "DIR|HUB_ID")]
-    model: String,
+    #[arg(long, value_name = "DIR|HUB_ID", required_unless_present = "shape")]
+    model: Option<String>,
+    /// Plan for a model shape instead of a model's files: `0.6b` (Qwen3-0.6B); needs
+    /// --prompt-tokens.
+    #[arg(long, value_enum, conflicts_with = "model", requires = "prompt_tokens")]
+    shape: Option<InfoShape>,
+    /// Plan for one prompt of this many tokens instead of counting a problem set's.
+    #[arg(long, value_name = "N", value_parser = at_least_one, conflicts_with = "problems")]
+    prompt_tokens: Option<usize>,
+    /// Tokens a sample is expected to generate on average (the engine's --expected-tokens).
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    expected_tokens: Option<usize>,
     #[command(flatten)]
     problems: ProblemFlags,
     /// New tokens per sample.
@@ -67,15 +85,52 @@ pub struct InfoArgs {
     json: bool,
 }
 
+/// A model shape `lcb info` knows without files.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum InfoShape {
+    #[value(name = "0.6b")]
+    Qwen3_0_6B,
+}
+
 /// Runs `lcb info`.
 pub fn run(args: InfoArgs) -> Result<ExitCode> {
-    let (memory, dtype) = (args.memory, args.dtype);
-    let source = args.problems.required();
-    let hub = HubOptions::default();
-    let files = ModelFiles::resolve(&ModelSource::parse(&args.model)?, &hub)
-        .with_context(|| format!("cannot find the model `{}`", args.model))?;
-    let cfg = files.config()?;
-    let encoder = PromptEncoder::from_files(&files, &cfg)?;
+    let (cfg, model_name, counts, source) = match (&args.model, args.prompt_tokens) {
+        (None, Some(tokens)) => (
+            Qwen3Config::qwen3_0_6b(),
+            "Qwen3-0.6B shape".to_owned(),
+            vec![(0, tokens)],
+            format!("one {tokens}-token prompt"),
+        ),
+        (Some(model), given) => {
+            let hub = HubOptions::default();
+            let files = ModelFiles::resolve(&ModelSource::parse(model)?, &hub)
+                .with_context(|| format!("cannot find the model `{model}`"))?;
+            let cfg = files.config()?;
+            let (counts, source) = match given {
+                Some(tokens) => (vec![(0, tokens)], format!("one {tokens}-token prompt")),
+                None => {
+                    let source = args.problems.required();
+                    (
+                        prompt_counts(&args, source, &files, &cfg)?,
+                        source.to_owned(),
+                    )
+                }
+            };
+            (cfg, model.clone(), counts, source)
+        }
+        (None, None) => bail!("lcb info needs --model, or --shape with --prompt-tokens"),
+    };
+    report(&args, &cfg, &model_name, &source, &counts)
+}
+
+/// Each selected question's prompt length in tokens, as `(question index, tokens)`.
+fn prompt_counts(
+    args: &InfoArgs,
+    source: &str,
+    files: &ModelFiles,
+    cfg: &Qwen3Config,
+) -> Result<Vec<(usize, usize)>> {
+    let encoder = PromptEncoder::from_files(files, cfg)?;
     let problems = args.problems.load(source)?;
     let questions = args.questions.indices(problems.len())?;
     if questions.is_empty() {
@@ -103,6 +158,18 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
             .with_context(|| format!("question {q}: cannot encode its prompt"))?;
         counts.push((q, ids.len()));
     }
+    Ok(counts)
+}
+
+/// Prints the token budget and memory plan of `counts` (`(question index, prompt tokens)`).
+fn report(
+    args: &InfoArgs,
+    cfg: &Qwen3Config,
+    model: &str,
+    source: &str,
+    counts: &[(usize, usize)],
+) -> Result<ExitCode> {
+    let (memory, dtype) = (args.memory, args.dtype);
     let (longest_q, longest) = *counts
         .iter()
         .max_by_key(|c| (c.1, usize::MAX - c.0))
@@ -112,21 +179,22 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
     let context = longest + args.max_tokens;
     let per_token = cfg.kv_bytes_per_token(dtype.size_in_bytes()) as u64;
     let unshared = memory / (context as u64 * per_token);
-    let plan = EngineConfig {
+    let config = EngineConfig {
         kv_memory: memory,
         max_new_tokens: args.max_tokens,
-        max_slots: usize::MAX,
+        max_slots: None,
+        expected_new_tokens: args.expected_tokens,
         max_prompt_tokens: longest,
         ..Default::default()
     };
-    let shared = MemoryPlan::new(&cfg, dtype, &plan)
-        .map(|p| p.slots)
-        .unwrap_or(0);
+    let expected_tokens = config.expected_new_tokens();
+    let plan = MemoryPlan::new(cfg, dtype, &config).ok();
+    let (expected, worst) = plan.map_or((0, 0), |p| (p.expected_samples, p.worst_case_samples));
     let max_positions = cfg.max_position_embeddings;
 
     if args.json {
         let value = json!({
-            "model": args.model,
+            "model": model,
             "problems": source,
             "questions": counts.len(),
             "prompt_tokens": {
@@ -140,16 +208,29 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
             "kv_dtype": dtype_name(dtype),
             "kv_bytes_per_token": per_token,
             "memory_bytes": memory,
-            "concurrent_samples": {"shared_prompt": shared, "unshared": unshared},
+            "kv_block_tokens": BLOCK_TOKENS,
+            "kv_blocks": plan.map_or(0, |p| p.kv_blocks),
+            "expected_tokens": expected_tokens,
+            "concurrent_samples": {
+                "paged_expected": expected,
+                "paged_worst_case": worst,
+                "shared_prompt": worst,
+                "unshared": unshared,
+            },
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!(
         "model      {} ({} layers, {} KV heads × {} dims)",
-        args.model, cfg.num_hidden_layers, cfg.num_key_value_heads, cfg.head_dim
+        model, cfg.num_hidden_layers, cfg.num_key_value_heads, cfg.head_dim
     );
-    println!("problems   {source} ({} questions)", counts.len());
+    let questions = if counts.len() == 1 {
+        "question"
+    } else {
+        "questions"
+    };
+    println!("problems   {source} ({} {questions})", counts.len());
     println!();
     println!("prompt tokens   longest {longest} (q{longest_q}), shortest {shortest} (q{shortest_q}), mean {mean:.1}");
     println!(
@@ -163,12 +244,21 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
         dtype_name(dtype),
         per_token
     );
-    println!("concurrent samples in {}:", human_bytes(memory));
     println!(
-        "  prompt shared     {shared:>8}   (two prompts resident + {} new tokens per sample)",
+        "concurrent samples in {} ({} blocks of {BLOCK_TOKENS} tokens; two prompts resident, \
+         shared by their samples):",
+        human_bytes(memory),
+        plan.map_or(0, |p| p.kv_blocks)
+    );
+    println!(
+        "  paged, expected   {expected:>8}   (samples averaging {expected_tokens} new tokens: \
+         --expected-tokens; what the engine decodes at once by default)"
+    );
+    println!(
+        "  paged, worst case {worst:>8}   (every sample to {} new tokens)",
         args.max_tokens
     );
-    println!("  prompt per sample {unshared:>8}   ({context} tokens per sample)");
+    println!("  prompt per sample {unshared:>8}   ({context} tokens per sample, no sharing)");
     Ok(ExitCode::SUCCESS)
 }
 

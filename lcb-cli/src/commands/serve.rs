@@ -30,7 +30,6 @@ use crate::args::engine::{load_engine, EngineFlags};
 ///   curl localhost:8000/v1/completions -H 'content-type: application/json' \
 ///        -d '{"model": "Qwen/Qwen3-0.6B", "prompt": "def fib(n):", "max_tokens": 64}'
 #[derive(clap::Args)]
-#[command(mut_arg("slots", |a| a.help("Most samples decoding at once per device (also bounded by --kv-memory) [default: 256]")))]
 pub struct ServeArgs {
     /// Model: a local Hugging Face directory or a hub id (OWNER/NAME[@REVISION]).
     #[arg(long, value_name = "DIR|HUB_ID")]
@@ -77,7 +76,7 @@ pub struct ServeArgs {
 /// Runs `lcb serve` until SIGTERM or Ctrl-C.
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     args.engine.apply_threads(false);
-    let mut config = args.engine.engine_config(args.max_tokens, 256);
+    let mut config = args.engine.engine_config(args.max_tokens, None);
     config.resident_prompts = args.max_prompts;
     config.max_prompt_tokens = args.max_prompt_tokens;
     let engine = Arc::new(load_engine(&args.model, config)?);

@@ -51,7 +51,6 @@ const DEFAULT_RUN_MAX_TOKENS: usize = 200;
     mut_arg("max_tokens", |a| a.help("Maximum new tokens per sample [default: 2048; 200 for the embedded default]")),
     mut_arg("stop", |a| a.help("Stop string (repeat for several) [default: the reference workload's three]")),
     mut_arg("top_k", |a| a.help("Keep only the k most likely tokens, k >= 1 (off by default)")),
-    mut_arg("slots", |a| a.default_value("256")),
     mut_arg("threads", |a| a.help(
         "CPU threads for the engine's matrix work [default: $CANDLE_NUM_THREADS or \
          $RAYON_NUM_THREADS, else on the CPU one per core but one, which grading gets: the \
@@ -436,11 +435,11 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
     crate::grading_env::check(args.python.as_deref(), true, args.allow_partial_env)?;
     // Before any thread or process starts: candle reads its thread count once.
     args.engine.apply_threads(true);
-    let mut engine_config = args.engine.engine_config(settings.max_tokens, 256);
+    let mut engine_config = args.engine.engine_config(settings.max_tokens, None);
     if settings.repair_from.is_some() {
         // Each repair prompt has one sample: many prompts decode at once, sharing their
-        // question's cache head.
-        engine_config.resident_prompts = engine_config.max_slots.clamp(2, 16);
+        // question's cache head (the KV memory still decides how many fit).
+        engine_config.resident_prompts = engine_config.max_slots.unwrap_or(64).clamp(2, 64);
     }
     let generator = args.endpoint.generator_with(&inputs.model, engine_config)?;
     let generator = generator.as_ref();
@@ -540,7 +539,7 @@ mod tests {
         assert_eq!((settings.n, settings.max_tokens), (8, 200));
         assert!(!settings.skip_greedy_solved);
         assert_eq!(settings.temperatures.len(), 16);
-        assert_eq!(embedded.engine.engine_config(200, 256).max_slots, 256);
+        assert_eq!(embedded.engine.engine_config(200, None).max_slots, None);
 
         let reference = parse(&["--model", "m", "--problems", "p", "--temperatures", "0.5,1"]);
         let inputs = reference.inputs().unwrap();
@@ -552,13 +551,14 @@ mod tests {
     }
 
     #[test]
-    fn top_k_zero_is_refused_and_slots_default_to_256() {
+    fn top_k_zero_is_refused_and_slots_default_to_what_memory_holds() {
         let args = parse(&["--top-k", "0"]);
         let err = args.settings(&args.inputs().unwrap()).unwrap_err();
         assert!(
             err.to_string().contains("--top-k must be at least 1"),
             "{err}"
         );
-        assert_eq!(parse(&[]).engine.slots, Some(256));
+        assert_eq!(parse(&[]).engine.slots, None);
+        assert_eq!(parse(&["--slots", "8"]).engine.slots, Some(8));
     }
 }

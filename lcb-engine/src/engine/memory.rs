@@ -1,7 +1,8 @@
-//! How much a device holds: the key/value cache's share of a GPU's memory, the decode slots
-//! and prompt tokens that fit in it, and the working memory reserved for a step's logits and
-//! attention scores. [`MemoryPlan::new`] turns an [`EngineConfig`] into the plan every
-//! device runs; the CLI's `lcb info` uses the same arithmetic.
+//! How much a device holds: the key/value cache's share of a GPU's memory, the cache blocks
+//! it makes, how many samples decode at once in them (at the expected sample length and at
+//! the worst case), and the working memory reserved for a step's logits and attention scores.
+//! [`MemoryPlan::new`] turns an [`EngineConfig`] into the plan every device runs; the CLI's
+//! `lcb info` uses the same arithmetic.
 
 use candle_core::DType;
 
@@ -9,6 +10,17 @@ use super::EngineConfig;
 use crate::config::Qwen3Config;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
+use crate::model::{blocks_for, BLOCK_TOKENS};
+
+/// Most rows one step decodes unless `--slots` says otherwise. The shared-prompt roofline
+/// of a 0.6B model on an H100 needs about 2,000 samples decoding at once; past 4,096 a step's
+/// logits (2.5 GB in f32 at Qwen3's 151,936-token vocabulary) grow for little gain.
+pub const MAX_DECODE_ROWS: usize = 4096;
+
+/// What a sample is expected to generate when the caller does not say: LiveCodeBench
+/// samples of small code models average a few hundred tokens. Only admission and the plan's
+/// estimate use it; a longer sample preempts younger ones instead of failing.
+pub const DEFAULT_EXPECTED_NEW_TOKENS: usize = 300;
 
 /// Why a memory size did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,8 +103,8 @@ pub fn kv_budget_from_gpu(
 }
 
 /// Most query rows × keys (per query head) one attention call may score: what the memory
-/// plan's own shapes need — a full prefill chunk or every slot over the longest planned
-/// prompt, every slot over its own tokens. Work on longer prompts is split to fit (smaller
+/// plan's own shapes need — a full prefill chunk or every row over the longest planned
+/// prompt, every row over its own tokens. Work on longer prompts is split to fit (smaller
 /// prefill chunks, decode rows in several calls), so the reserve below always holds.
 pub fn attention_budget(config: &EngineConfig, slots: usize) -> usize {
     let over_prompt = config
@@ -124,37 +136,59 @@ pub struct MemoryPlan {
     /// Bytes of key/value cache per device (given, or sized from the GPU with the least
     /// room).
     pub kv_memory: u64,
-    /// Decode slots, each with room for `max_new_tokens` tokens.
-    pub slots: usize,
-    /// Prompt tokens whose caches may be resident at once.
-    pub prompt_tokens: usize,
+    /// Cache blocks of [`BLOCK_TOKENS`] positions in it (prompts and samples alike).
+    pub kv_blocks: usize,
+    /// Bytes of one block, all layers.
+    pub block_bytes: u64,
+    /// Most rows one step decodes: `--slots` if given, else the samples that fit at the
+    /// expected length (at most [`MAX_DECODE_ROWS`]).
+    pub max_rows: usize,
+    /// Samples that decode at once beside the resident prompts when each generates the
+    /// expected number of tokens.
+    pub expected_samples: usize,
+    /// The same when every sample runs to `max_new_tokens` (what a fixed slot per sample
+    /// would allow).
+    pub worst_case_samples: usize,
     /// Most query rows × keys one attention call may score ([`attention_budget`]).
     pub attention_budget: usize,
 }
 
 impl MemoryPlan {
-    /// The slots and prompt tokens that fit `config.kv_memory` on one device.
+    /// The blocks and concurrency that `config.kv_memory` gives on one device.
     pub fn new(cfg: &Qwen3Config, dtype: DType, config: &EngineConfig) -> Result<Self> {
         let per_token = cfg.kv_bytes_per_token(dtype.size_in_bytes()) as u64;
-        let prompts = (config.resident_prompts.max(1) * config.max_prompt_tokens) as u64;
-        let per_slot = config.max_new_tokens as u64 * per_token;
-        let left = config.kv_memory.saturating_sub(prompts * per_token);
-        let slots = (left / per_slot.max(1)).min(config.max_slots as u64) as usize;
-        if slots == 0 {
+        let block_bytes = per_token * BLOCK_TOKENS as u64;
+        let kv_blocks = (config.kv_memory / block_bytes.max(1)) as usize;
+        let prompt = blocks_for(config.max_prompt_tokens.max(1));
+        let one_sample = blocks_for(config.max_new_tokens);
+        if kv_blocks < prompt + one_sample {
             return Err(Error::Invalid(format!(
-                "kv memory of {} MiB cannot hold {} prompt tokens plus one slot of {} tokens \
-                 ({} KiB per token): raise the KV memory or lower the token limits",
+                "kv memory of {} MiB ({kv_blocks} blocks of {BLOCK_TOKENS} tokens, {} KiB per \
+                 token) cannot hold a {}-token prompt plus one sample of {} tokens: raise the KV \
+                 memory or lower the token limits",
                 config.kv_memory >> 20,
-                prompts,
+                per_token >> 10,
+                config.max_prompt_tokens,
                 config.max_new_tokens,
-                per_token >> 10
             )));
         }
+        let prompts = config.resident_prompts.max(1) * prompt;
+        let left = kv_blocks.saturating_sub(prompts);
+        let expected = config.expected_new_tokens().min(config.max_new_tokens);
+        let expected_samples = (left / blocks_for(expected.max(1))).max(1);
+        let worst_case_samples = (left / one_sample).max(1);
+        let max_rows = match config.max_slots {
+            Some(cap) => cap.max(1),
+            None => expected_samples.min(MAX_DECODE_ROWS),
+        };
         Ok(MemoryPlan {
             kv_memory: config.kv_memory,
-            slots,
-            prompt_tokens: prompts as usize,
-            attention_budget: attention_budget(config, slots),
+            kv_blocks,
+            block_bytes,
+            max_rows,
+            expected_samples,
+            worst_case_samples,
+            attention_budget: attention_budget(config, max_rows),
         })
     }
 
@@ -166,7 +200,11 @@ impl MemoryPlan {
             return Self::new(cfg, dtype, config);
         };
         let weights = (cfg.parameter_count() * dtype.size_in_bytes()) as u64;
-        let reserve = gpu_reserve(cfg, config, config.max_slots.min(1024));
+        let rows = config
+            .max_slots
+            .unwrap_or(MAX_DECODE_ROWS)
+            .min(MAX_DECODE_ROWS);
+        let reserve = gpu_reserve(cfg, config, rows);
         let mut budget: Option<(u64, u64, DeviceSpec)> = None;
         for &device in &config.devices {
             if let Some((free, total)) = device.memory_info()? {
@@ -225,29 +263,91 @@ mod tests {
     }
 
     #[test]
-    fn memory_plans_reserve_prompts_and_cap_slots() {
+    fn memory_plans_count_blocks_and_samples_at_expected_and_worst_lengths() {
         let cfg = Qwen3Config::qwen3_0_6b();
         let config = EngineConfig {
             kv_memory: 16 << 30,
             max_new_tokens: 2048,
             max_prompt_tokens: 1024,
             resident_prompts: 2,
-            max_slots: 1000,
+            max_slots: None,
+            expected_new_tokens: Some(300),
             ..Default::default()
         };
-        // bf16: 112 KiB per token; 2 × 1024 prompt tokens reserved; 224 MiB per slot.
+        // bf16: 112 KiB per token, 1.75 MiB per block: 9,362 blocks; two prompts of 64.
         let plan = MemoryPlan::new(&cfg, DType::BF16, &config).unwrap();
-        let (slots, budget) = (plan.slots, plan.prompt_tokens);
-        assert_eq!(budget, 2048);
+        assert_eq!(plan.block_bytes, 16 * 112 * 1024);
+        assert_eq!(plan.kv_blocks, (16usize << 30) / (16 * 112 * 1024));
+        let left = plan.kv_blocks - 2 * 64;
+        // 300 tokens take 19 blocks; 2,048 take 128.
+        assert_eq!(plan.expected_samples, left / 19);
+        assert_eq!(plan.worst_case_samples, left / 128);
+        assert_eq!(plan.max_rows, plan.expected_samples);
+        // --slots caps the rows, whatever the memory.
+        let capped = EngineConfig {
+            max_slots: Some(100),
+            ..config.clone()
+        };
         assert_eq!(
-            slots,
-            ((16u64 << 30) - 2048 * 112 * 1024) as usize / (2048 * 112 * 1024)
+            MemoryPlan::new(&cfg, DType::BF16, &capped)
+                .unwrap()
+                .max_rows,
+            100
         );
+        // A prompt plus one sample must fit.
         let small = EngineConfig {
-            kv_memory: 1 << 20,
+            kv_memory: (64 + 127) * 16 * 112 * 1024,
             ..config
         };
-        assert!(MemoryPlan::new(&cfg, DType::BF16, &small).is_err());
+        let err = MemoryPlan::new(&cfg, DType::BF16, &small).unwrap_err();
+        assert!(
+            err.to_string().contains("cannot hold a 1024-token prompt"),
+            "{err}"
+        );
+        let just = EngineConfig {
+            kv_memory: (64 + 128) * 16 * 112 * 1024,
+            ..small
+        };
+        assert_eq!(
+            MemoryPlan::new(&cfg, DType::BF16, &just).unwrap().kv_blocks,
+            192
+        );
+    }
+
+    #[test]
+    fn a_141_gb_gpu_decodes_two_thousand_reference_samples_at_once() {
+        // The reference workload on an H200 (141 GB, idle), Qwen3-0.6B in bf16: one 561-token
+        // prompt, samples averaging 300 tokens, up to 2,048.
+        let cfg = Qwen3Config::qwen3_0_6b();
+        let config = EngineConfig {
+            max_new_tokens: 2048,
+            max_prompt_tokens: 561,
+            expected_new_tokens: Some(300),
+            ..Default::default()
+        };
+        let total = 141_000_000_000u64;
+        let weights = (cfg.parameter_count() * 2) as u64;
+        let reserve = gpu_reserve(&cfg, &config, MAX_DECODE_ROWS);
+        let kv = kv_budget_from_gpu(total, total, 0.9, weights, reserve).unwrap();
+        let plan = MemoryPlan::new(
+            &cfg,
+            DType::BF16,
+            &EngineConfig {
+                kv_memory: kv,
+                ..config
+            },
+        )
+        .unwrap();
+        assert!(plan.expected_samples >= 2000, "{plan:?}");
+        assert!(
+            plan.max_rows >= 2000 && plan.max_rows <= MAX_DECODE_ROWS,
+            "{plan:?}"
+        );
+        // A slot reserved per sample for its longest case holds about a sixth as many.
+        assert!(
+            plan.worst_case_samples * 5 < plan.expected_samples,
+            "{plan:?}"
+        );
     }
 
     #[test]
@@ -271,11 +371,13 @@ mod tests {
         assert!(kv > 60 * GIB && kv < 72 * GIB, "{}", kv >> 20);
         let config = EngineConfig {
             kv_memory: kv,
-            max_slots: usize::MAX,
+            max_slots: None,
             ..defaults
         };
-        let slots = MemoryPlan::new(&cfg, DType::BF16, &config).unwrap().slots;
-        assert!(slots > 256, "{slots}");
+        let rows = MemoryPlan::new(&cfg, DType::BF16, &config)
+            .unwrap()
+            .max_rows;
+        assert!(rows > 256, "{rows}");
     }
 
     #[test]

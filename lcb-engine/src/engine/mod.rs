@@ -29,6 +29,7 @@ use allocator::keep_large_buffers;
 pub use allocator::release_free_memory;
 pub use memory::{
     attention_budget, kv_budget_from_gpu, parse_memory_size, MemoryPlan, ParseMemorySizeError,
+    DEFAULT_EXPECTED_NEW_TOKENS, MAX_DECODE_ROWS,
 };
 pub use stats::EngineStats;
 use worker::{Worker, WorkerSetup};
@@ -51,17 +52,21 @@ pub struct EngineConfig {
     pub devices: Vec<DeviceSpec>,
     /// Compute dtype; `None` = the device's default (f32 on the CPU, bf16 on GPUs).
     pub dtype: Option<DType>,
-    /// Bytes of key/value cache per device: decode slots plus resident prompts.
+    /// Bytes of key/value cache per device: one pool of blocks for prompts and samples.
     pub kv_memory: u64,
     /// On GPUs: size the key/value cache from the device's memory instead, so that weights,
     /// cache and working memory together use at most this fraction of it (what other
     /// processes already use counts against it, as in vLLM). Overrides `kv_memory` there.
     pub gpu_memory_utilization: Option<f64>,
-    /// Most tokens one sample may generate (each slot's capacity).
+    /// Most tokens one sample may generate.
     pub max_new_tokens: usize,
-    /// Most decode slots per device, whatever the memory allows.
-    pub max_slots: usize,
-    /// Prompt length the memory plan reserves room for (longer prompts still run, alone).
+    /// Most samples decoding at once per device; `None`: as many as the KV memory holds at
+    /// the expected sample length (at most [`MAX_DECODE_ROWS`]).
+    pub max_slots: Option<usize>,
+    /// Tokens a sample is expected to generate (admission and the memory plan's estimate);
+    /// `None`: [`DEFAULT_EXPECTED_NEW_TOKENS`], or `max_new_tokens` if smaller.
+    pub expected_new_tokens: Option<usize>,
+    /// Prompt length the memory plan sizes attention work for (longer prompts still run).
     pub max_prompt_tokens: usize,
     /// Prompts whose caches may be resident at once (the one decoding and the next).
     pub resident_prompts: usize,
@@ -86,13 +91,24 @@ impl Default for EngineConfig {
             kv_memory: 4 << 30,
             gpu_memory_utilization: None,
             max_new_tokens: 2048,
-            max_slots: 256,
+            max_slots: None,
+            expected_new_tokens: None,
             max_prompt_tokens: 4096,
             resident_prompts: 2,
             share_prefixes: true,
             prefill_chunk: 512,
             record_sample_timings: false,
         }
+    }
+}
+
+impl EngineConfig {
+    /// The expected sample length in effect.
+    pub fn expected_new_tokens(&self) -> usize {
+        self.expected_new_tokens
+            .unwrap_or(DEFAULT_EXPECTED_NEW_TOKENS)
+            .min(self.max_new_tokens)
+            .max(1)
     }
 }
 
@@ -125,6 +141,7 @@ pub struct Engine {
     name: String,
     config: Qwen3Config,
     engine_config: EngineConfig,
+    plan: MemoryPlan,
     dtype: DType,
     prompts: PromptEncoder,
     /// The devices' energy counter, or why there is none.
@@ -202,17 +219,19 @@ impl Engine {
                 cfg: parts.config.clone(),
                 weights: parts.weights.clone(),
                 scheduler: SchedulerConfig {
-                    slots: plan.slots,
+                    max_rows: plan.max_rows,
+                    kv_blocks: plan.kv_blocks,
+                    expected_new_tokens: config.expected_new_tokens(),
                     prefill_chunk: config.prefill_chunk,
                     max_resident_prompts: config.resident_prompts.max(1),
                     share_prefixes: config.share_prefixes,
-                    prefix_budget_tokens: plan.prompt_tokens,
                     attention_budget: plan.attention_budget,
                     record_sample_timings: config.record_sample_timings,
                 },
-                capacity: config.max_new_tokens,
                 eos: parts.eos.clone(),
                 token_bytes: token_bytes.clone(),
+                #[cfg(test)]
+                faults: Default::default(),
             })?;
             workers.push(worker);
             ready.push(ready_rx);
@@ -224,6 +243,7 @@ impl Engine {
             name: parts.name,
             config: parts.config,
             engine_config: config,
+            plan,
             dtype,
             prompts: parts.prompts,
             families: Default::default(),
@@ -258,9 +278,15 @@ impl Engine {
         self.engine_config.max_new_tokens
     }
 
-    /// Decode slots per device.
+    /// Most samples one device decodes at once (`--slots`, or what its KV memory holds at
+    /// the expected sample length).
     pub fn slots(&self) -> usize {
-        self.workers.first().map_or(0, |w| w.slots)
+        self.workers.first().map_or(0, |w| w.max_rows)
+    }
+
+    /// The memory plan every device runs.
+    pub fn memory_plan(&self) -> &MemoryPlan {
+        &self.plan
     }
 
     /// Compute dtype.
@@ -492,6 +518,9 @@ impl Generator for Engine {
             "slots_per_device": self.slots(),
             "max_new_tokens": c.max_new_tokens,
             "kv_memory_bytes": c.kv_memory,
+            "kv_blocks": self.plan.kv_blocks,
+            "kv_block_tokens": crate::model::BLOCK_TOKENS,
+            "expected_new_tokens": c.expected_new_tokens(),
             "prefill_chunk": c.prefill_chunk,
             "shared_prefix_attention": true,
         })

@@ -26,6 +26,14 @@ pub struct EngineStats {
     pub prefix_copied_tokens: u64,
     /// Seconds spent sampling on the host.
     pub sampling_seconds: f64,
+    /// Most rows one step decoded (the concurrency the KV memory allowed, on a device).
+    pub peak_decode_rows: u64,
+    /// Samples that gave their cache blocks up when the pool ran dry (they ran again from
+    /// their prompt, to the same tokens).
+    pub preempted_samples: u64,
+    /// Resident prompts whose cache was freed for a sample that needed the room (prefilled
+    /// again later).
+    pub evicted_prompts: u64,
     /// Requests finished (sent, failed or abandoned).
     pub requests_finished: u64,
     /// Finished requests' timings (only with [`EngineConfig::record_sample_timings`]).
@@ -48,6 +56,9 @@ impl EngineStats {
         self.prefill_tokens += other.prefill_tokens;
         self.prefix_copied_tokens += other.prefix_copied_tokens;
         self.sampling_seconds += other.sampling_seconds;
+        self.peak_decode_rows = self.peak_decode_rows.max(other.peak_decode_rows);
+        self.preempted_samples += other.preempted_samples;
+        self.evicted_prompts += other.evicted_prompts;
         self.requests_finished += other.requests_finished;
         self.requests.extend(other.requests);
         self.samples.extend(other.samples);

@@ -1,7 +1,8 @@
-//! A device's worker thread: it loads the model on its device, allocates the decode slots,
-//! and loops — take new requests, fill free slots, build one step (every active slot's next
-//! token plus at most one prefill chunk), run the model, sample each row on the host, send
-//! finished samples, refill or close up their slots — until the engine shuts down.
+//! A device's worker thread: it loads the model on its device, allocates the KV block pool,
+//! and loops — take new requests, admit samples, give each the block its next token needs
+//! (preempting when the pool is dry), build one step (every decoding sample's next token
+//! plus at most one prefill chunk), run the model, sample each row on the host, send finished
+//! samples and free their blocks — until the engine shuts down.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,7 +19,7 @@ use super::Weights;
 use crate::config::Qwen3Config;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
-use crate::model::{Batch, DecodeGroup, KvPool, PrefillChunk, PrefixKv, Qwen3Model};
+use crate::model::{Batch, DecodeGroup, KvPool, PrefillChunk, Qwen3Model};
 use crate::sampling::sample_rows;
 use crate::scheduler::{Request, Scheduler, SchedulerConfig};
 
@@ -42,7 +43,10 @@ pub(super) struct Worker {
     stats: Arc<Mutex<EngineStats>>,
     /// Why the worker stopped serving (it panicked), if it did.
     failure: Arc<Mutex<Option<String>>>,
-    pub slots: usize,
+    #[cfg(test)]
+    faults: Arc<Faults>,
+    /// Most rows one step decodes.
+    pub max_rows: usize,
 }
 
 /// Everything a worker is started with.
@@ -52,10 +56,11 @@ pub(super) struct WorkerSetup {
     pub cfg: Qwen3Config,
     pub weights: Weights,
     pub scheduler: SchedulerConfig,
-    /// Tokens per decode slot.
-    pub capacity: usize,
     pub eos: Vec<u32>,
     pub token_bytes: Arc<dyn Fn(u32) -> Vec<u8> + Send + Sync>,
+    /// Failures injected by tests.
+    #[cfg(test)]
+    pub faults: Arc<Faults>,
 }
 
 /// What the worker thread shares with its handle.
@@ -81,7 +86,9 @@ impl Worker {
             shared.stats.clone(),
             shared.failure.clone(),
         );
-        let (device, slots) = (setup.device, setup.scheduler.slots);
+        let (device, max_rows) = (setup.device, setup.scheduler.max_rows);
+        #[cfg(test)]
+        let faults = setup.faults.clone();
         let thread = std::thread::Builder::new()
             .name(format!("lcb-engine-{device}"))
             .spawn(move || run_worker(setup, shared, inbox, ready_tx))
@@ -94,7 +101,9 @@ impl Worker {
             completed,
             stats,
             failure,
-            slots,
+            max_rows,
+            #[cfg(test)]
+            faults,
         };
         Ok((worker, ready_rx))
     }
@@ -145,7 +154,7 @@ impl Worker {
     }
 }
 
-/// Loads the model on the worker's device and allocates its slots.
+/// Loads the model on the worker's device and allocates its block pool.
 fn load_on_device(setup: &WorkerSetup) -> Result<(Qwen3Model, KvPool)> {
     let device = setup.device.open()?;
     let vb = match &setup.weights {
@@ -154,13 +163,7 @@ fn load_on_device(setup: &WorkerSetup) -> Result<(Qwen3Model, KvPool)> {
     };
     let mut model = Qwen3Model::load(&setup.cfg, vb)?;
     model.set_attention_budget(setup.scheduler.attention_budget);
-    let pool = KvPool::new(
-        &setup.cfg,
-        setup.scheduler.slots,
-        setup.capacity,
-        setup.dtype,
-        &device,
-    )?;
+    let pool = KvPool::new(&setup.cfg, setup.scheduler.kv_blocks, setup.dtype, &device)?;
     release_free_memory();
     Ok((model, pool))
 }
@@ -181,7 +184,7 @@ fn run_worker(
             return;
         }
     };
-    let mut sched: Scheduler<PrefixKv> = Scheduler::new(
+    let mut sched = Scheduler::new(
         setup.scheduler.clone(),
         setup.eos.clone(),
         setup.token_bytes.clone(),
@@ -229,6 +232,8 @@ fn run_worker(
             }
         };
         if let Err(e) = outcome.as_ref() {
+            // Not the model's forward pass (that is told apart inside the step): the host
+            // side of the step, with no way to tell whose it was.
             tracing::error!(device = %setup.device, "generation step failed: {e}");
             sched.fail_all(&e.to_string());
         }
@@ -239,6 +244,7 @@ fn run_worker(
             stats.prefill_tokens += work.prefill_tokens as u64;
             stats.prefix_copied_tokens += work.prefix_copied as u64;
             stats.sampling_seconds += work.sampling_seconds;
+            stats.peak_decode_rows = stats.peak_decode_rows.max(work.decode_rows as u64);
             if work.decode_rows > 0 {
                 stats.decode_steps += 1;
                 stats.decode_tokens += work.decode_rows as u64;
@@ -248,6 +254,7 @@ fn run_worker(
                 stats.prefill_only_seconds += elapsed;
             }
         }
+        (stats.preempted_samples, stats.evicted_prompts) = sched.preemptions();
         stats.samples.extend(sched.take_sample_timings());
         let (timings, channels) = sched.take_retired();
         stats.requests_finished += timings.len() as u64;
@@ -272,7 +279,7 @@ fn fail_device(
     setup: &WorkerSetup,
     shared: &WorkerShared,
     inbox: &Receiver<Command>,
-    sched: &mut Scheduler<PrefixKv>,
+    sched: &mut Scheduler,
     payload: &(dyn std::any::Any + Send),
 ) {
     let text = payload
@@ -307,80 +314,47 @@ struct StepWork {
 fn step(
     model: &Qwen3Model,
     pool: &KvPool,
-    sched: &mut Scheduler<PrefixKv>,
+    sched: &mut Scheduler,
     setup: &WorkerSetup,
 ) -> Result<Option<StepWork>> {
     sched.drop_cancelled();
     sched.fill_slots();
+    sched.reserve_blocks();
     let mut plan = sched.prefill_plan();
-    let mut prefix_copied = 0;
-    if let Some(p) = &plan {
-        if sched.cache(p.prompt).is_none() {
-            let len = sched.prompt_tokens(p.prompt).len();
-            match PrefixKv::new(&setup.cfg, len, setup.dtype, model.device()) {
-                Ok(cache) => sched.attach_cache(p.prompt, cache),
-                Err(e) => {
-                    // A prompt whose cache does not fit (a very long prompt on a full GPU)
-                    // fails alone; the requests already decoding carry on next step.
-                    let error = format!("cannot allocate the cache of a {len}-token prompt: {e}");
-                    tracing::error!(device = %setup.device, "{error}");
-                    sched.fail_prompt(p.prompt, &error);
-                    return Ok(None);
-                }
-            }
-            // A resident prompt of the same family computed the shared prefix already, in
-            // the same chunks: copying it gives the same cache as prefilling it.
-            if let Some((donor, shared)) = sched.prefix_donor(p.prompt) {
-                let (to, from) = (sched.cache(p.prompt), sched.cache(donor));
-                if let (Some(to), Some(from)) = (to, from) {
-                    // A copy that fails (no memory for its staging) is only a lost saving:
-                    // the prompt prefills the prefix itself, to the same cache.
-                    match to.copy_prefix(from, shared) {
-                        Ok(()) => {
-                            sched.prefix_copied(p.prompt, shared);
-                            prefix_copied = shared;
-                            plan = sched.prefill_plan();
-                        }
-                        Err(e) => {
-                            tracing::warn!(device = %setup.device, "prefix copy failed, prefilling instead: {e}")
-                        }
-                    }
-                }
-            }
+    let prefix_copied = plan.as_ref().map_or(0, |p| p.from_family);
+    // A prompt admitted beside its family shares the blocks inside the family's head and
+    // copies the one the head ends in (positions past the head are overwritten by its own
+    // prefill). A copy that fails (no memory for its staging) fails that prompt alone.
+    let copies = sched.take_block_copies();
+    if let Err(e) = pool.copy_blocks(&copies) {
+        if let Some(p) = plan.take() {
+            let error = format!("cannot copy the cache of the prompt's shared head: {e}");
+            tracing::error!(device = %setup.device, "{error}");
+            sched.fail_prompt(p.prompt, &error);
         }
     }
-    let (rows, groups) = sched.decode_batch();
-    if rows.is_empty() && plan.is_none() {
+    let decode_rows = sched.active().len();
+    if decode_rows == 0 && plan.is_none() {
         return Ok(None);
     }
     let chunk_tokens: Vec<u32> = plan
         .as_ref()
         .map(|p| sched.prompt_tokens(p.prompt)[p.start..p.start + p.len].to_vec())
         .unwrap_or_default();
-    let prefill_cache = plan
-        .as_ref()
-        .map(|p| sched.cache(p.prompt).expect("attached above").clone());
-    let decode_rows = rows.len();
-    let batch = Batch {
-        decode: rows,
-        groups: groups
-            .iter()
-            .map(|(prefix, rows)| DecodeGroup {
-                prefix,
-                rows: rows.clone(),
-            })
-            .collect(),
-        prefill: plan
-            .as_ref()
-            .zip(prefill_cache.as_ref())
-            .map(|(p, prefix)| PrefillChunk {
-                prefix,
-                tokens: &chunk_tokens,
-                start: p.start,
-                want_logits: p.last,
-            }),
+    let mut batch = decode_batch(sched);
+    batch.prefill = plan.as_ref().map(|p| PrefillChunk {
+        prefix: sched.cache(p.prompt).expect("a planned prompt is resident"),
+        tokens: &chunk_tokens,
+        start: p.start,
+        want_logits: p.last,
+    });
+    let out = match forward(model, &batch, pool, setup) {
+        Ok(out) => out,
+        Err(e) => {
+            drop(batch);
+            return isolate_failure(model, pool, sched, setup, plan, e);
+        }
     };
-    let out = model.forward(&batch, pool)?;
     drop(batch);
     if let Some(p) = &plan {
         let logits = out.prefill.map(|t| t.to_vec1::<f32>()).transpose()?;
@@ -388,30 +362,122 @@ fn step(
     }
     let mut sampling_seconds = 0.0;
     if let Some(logits) = out.decode {
-        let vocab = logits.dim(1)?;
-        let flat = logits.flatten_all()?.to_vec1::<f32>()?;
-        let t = Instant::now();
-        let (params, keys) = sched.sampling_inputs();
-        let sampled = sample_rows(&flat, vocab, &params, &keys);
-        sampling_seconds = t.elapsed().as_secs_f64();
-        // A row whose logits were not finite wrote non-finite keys or values into its slot;
-        // clear it before the slot is reused or becomes the target of a move (a move copies
-        // only the mover's own positions, so what lies past them must be harmless).
-        for (slot, s) in sampled.iter().enumerate() {
-            if !s.logprob.is_finite() {
-                pool.clear_slot(slot)?;
-            }
-        }
-        for m in sched.apply_tokens(&sampled) {
-            pool.move_slot(m.from, m.to, m.len)?;
-        }
+        sampling_seconds = sample_and_apply(sched, &logits)?;
     }
+    // Blocks that came back holding non-finite values are zeroed before anyone reuses them.
+    pool.clear_blocks(&sched.take_blocks_to_clear())?;
     Ok(Some(StepWork {
         decode_rows,
         prefill_tokens: plan.map_or(0, |p| p.len),
         prefix_copied,
         sampling_seconds,
     }))
+}
+
+/// The step's decode rows, grouped by prompt (no prefill chunk).
+fn decode_batch(sched: &Scheduler) -> Batch<'_> {
+    let (rows, groups) = sched.decode_batch();
+    Batch {
+        decode: rows,
+        groups: groups
+            .into_iter()
+            .map(|(prefix, rows)| DecodeGroup { prefix, rows })
+            .collect(),
+        prefill: None,
+    }
+}
+
+/// Samples every decode row's next token from `logits` `(rows, vocab)` on the host and
+/// applies them; returns the seconds spent sampling.
+fn sample_and_apply(sched: &mut Scheduler, logits: &candle_core::Tensor) -> Result<f64> {
+    let vocab = logits.dim(1)?;
+    let flat = logits.flatten_all()?.to_vec1::<f32>()?;
+    let t = Instant::now();
+    let (params, keys) = sched.sampling_inputs();
+    let sampled = sample_rows(&flat, vocab, &params, &keys);
+    let seconds = t.elapsed().as_secs_f64();
+    sched.apply_tokens(&sampled);
+    Ok(seconds)
+}
+
+/// The model's forward pass over `batch` (with the tests' injected faults).
+fn forward(
+    model: &Qwen3Model,
+    batch: &Batch,
+    pool: &KvPool,
+    setup: &WorkerSetup,
+) -> Result<crate::model::StepLogits> {
+    #[cfg(test)]
+    if batch.prefill.is_some() && setup.faults.fail_prefill.swap(false, Ordering::SeqCst) {
+        return Err(Error::Invalid("a test failed this prefill chunk".into()));
+    }
+    #[cfg(test)]
+    if !batch.decode.is_empty() && setup.faults.fail_decode.load(Ordering::SeqCst) {
+        return Err(Error::Invalid("a test failed these decode rows".into()));
+    }
+    let _ = setup;
+    model.forward(batch, pool)
+}
+
+/// After a failed forward pass, fails only the requests whose rows caused it, as far as that
+/// can be told: a step of decode rows and a prefill chunk runs again without the chunk; if
+/// that works, the chunk's prompt fails alone (and the decode rows' tokens are applied),
+/// otherwise the decoding requests fail and the chunk is tried again next step. Writing a
+/// row's key/value twice is harmless: it is the same value at the same place.
+fn isolate_failure(
+    model: &Qwen3Model,
+    pool: &KvPool,
+    sched: &mut Scheduler,
+    setup: &WorkerSetup,
+    plan: Option<crate::scheduler::PrefillPlan>,
+    error: Error,
+) -> Result<Option<StepWork>> {
+    tracing::error!(device = %setup.device, "generation step failed: {error}");
+    let decode_rows = sched.active().len();
+    let Some(plan) = plan else {
+        sched.fail_decoding(&error.to_string());
+        return Ok(None);
+    };
+    let blame_chunk = |sched: &mut Scheduler| {
+        let why = format!("prefilling the prompt failed: {error}");
+        sched.fail_prompt(plan.prompt, &why);
+    };
+    if decode_rows == 0 {
+        blame_chunk(sched);
+        return Ok(None);
+    }
+    let batch = decode_batch(sched);
+    let retried = forward(model, &batch, pool, setup);
+    drop(batch);
+    let logits = match retried.and_then(|out| {
+        out.decode
+            .ok_or_else(|| Error::Invalid("no decode logits".into()))
+    }) {
+        Ok(logits) => logits,
+        Err(e) => {
+            sched.fail_decoding(&e.to_string());
+            return Ok(None);
+        }
+    };
+    blame_chunk(sched);
+    sample_and_apply(sched, &logits)?;
+    pool.clear_blocks(&sched.take_blocks_to_clear())?;
+    Ok(Some(StepWork {
+        decode_rows,
+        prefill_tokens: 0,
+        prefix_copied: 0,
+        sampling_seconds: 0.0,
+    }))
+}
+
+/// Failures the tests inject into a worker's forward passes.
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub(super) struct Faults {
+    /// Fail the next step that has a prefill chunk.
+    pub fail_prefill: std::sync::atomic::AtomicBool,
+    /// Fail every step that has decode rows.
+    pub fail_decode: std::sync::atomic::AtomicBool,
 }
 
 #[cfg(test)]
@@ -470,6 +536,61 @@ mod tests {
             stream: 0,
             skip: Vec::new(),
         }
+    }
+
+    /// Tells when a request's samples have started decoding.
+    struct Started(Mutex<Option<crossbeam_channel::Sender<()>>>);
+
+    impl crate::scheduler::RequestObserver for Started {
+        fn token(&self, _: crate::scheduler::TokenEvent) {
+            if let Some(tx) = self.0.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
+        }
+        fn cancelled(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_failing_step_fails_only_the_requests_whose_rows_caused_it() {
+        let engine = small_engine();
+        let faults = engine.workers[0].faults.clone();
+        // A decodes; then B's prefill chunk fails in the step it shares with A's rows.
+        let (tx, started) = crossbeam_channel::bounded(1);
+        let observer = Arc::new(Started(Mutex::new(Some(tx))));
+        let a = engine
+            .submit_observed(vec![1, 2, 3], &[group(2, 300)], Some(observer))
+            .unwrap();
+        started.recv().unwrap();
+        faults.fail_prefill.store(true, Ordering::SeqCst);
+        let all = |tokens: Vec<u32>, n: usize, max_tokens: usize| -> Vec<_> {
+            let rx = engine
+                .submit_tokens(tokens, &[group(n, max_tokens)])
+                .unwrap();
+            rx.iter().collect()
+        };
+        let b = all(vec![4, 5, 6], 1, 3);
+        assert!(
+            matches!(&b[..], [Err(GenError::Failed(m))] if m.contains("prefilling the prompt failed: a test failed this prefill chunk")),
+            "{b:?}"
+        );
+        let a: Vec<_> = a.iter().collect();
+        assert!(
+            a.len() == 2 && a.iter().all(|c| c.is_ok()),
+            "A carries on: {a:?}"
+        );
+        // Decode rows that fail take their own requests down, not the device.
+        faults.fail_decode.store(true, Ordering::SeqCst);
+        let c = all(vec![7, 8], 2, 5);
+        assert!(
+            matches!(&c[..], [Err(GenError::Failed(m))] if m.contains("a test failed these decode rows")),
+            "{c:?}"
+        );
+        faults.fail_decode.store(false, Ordering::SeqCst);
+        let d = all(vec![7, 8], 2, 5);
+        assert!(d.len() == 2 && d.iter().all(|c| c.is_ok()), "{d:?}");
+        assert!(engine.failure().is_none());
     }
 
     #[test]

@@ -9,12 +9,15 @@
 //!
 //! Batch invariance: candle's CPU matmul switches to a matrix-vector kernel (different
 //! rounding) when it has a single row, so every matmul here is given at least two rows;
-//! the suffix part on the CPU runs in [`SuffixAttention`], which reads each slot's exact
-//! length instead of a batch-wide padded one. With both, a sample's numbers on the CPU do
-//! not depend on what else is in the batch, bit for bit.
+//! the suffix part on the CPU runs in [`SuffixAttention`], which reads each sample's exact
+//! length through its block table instead of a batch-wide padded one. With both, a sample's
+//! numbers on the CPU do not depend on what else is in the batch, nor on which blocks hold
+//! its cache, bit for bit.
 
 use candle_core::{CpuStorage, DType, Layout, Shape, Tensor, D};
 use rayon::prelude::*;
+
+use super::kv::{blocks_for, BLOCK_TOKENS};
 
 use crate::error::Result;
 
@@ -80,25 +83,102 @@ pub fn prefix_attention(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<(Tensor, T
     Ok((out, lse))
 }
 
+/// Where each decode row's own keys live: its length and its block table, the tables padded
+/// to one width (`tables[row * width..][..width]`; entries past a row's last block repeat a
+/// valid block, so a padded read stays inside the pool).
+#[derive(Debug, Clone, Default)]
+pub struct SuffixTables {
+    /// Valid positions of each row's cache (at least 1).
+    pub lens: Vec<usize>,
+    /// The rows' block tables, `width` entries each.
+    pub tables: Vec<u32>,
+    /// Entries per row: the most blocks any row uses.
+    pub width: usize,
+}
+
+impl SuffixTables {
+    /// The tables of rows whose caches hold `lens[i]` positions in blocks `tables[i]`.
+    pub fn new(lens: Vec<usize>, tables: &[&[u32]]) -> Self {
+        let width = lens
+            .iter()
+            .map(|&l| blocks_for(l.max(1)))
+            .max()
+            .unwrap_or(0);
+        let mut flat = Vec::with_capacity(tables.len() * width);
+        for (&len, table) in lens.iter().zip(tables) {
+            let used = &table[..blocks_for(len.max(1)).min(table.len())];
+            flat.extend_from_slice(used);
+            let pad = used.first().copied().unwrap_or(0);
+            flat.extend(std::iter::repeat_n(pad, width - used.len()));
+        }
+        SuffixTables {
+            lens,
+            tables: flat,
+            width,
+        }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// Checks the tables against `rows` query rows and a pool of `blocks` blocks, so a
+    /// kernel reads only inside the pool.
+    pub fn check(&self, rows: usize, blocks: usize) -> candle_core::Result<()> {
+        if self.lens.len() != rows || self.tables.len() != rows * self.width {
+            candle_core::bail!(
+                "suffix attention: {} lengths and {} table entries for {rows} rows of {}",
+                self.lens.len(),
+                self.tables.len(),
+                self.width
+            );
+        }
+        if let Some(&len) = self
+            .lens
+            .iter()
+            .find(|&&l| blocks_for(l.max(1)) > self.width)
+        {
+            candle_core::bail!(
+                "suffix attention: a length of {len} past a table of {}",
+                self.width
+            );
+        }
+        if let Some(&b) = self.tables.iter().find(|&&b| b as usize >= blocks) {
+            candle_core::bail!("suffix attention: block {b} outside a pool of {blocks}");
+        }
+        Ok(())
+    }
+}
+
 /// Attention of each decode row's queries `(rows, kv_heads, group, head_dim)` over its own
-/// slot's keys and values (row `i` reads slot `i` of the pool, its first `lens[i]` positions).
-/// Returns the f32 output and log-sum-exp, as [`prefix_attention`].
+/// keys and values in the block pools `(blocks, kv_heads, BLOCK_TOKENS, head_dim)`: row `i`
+/// reads its first `tables.lens[i]` positions through its block table. Returns the f32 output
+/// and log-sum-exp, as [`prefix_attention`].
 ///
 /// On the CPU with f32 this is [`SuffixAttention`]; on a GPU with `LCB_CUDA_KERNELS=1`, its
-/// CUDA kernel (opt-in until it has been measured on a GPU); elsewhere the slots are read as
-/// one batch padded to the longest length, the padding masked out.
+/// CUDA kernel (opt-in until it has been measured on a GPU); elsewhere each row's blocks are
+/// gathered into one batch padded to the widest table (`padded`: the gather index and mask
+/// from [`padded_inputs`]), the padding masked out.
 pub fn suffix_attention(
     q: &Tensor,
     k_pool: &Tensor,
     v_pool: &Tensor,
-    lens: &[usize],
-    padded_mask: &Tensor,
+    tables: &SuffixTables,
+    padded: Option<&(Tensor, Tensor)>,
 ) -> Result<(Tensor, Tensor)> {
     let cpu_kernel = q.device().is_cpu() && q.dtype() == DType::F32;
-    if cpu_kernel || (q.device().is_cuda() && cuda_kernels_enabled()) {
-        return suffix_attention_kernel(q, k_pool, v_pool, lens);
+    let kernel = cpu_kernel || (q.device().is_cuda() && cuda_kernels_enabled());
+    match padded {
+        Some((index, mask)) if !kernel => suffix_attention_padded(q, k_pool, v_pool, index, mask),
+        _ => suffix_attention_kernel(q, k_pool, v_pool, tables),
     }
-    suffix_attention_padded(q, k_pool, v_pool, padded_mask)
+}
+
+/// Whether [`suffix_attention`] takes the padded path for queries of `dtype` on `device`
+/// (the caller then builds [`padded_inputs`] once per step).
+pub fn suffix_attention_is_padded(device: &candle_core::Device, dtype: DType) -> bool {
+    !((device.is_cpu() && dtype == DType::F32) || (device.is_cuda() && cuda_kernels_enabled()))
 }
 
 /// Whether the engine's own CUDA kernels are switched on (`LCB_CUDA_KERNELS=1`).
@@ -113,10 +193,10 @@ pub fn suffix_attention_kernel(
     q: &Tensor,
     k_pool: &Tensor,
     v_pool: &Tensor,
-    lens: &[usize],
+    tables: &SuffixTables,
 ) -> Result<(Tensor, Tensor)> {
     let op = SuffixAttention {
-        lens: lens.to_vec(),
+        tables: tables.clone(),
     };
     let q = q.to_dtype(DType::F32)?.contiguous()?;
     let packed = q.apply_op3_no_bwd(&k_pool.contiguous()?, &v_pool.contiguous()?, &op)?;
@@ -126,24 +206,59 @@ pub fn suffix_attention_kernel(
     Ok((out, lse))
 }
 
-/// The device-agnostic suffix attention: slots `0..rows` narrowed to the longest length
-/// (`padded_mask`'s last dimension), positions past each slot's length masked with `-inf`
-/// by `padded_mask` `(rows, 1, 1, longest)`.
+/// The gather index `(rows * width)` and mask `(rows, 1, 1, width * BLOCK_TOKENS)` of the
+/// padded path: row `i`'s table entries, and `-inf` past its length.
+pub fn padded_inputs(
+    tables: &SuffixTables,
+    device: &candle_core::Device,
+) -> Result<(Tensor, Tensor)> {
+    let (rows, width) = (tables.rows(), tables.width);
+    let index = Tensor::from_vec(tables.tables.clone(), rows * width, device)?;
+    let positions = width * BLOCK_TOKENS;
+    let mask: Vec<f32> = tables
+        .lens
+        .iter()
+        .flat_map(|&len| {
+            (0..positions).map(move |j| {
+                if j < len.max(1) {
+                    0.0
+                } else {
+                    f32::NEG_INFINITY
+                }
+            })
+        })
+        .collect();
+    let mask = Tensor::from_vec(mask, (rows, 1, 1, positions), device)?;
+    Ok((index, mask))
+}
+
+/// The device-agnostic suffix attention: each row's blocks gathered (`index`, from
+/// [`padded_inputs`]) into `(rows, kv_heads, width * BLOCK_TOKENS, head_dim)`, positions past
+/// each row's length masked with `-inf` by `mask`.
 pub fn suffix_attention_padded(
     q: &Tensor,
     k_pool: &Tensor,
     v_pool: &Tensor,
-    padded_mask: &Tensor,
+    index: &Tensor,
+    mask: &Tensor,
 ) -> Result<(Tensor, Tensor)> {
-    let rows = q.dim(0)?;
-    let longest = padded_mask.dim(D::Minus1)?;
-    let k = k_pool.narrow(0, 0, rows)?.narrow(2, 0, longest)?;
-    let v = v_pool.narrow(0, 0, rows)?.narrow(2, 0, longest)?;
+    let (rows, kv_heads, _, head_dim) = q.dims4()?;
+    let positions = mask.dim(D::Minus1)?;
+    let width = positions / BLOCK_TOKENS;
+    let gather = |pool: &Tensor| -> Result<Tensor> {
+        Ok(pool
+            .index_select(index, 0)?
+            .reshape((rows, width, kv_heads, BLOCK_TOKENS, head_dim))?
+            .permute((0, 2, 1, 3, 4))?
+            .contiguous()?
+            .reshape((rows, kv_heads, positions, head_dim))?)
+    };
+    let (k, v) = (gather(k_pool)?, gather(v_pool)?);
     let scores = q
         .contiguous()?
         .matmul(&k.t()?)?
         .to_dtype(DType::F32)?
-        .broadcast_add(padded_mask)?;
+        .broadcast_add(mask)?;
     let (probs, lse) = softmax_with_lse(&scores)?;
     let out = probs
         .to_dtype(v.dtype())?
@@ -194,23 +309,19 @@ pub fn prefill_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor) -> R
         .reshape((chunk, kv_heads * group * head_dim))?)
 }
 
-/// Reference decode attention without prefix sharing: row `i` attends over the prompt's
-/// keys followed by its slot's first `lens[i]` keys, with one plain softmax. Slow; used by
-/// tests to check the shared-prefix path.
+/// Reference decode attention without prefix sharing: row `row` attends over the prompt's
+/// keys followed by its own (each `(kv_heads, len, head_dim)`), with one plain softmax. Slow;
+/// used by tests to check the shared-prefix path.
 pub fn naive_decode_attention(
     q: &Tensor,
     prefix: (&Tensor, &Tensor),
-    k_pool: &Tensor,
-    v_pool: &Tensor,
+    own: (&Tensor, &Tensor),
     row: usize,
-    len: usize,
 ) -> Result<Tensor> {
     let (_, kv_heads, group, head_dim) = q.dims4()?;
     let q = q.narrow(0, row, 1)?.reshape((kv_heads, group, head_dim))?;
-    let own_k = k_pool.narrow(0, row, 1)?.narrow(2, 0, len)?.squeeze(0)?;
-    let own_v = v_pool.narrow(0, row, 1)?.narrow(2, 0, len)?.squeeze(0)?;
-    let k = Tensor::cat(&[prefix.0, &own_k], 1)?;
-    let v = Tensor::cat(&[prefix.1, &own_v], 1)?;
+    let k = Tensor::cat(&[prefix.0, own.0], 1)?;
+    let v = Tensor::cat(&[prefix.1, own.1], 1)?;
     let scores = q.matmul(&k.t()?)?.to_dtype(DType::F32)?;
     let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
     Ok(probs
@@ -220,20 +331,21 @@ pub fn naive_decode_attention(
 }
 
 /// The suffix part as one kernel: for each (row, key/value head), scores against exactly
-/// the slot's `lens[row]` keys, a softmax with log-sum-exp, the weighted sum of values.
-/// Rows and heads run in parallel; inner loops use eight independent accumulators so they
-/// vectorise, in a fixed order that depends only on the head width and the slot's length.
+/// the row's `lens[row]` keys, read block by block through its table, a softmax with
+/// log-sum-exp, the weighted sum of values. Rows and heads run in parallel; inner loops use
+/// eight independent accumulators so they vectorise, in a fixed order that depends only on
+/// the head width and the row's length (not on which blocks hold its keys).
 ///
 /// Inputs: queries `(rows, kv_heads, group, head_dim)` f32 contiguous; key and value pools
-/// `(slots, kv_heads, capacity, head_dim)` contiguous (f32 on the CPU; f32, bf16 or f16 on
-/// CUDA), row `i` reading slot `i`. Output `(rows, kv_heads, group, head_dim + 1)` f32: the
-/// attention output, then the log-sum-exp.
+/// `(blocks, kv_heads, BLOCK_TOKENS, head_dim)` contiguous (f32 on the CPU; f32, bf16 or f16
+/// on CUDA). Output `(rows, kv_heads, group, head_dim + 1)` f32: the attention output, then
+/// the log-sum-exp.
 ///
 /// The CPU code is the twin of the CUDA kernel (`kernels/suffix_attention.cu`, one warp per
 /// query row, online softmax); tests compare the two.
 pub struct SuffixAttention {
-    /// Valid positions of each row's slot (at least 1).
-    pub lens: Vec<usize>,
+    /// Each row's length and block table.
+    pub tables: SuffixTables,
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -267,7 +379,10 @@ impl candle_core::CustomOp3 for SuffixAttention {
         v_l: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (rows, kv_heads, group, head_dim) = q_l.shape().dims4()?;
-        let (_, _, capacity, _) = k_l.shape().dims4()?;
+        let (blocks, _, block_tokens, _) = k_l.shape().dims4()?;
+        if block_tokens != BLOCK_TOKENS {
+            candle_core::bail!("suffix attention: blocks of {block_tokens} positions");
+        }
         let contiguous = |l: &Layout| -> candle_core::Result<(usize, usize)> {
             l.contiguous_offsets().ok_or_else(|| {
                 candle_core::Error::Msg("suffix attention needs contiguous inputs".into())
@@ -279,29 +394,32 @@ impl candle_core::CustomOp3 for SuffixAttention {
         let q = &q.as_slice::<f32>()?[q0..q1];
         let k = &k.as_slice::<f32>()?[k0..k1];
         let v = &v.as_slice::<f32>()?[v0..v1];
-        if self.lens.len() != rows {
-            candle_core::bail!(
-                "suffix attention: {} lengths for {rows} rows",
-                self.lens.len()
-            );
-        }
+        let t = &self.tables;
+        t.check(rows, blocks)?;
         let out_width = head_dim + 1;
+        let block_len = BLOCK_TOKENS * head_dim;
         let mut out = vec![0f32; rows * kv_heads * group * out_width];
         out.par_chunks_mut(group * out_width)
             .enumerate()
             .for_each(|(row_head, out)| {
                 let (row, head) = (row_head / kv_heads, row_head % kv_heads);
-                let len = self.lens[row].clamp(1, capacity);
-                let base = (row * kv_heads + head) * capacity * head_dim;
-                let keys = &k[base..base + len * head_dim];
-                let values = &v[base..base + len * head_dim];
+                let len = t.lens[row].max(1);
+                let table = &t.tables[row * t.width..(row + 1) * t.width];
+                // Position j's key: block table[j / B], offset j % B, of this head.
+                let at = |pool: &'_ [f32], j: usize| -> std::ops::Range<usize> {
+                    let block = table[j / BLOCK_TOKENS] as usize;
+                    let start =
+                        (block * kv_heads + head) * block_len + (j % BLOCK_TOKENS) * head_dim;
+                    debug_assert!(start + head_dim <= pool.len());
+                    start..start + head_dim
+                };
                 let mut scores = vec![0f32; len];
                 for g in 0..group {
                     let qo = ((row * kv_heads + head) * group + g) * head_dim;
                     let query = &q[qo..qo + head_dim];
                     let mut max = f32::NEG_INFINITY;
                     for (j, s) in scores.iter_mut().enumerate() {
-                        *s = dot(query, &keys[j * head_dim..(j + 1) * head_dim]);
+                        *s = dot(query, &k[at(k, j)]);
                         max = max.max(*s);
                     }
                     let mut sum = 0f32;
@@ -312,8 +430,7 @@ impl candle_core::CustomOp3 for SuffixAttention {
                     let o = &mut out[g * out_width..(g + 1) * out_width];
                     let acc = &mut o[..head_dim];
                     for (j, &p) in scores.iter().enumerate() {
-                        let value = &values[j * head_dim..(j + 1) * head_dim];
-                        for (a, x) in acc.iter_mut().zip(value) {
+                        for (a, x) in acc.iter_mut().zip(&v[at(v, j)]) {
                             *a += p * x;
                         }
                     }
@@ -350,22 +467,21 @@ mod tests {
 
     use super::*;
 
-    /// Random queries, pools and ragged lengths: 5 rows, 2 key/value heads, groups of 3.
-    fn inputs(device: &Device) -> (Tensor, Tensor, Tensor, Vec<usize>, Tensor) {
-        let (rows, kv_heads, group, head_dim, capacity) = (5, 2, 3, 40, 17);
-        let lens = vec![1, 17, 9, 4, 12];
+    /// Random queries, block pools and ragged rows: 5 rows, 2 key/value heads, groups of 3;
+    /// the rows' blocks interleaved through a pool of 12, in no particular order.
+    fn inputs(device: &Device) -> (Tensor, Tensor, Tensor, SuffixTables) {
+        let (rows, kv_heads, group, head_dim, blocks) = (5, 2, 3, 40, 12);
+        let lens = vec![1, 40, 17, 4, 33];
+        let tables: Vec<Vec<u32>> =
+            vec![vec![7], vec![0, 11, 3], vec![5, 9], vec![2], vec![10, 1, 6]];
+        let refs: Vec<&[u32]> = tables.iter().map(|t| &t[..]).collect();
         let q = (Tensor::randn(0f32, 1.0, (rows, kv_heads, group, head_dim), device).unwrap()
             * 0.3)
             .unwrap();
-        let k = Tensor::randn(0f32, 1.0, (rows + 2, kv_heads, capacity, head_dim), device).unwrap();
-        let v = Tensor::randn(0f32, 1.0, (rows + 2, kv_heads, capacity, head_dim), device).unwrap();
-        let longest = *lens.iter().max().unwrap();
-        let mask: Vec<f32> = lens
-            .iter()
-            .flat_map(|&l| (0..longest).map(move |j| if j < l { 0.0 } else { f32::NEG_INFINITY }))
-            .collect();
-        let mask = Tensor::from_vec(mask, (rows, 1, 1, longest), device).unwrap();
-        (q, k, v, lens, mask)
+        let shape = (blocks, kv_heads, BLOCK_TOKENS, head_dim);
+        let k = Tensor::randn(0f32, 1.0, shape, device).unwrap();
+        let v = Tensor::randn(0f32, 1.0, shape, device).unwrap();
+        (q, k, v, SuffixTables::new(lens, &refs))
     }
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
@@ -381,33 +497,94 @@ mod tests {
             .unwrap()
     }
 
+    /// Row `row`'s own keys and values gathered into `(kv_heads, len, head_dim)`.
+    fn own(pool: &Tensor, t: &SuffixTables, row: usize) -> Tensor {
+        let table = &t.tables[row * t.width..(row + 1) * t.width];
+        let index = Tensor::from_vec(table.to_vec(), table.len(), pool.device()).unwrap();
+        let (_, kv_heads, _, head_dim) = pool.dims4().unwrap();
+        pool.index_select(&index, 0)
+            .unwrap()
+            .transpose(0, 1)
+            .unwrap()
+            .contiguous()
+            .unwrap()
+            .reshape((kv_heads, table.len() * BLOCK_TOKENS, head_dim))
+            .unwrap()
+            .narrow(1, 0, t.lens[row])
+            .unwrap()
+    }
+
     #[test]
-    fn cpu_kernel_matches_the_padded_path() {
-        let (q, k, v, lens, mask) = inputs(&Device::Cpu);
-        let (out, lse) = suffix_attention_kernel(&q, &k, &v, &lens).unwrap();
-        let (want_out, want_lse) = suffix_attention_padded(&q, &k, &v, &mask).unwrap();
+    fn cpu_kernel_matches_the_padded_path_and_dense_attention() {
+        let dev = Device::Cpu;
+        let (q, k, v, tables) = inputs(&dev);
+        let (out, lse) = suffix_attention_kernel(&q, &k, &v, &tables).unwrap();
+        let (index, mask) = padded_inputs(&tables, &dev).unwrap();
+        let (want_out, want_lse) = suffix_attention_padded(&q, &k, &v, &index, &mask).unwrap();
         assert!(max_diff(&out, &want_out) < 1e-5);
         assert!(max_diff(&lse, &want_lse) < 1e-5);
+        // Each row against its own keys gathered whole (the dense prompt path).
+        for row in 0..tables.rows() {
+            let (dense, dense_lse) = prefix_attention(
+                &q.narrow(0, row, 1).unwrap(),
+                &own(&k, &tables, row),
+                &own(&v, &tables, row),
+            )
+            .unwrap();
+            assert!(
+                max_diff(&out.narrow(0, row, 1).unwrap(), &dense) < 1e-5,
+                "row {row}"
+            );
+            assert!(
+                max_diff(&lse.narrow(0, row, 1).unwrap(), &dense_lse) < 1e-5,
+                "row {row}"
+            );
+        }
         // A row of length 1 attends to exactly its one key: output = that value.
-        let first_value = v.narrow(0, 0, 1).unwrap().narrow(2, 0, 1).unwrap();
+        let first_value = v.narrow(0, 7, 1).unwrap().narrow(2, 0, 1).unwrap();
+        let first_value = first_value.reshape((1, 2, 1, 40)).unwrap();
         let row0 = out.narrow(0, 0, 1).unwrap();
         assert!(max_diff(&row0, &first_value.broadcast_as(row0.shape()).unwrap()) < 1e-6);
     }
 
     #[test]
+    fn a_rows_result_does_not_depend_on_which_blocks_hold_it() {
+        let dev = Device::Cpu;
+        let (q, k, v, tables) = inputs(&dev);
+        let (out, lse) = suffix_attention_kernel(&q, &k, &v, &tables).unwrap();
+        // Row 1's blocks copied elsewhere in a bigger pool: bit-identical results.
+        let (kv_heads, head_dim) = (2, 40);
+        let pad = Tensor::zeros((4, kv_heads, BLOCK_TOKENS, head_dim), DType::F32, &dev).unwrap();
+        let k2 = Tensor::cat(&[&k, &pad], 0).unwrap();
+        let v2 = Tensor::cat(&[&v, &pad], 0).unwrap();
+        for (from, to) in [(0usize, 12usize), (11, 15), (3, 13)] {
+            for t in [&k2, &v2] {
+                let block = t.narrow(0, from, 1).unwrap().affine(1.0, 0.0).unwrap();
+                t.slice_set(&block, 0, to).unwrap();
+            }
+        }
+        let moved = SuffixTables::new(vec![40], &[&[12, 15, 13]]);
+        let (o2, l2) =
+            suffix_attention_kernel(&q.narrow(0, 1, 1).unwrap(), &k2, &v2, &moved).unwrap();
+        assert_eq!(max_diff(&o2, &out.narrow(0, 1, 1).unwrap()), 0.0);
+        assert_eq!(max_diff(&l2, &lse.narrow(0, 1, 1).unwrap()), 0.0);
+        // Tables that point outside the pool are refused, not read.
+        let bad = SuffixTables::new(vec![3], &[&[99]]);
+        assert!(suffix_attention_kernel(&q.narrow(0, 0, 1).unwrap(), &k, &v, &bad).is_err());
+    }
+
+    #[test]
     fn merge_of_split_keys_equals_attention_over_all() {
-        // Attention over 17 keys computed whole and as 9 + 8 merged by log-sum-exp.
-        let (q, k, v, _, _) = inputs(&Device::Cpu);
-        let rows = q.dim(0).unwrap();
-        let whole = suffix_attention_kernel(&q, &k, &v, &vec![17; rows]).unwrap();
-        let first = suffix_attention_kernel(&q, &k, &v, &vec![9; rows]).unwrap();
-        let rest = suffix_attention_kernel(
-            &q,
-            &k.narrow(2, 9, 8).unwrap().contiguous().unwrap(),
-            &v.narrow(2, 9, 8).unwrap().contiguous().unwrap(),
-            &vec![8; rows],
-        )
-        .unwrap();
+        // Attention over 40 keys computed whole and as 23 + 17 merged by log-sum-exp.
+        let (q, k, v, tables) = inputs(&Device::Cpu);
+        let (k, v) = (own(&k, &tables, 1), own(&v, &tables, 1));
+        let whole = prefix_attention(&q, &k, &v).unwrap();
+        let part = |start, len| {
+            let k = k.narrow(1, start, len).unwrap().contiguous().unwrap();
+            let v = v.narrow(1, start, len).unwrap().contiguous().unwrap();
+            prefix_attention(&q, &k, &v).unwrap()
+        };
+        let (first, rest) = (part(0, 23), part(23, 17));
         let merged = merge(&first.0, &first.1, &rest.0, &rest.1).unwrap();
         assert!(max_diff(&merged, &whole.0) < 1e-5);
     }
@@ -424,7 +601,7 @@ mod tests {
                 return;
             }
         };
-        let (q, k, v, lens, _) = inputs(&Device::Cpu);
+        let (q, k, v, tables) = inputs(&Device::Cpu);
         for (dtype, tolerance) in [(DType::F32, 1e-5), (DType::BF16, 1e-5), (DType::F16, 1e-5)] {
             // The CPU twin reads the same rounded values, in f32.
             let k = k.to_dtype(dtype).unwrap();
@@ -433,14 +610,14 @@ mod tests {
                 &q,
                 &k.to_dtype(DType::F32).unwrap(),
                 &v.to_dtype(DType::F32).unwrap(),
-                &lens,
+                &tables,
             )
             .unwrap();
             let (out, lse) = suffix_attention_kernel(
                 &q.to_device(&gpu).unwrap(),
                 &k.to_device(&gpu).unwrap(),
                 &v.to_device(&gpu).unwrap(),
-                &lens,
+                &tables,
             )
             .unwrap();
             let out = out.to_device(&Device::Cpu).unwrap();

@@ -8,6 +8,7 @@ use candle_core::{CudaStorage, DType, Layout, Shape};
 use half::{bf16, f16};
 
 use super::attention::SuffixAttention;
+use super::kv::BLOCK_TOKENS;
 
 /// PTX of `kernels/suffix_attention.cu`.
 const SUFFIX_ATTENTION_PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/suffix_attention.ptx"));
@@ -26,21 +27,17 @@ pub(crate) fn suffix_attention(
     v_l: &Layout,
 ) -> candle_core::Result<(CudaStorage, Shape)> {
     let (rows, kv_heads, group, head_dim) = q_l.shape().dims4()?;
-    let (slots, _, capacity, _) = k_l.shape().dims4()?;
-    if slots < rows || v_l.shape() != k_l.shape() {
+    let (blocks, _, block_tokens, _) = k_l.shape().dims4()?;
+    if block_tokens != BLOCK_TOKENS || v_l.shape() != k_l.shape() {
         candle_core::bail!(
-            "suffix attention: {rows} rows need {rows} slots of matching k, v pools"
+            "suffix attention: k, v pools of matching (blocks, heads, {BLOCK_TOKENS}, dims)"
         );
     }
     if head_dim > 256 {
         candle_core::bail!("suffix attention kernel: head_dim {head_dim} > 256");
     }
-    if op.lens.len() != rows {
-        candle_core::bail!(
-            "suffix attention: {} lengths for {rows} rows",
-            op.lens.len()
-        );
-    }
+    let t = &op.tables;
+    t.check(rows, blocks)?;
     if q.dtype() != DType::F32 || k.dtype() != v.dtype() {
         candle_core::bail!(
             "suffix attention kernel: q must be f32 and k, v one dtype (got {:?}, {:?}, {:?})",
@@ -58,8 +55,14 @@ pub(crate) fn suffix_attention(
     let (k0, k1) = offsets(k_l)?;
     let (v0, v1) = offsets(v_l)?;
     let dev = q.device().clone();
-    let lens: Vec<u32> = op.lens.iter().map(|&l| l as u32).collect();
+    let lens: Vec<u32> = t.lens.iter().map(|&l| l as u32).collect();
     let lens = dev.clone_htod(&lens)?;
+    // A zero-width table (no rows) still needs a valid allocation.
+    let tables = dev.clone_htod(if t.tables.is_empty() {
+        &[0u32][..]
+    } else {
+        &t.tables
+    })?;
     let out_len = rows * kv_heads * group * (head_dim + 1);
     let out = dev.alloc_zeros::<f32>(out_len)?;
     let warps = (rows * kv_heads * group) as u32;
@@ -74,7 +77,7 @@ pub(crate) fn suffix_attention(
         kv_heads as i32,
         group as i32,
         head_dim as i32,
-        capacity as i32,
+        t.width as i32,
     ];
     macro_rules! launch {
         ($t:ty, $name:literal) => {{
@@ -87,12 +90,14 @@ pub(crate) fn suffix_attention(
             b.arg(&k_slice);
             b.arg(&v_slice);
             b.arg(&lens);
+            b.arg(&tables);
             b.arg(&out);
             for d in &dims {
                 b.arg(d);
             }
             // SAFETY: the kernel reads `rows * kv_heads * group * head_dim` query values and,
-            // per row, `lens[row] <= capacity` positions of its own slot, all inside the
+            // per row, `lens[row] <= width * BLOCK_TOKENS` positions through its `width`
+            // table entries, each a block inside the pool (`check` above), all inside the
             // contiguous slices checked above, and writes exactly `out_len` values.
             unsafe { b.launch(cfg) }.w()?;
         }};

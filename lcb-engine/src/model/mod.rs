@@ -3,9 +3,9 @@
 //! live in `cuda_ops`) and the layers it is built from (`layers`: linear, RMSNorm).
 //!
 //! A step's work is described on the host by a [`Batch`]: decode rows (one new token per
-//! active slot, each slot attached to the prompt it samples from) and at most one prefill
-//! chunk of a new prompt. The model runs both in one pass, so the weights are read once per
-//! step for all of them.
+//! active sample, each with its block table and attached to the prompt it samples from) and
+//! at most one prefill chunk of a new prompt. The model runs both in one pass, so the weights
+//! are read once per step for all of them.
 
 pub mod attention;
 #[cfg(feature = "cuda")]
@@ -14,26 +14,27 @@ pub mod kv;
 mod layers;
 pub mod qwen3;
 
-pub use kv::{KvPool, PrefixKv};
+pub use kv::{blocks_for, KvPool, PromptKv, BLOCK_TOKENS};
 pub use qwen3::{DecodeAttention, Qwen3Model, StepLogits};
 
-/// One decode row: the token the sample in the row's slot feeds next. Row `i` is slot `i`
-/// of the [`KvPool`] (the engine keeps active slots packed at the front).
+/// One decode row: the token a sample feeds next, and where its own keys live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DecodeRow {
+pub struct DecodeRow<'a> {
     /// The token to feed (the sample's last sampled token).
     pub token: u32,
-    /// Its index in the sample's own tokens (0 for the first generated token): the slot
-    /// position its key/value is written to. Its absolute position is
+    /// Its index in the sample's own tokens (0 for the first generated token): the position
+    /// in the sample's blocks its key/value is written to. Its absolute position is
     /// `prompt_len + suffix_pos`.
     pub suffix_pos: usize,
+    /// The sample's block table: at least `suffix_pos / BLOCK_TOKENS + 1` blocks.
+    pub blocks: &'a [u32],
 }
 
-/// The decode rows sampling from one prompt: they share its [`PrefixKv`].
+/// The decode rows sampling from one prompt: they share its cache.
 #[derive(Debug, Clone)]
 pub struct DecodeGroup<'a> {
     /// The prompt's cache (complete).
-    pub prefix: &'a PrefixKv,
+    pub prefix: PromptKv<'a>,
     /// Indices of the rows in [`Batch::decode`].
     pub rows: Vec<usize>,
 }
@@ -41,8 +42,8 @@ pub struct DecodeGroup<'a> {
 /// A chunk of a prompt to prefill.
 #[derive(Debug, Clone)]
 pub struct PrefillChunk<'a> {
-    /// The prompt's cache, filled up to `start`.
-    pub prefix: &'a PrefixKv,
+    /// The prompt's cache, filled up to `start`, with blocks for all of the prompt.
+    pub prefix: PromptKv<'a>,
     /// The chunk's tokens (positions `start..start + tokens.len()`).
     pub tokens: &'a [u32],
     /// Position of the chunk's first token.
@@ -54,8 +55,8 @@ pub struct PrefillChunk<'a> {
 /// Everything one forward step computes.
 #[derive(Debug, Clone, Default)]
 pub struct Batch<'a> {
-    /// Decode rows, row `i` in slot `i`.
-    pub decode: Vec<DecodeRow>,
+    /// Decode rows.
+    pub decode: Vec<DecodeRow<'a>>,
     /// Which prompt each decode row belongs to; every row is in exactly one group.
     pub groups: Vec<DecodeGroup<'a>>,
     /// A prefill chunk, if any.

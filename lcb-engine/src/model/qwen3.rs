@@ -8,7 +8,7 @@
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 
-use super::attention;
+use super::attention::{self, SuffixTables};
 use super::kv::KvPool;
 use super::layers::{transpose, Linear, RmsNorm, StoredLinear};
 use super::Batch;
@@ -80,11 +80,17 @@ struct StepTensors {
     cos: Tensor,
     sin: Tensor,
     decode_rows: usize,
-    write_index: Option<Tensor>,
-    suffix_lens: Vec<usize>,
-    suffix_mask: Option<Tensor>,
-    /// Per group: its rows as an index tensor.
+    /// Where every row's new key/value goes (decode rows, then the prefill chunk's).
+    write_index: Tensor,
+    /// Each decode row's length and blocks.
+    suffix: SuffixTables,
+    /// The padded suffix path's gather index and mask, when that path runs.
+    suffix_padded: Option<(Tensor, Tensor)>,
+    /// Per group: its rows as an index tensor, and its prompt's block table.
     group_rows: Vec<Tensor>,
+    group_tables: Vec<Tensor>,
+    /// The prefill chunk's prompt blocks.
+    prefill_table: Option<Tensor>,
     /// Maps decode row `i` to its place in the groups' concatenated outputs (`None` when
     /// that concatenation is already in row order).
     gather_back: Option<Tensor>,
@@ -191,8 +197,8 @@ impl Qwen3Model {
         self.attention_budget = budget.max(1);
     }
 
-    /// Runs one step: writes the new keys/values into `pool` (decode rows) and into the
-    /// prefill chunk's prompt cache, and returns the logits asked for.
+    /// Runs one step: writes the new keys/values into `pool` (decode rows' own blocks and
+    /// the prefill chunk's prompt blocks), and returns the logits asked for.
     pub fn forward(&self, batch: &Batch, pool: &KvPool) -> Result<StepLogits> {
         let step = self.prepare(batch, pool)?;
         let mut x = self
@@ -227,12 +233,6 @@ impl Qwen3Model {
     fn prepare(&self, batch: &Batch, pool: &KvPool) -> Result<StepTensors> {
         let dev = &self.device;
         let rows = batch.decode.len();
-        if rows > pool.slots() {
-            return Err(Error::Invalid(format!(
-                "{rows} decode rows for {} slots",
-                pool.slots()
-            )));
-        }
         // Which group (prompt) each decode row samples from.
         let mut prompt_len = vec![usize::MAX; rows];
         for group in &batch.groups {
@@ -242,7 +242,7 @@ impl Qwen3Model {
                         "decode row {r} is missing or in two groups"
                     )));
                 }
-                prompt_len[r] = group.prefix.len();
+                prompt_len[r] = group.prefix.len;
             }
         }
         if prompt_len.contains(&usize::MAX) {
@@ -255,16 +255,24 @@ impl Qwen3Model {
             .zip(&prompt_len)
             .map(|(r, p)| (p + r.suffix_pos) as u32)
             .collect();
+        let mut writes: Vec<(&[u32], usize)> = batch
+            .decode
+            .iter()
+            .map(|r| (r.blocks, r.suffix_pos))
+            .collect();
         let mut prefill_mask = None;
+        let mut prefill_table = None;
         if let Some(chunk) = &batch.prefill {
             let (start, len) = (chunk.start, chunk.tokens.len());
-            if len == 0 || start + len > chunk.prefix.len() {
+            if len == 0 || start + len > chunk.prefix.len {
                 return Err(Error::Invalid(format!(
                     "prefill chunk {start}..{} outside a {}-token prompt",
                     start + len,
-                    chunk.prefix.len()
+                    chunk.prefix.len
                 )));
             }
+            writes.extend((start..start + len).map(|p| (chunk.prefix.blocks, p)));
+            prefill_table = Some(pool.table_tensor(chunk.prefix.blocks, dev)?);
             tokens.extend_from_slice(chunk.tokens);
             positions.extend((start..start + len).map(|p| p as u32));
             let total = start + len;
@@ -295,21 +303,21 @@ impl Qwen3Model {
         let cos = self.cos.index_select(&pos, 0)?.reshape((n, 1, half))?;
         let sin = self.sin.index_select(&pos, 0)?.reshape((n, 1, half))?;
 
-        let suffix_lens: Vec<usize> = batch.decode.iter().map(|r| r.suffix_pos + 1).collect();
-        let (mut write_index, mut suffix_mask) = (None, None);
-        if rows > 0 {
-            let slots: Vec<usize> = (0..rows).collect();
-            let at: Vec<usize> = batch.decode.iter().map(|r| r.suffix_pos).collect();
-            write_index = Some(pool.write_index(&slots, &at, dev)?);
-            let longest = suffix_lens.iter().copied().max().unwrap_or(1);
-            let mask: Vec<f32> = suffix_lens
-                .iter()
-                .flat_map(|&len| {
-                    (0..longest).map(move |j| if j < len { 0.0 } else { f32::NEG_INFINITY })
-                })
-                .collect();
-            suffix_mask = Some(Tensor::from_vec(mask, (rows, 1, 1, longest), dev)?);
-        }
+        let write_index = pool.write_index(&writes, dev)?;
+        let suffix = SuffixTables::new(
+            batch.decode.iter().map(|r| r.suffix_pos + 1).collect(),
+            &batch.decode.iter().map(|r| r.blocks).collect::<Vec<_>>(),
+        );
+        let suffix_padded = (rows > 0
+            && self.decode_attention == DecodeAttention::Shared
+            && attention::suffix_attention_is_padded(dev, self.dtype))
+        .then(|| attention::padded_inputs(&suffix, dev))
+        .transpose()?;
+        let group_tables = batch
+            .groups
+            .iter()
+            .map(|g| pool.table_tensor(g.prefix.blocks, dev))
+            .collect::<Result<Vec<_>>>()?;
         let group_rows = batch
             .groups
             .iter()
@@ -343,9 +351,11 @@ impl Qwen3Model {
             sin,
             decode_rows: rows,
             write_index,
-            suffix_lens,
-            suffix_mask,
+            suffix,
+            suffix_padded,
             group_rows,
+            group_tables,
+            prefill_table,
             gather_back,
             prefill_mask,
             logit_rows,
@@ -387,39 +397,27 @@ impl Qwen3Model {
             .narrow(1, (q_heads + kv_heads) * d, kv_heads * d)?
             .contiguous()?;
         let rows = step.decode_rows;
+        // Every row's new key/value into the pool first: decode rows read their own, the
+        // prefill chunk reads the prompt up to and including itself.
+        pool.write(
+            index,
+            &k.reshape((n, kv_heads, d))?,
+            &v.reshape((n, kv_heads, d))?,
+            &step.write_index,
+        )?;
         let mut parts = Vec::with_capacity(2);
         if rows > 0 {
             let q = q.narrow(0, 0, rows)?.reshape((rows, kv_heads, group, d))?;
-            let k_new = k.narrow(0, 0, rows)?.reshape((rows, kv_heads, d))?;
-            let v_new = v.narrow(0, 0, rows)?.reshape((rows, kv_heads, d))?;
-            let write = step
-                .write_index
-                .as_ref()
-                .expect("decode rows have a write index");
-            pool.write(index, &k_new, &v_new, write)?;
             let out = self.decode_attention(index, &q, batch, pool, step)?;
             parts.push(out.reshape((rows, q_heads * d))?.to_dtype(self.dtype)?);
         }
-        if let Some(chunk) = &batch.prefill {
+        if let (Some(chunk), Some(table)) = (&batch.prefill, &step.prefill_table) {
             let len = chunk.tokens.len();
-            let (pk, pv) = chunk.prefix.layer(index);
-            let new = |t: &Tensor| -> Result<Tensor> {
-                Ok(t.narrow(0, rows, len)?
-                    .reshape((len, kv_heads, d))?
-                    .transpose(0, 1)?
-                    .contiguous()?)
-            };
-            pk.slice_set(&new(&k)?, 1, chunk.start)?;
-            pv.slice_set(&new(&v)?, 1, chunk.start)?;
             let total = chunk.start + len;
+            let (pk, pv) = pool.gather(index, table, total)?;
             let q = q.narrow(0, rows, len)?.reshape((len, kv_heads, group, d))?;
             let mask = step.prefill_mask.as_ref().expect("prefill has a mask");
-            parts.push(attention::prefill_attention(
-                &q,
-                &pk.narrow(1, 0, total)?,
-                &pv.narrow(1, 0, total)?,
-                mask,
-            )?);
+            parts.push(attention::prefill_attention(&q, &pk, &pv, mask)?);
         }
         let attn = if parts.len() == 1 {
             parts.pop().expect("one part")
@@ -447,15 +445,20 @@ impl Qwen3Model {
         let (k_pool, v_pool) = pool.layer(layer);
         if self.decode_attention == DecodeAttention::Naive {
             let mut out = vec![None; step.decode_rows];
-            for group in &batch.groups {
+            for (group, table) in batch.groups.iter().zip(&step.group_tables) {
+                let prefix = pool.gather(layer, table, group.prefix.len)?;
                 for &row in &group.rows {
+                    let r = &batch.decode[row];
+                    let own_table = pool.table_tensor(
+                        &r.blocks[..super::kv::blocks_for(r.suffix_pos + 1)],
+                        &self.device,
+                    )?;
+                    let own = pool.gather(layer, &own_table, r.suffix_pos + 1)?;
                     out[row] = Some(attention::naive_decode_attention(
                         q,
-                        group.prefix.layer(layer),
-                        k_pool,
-                        v_pool,
+                        (&prefix.0, &prefix.1),
+                        (&own.0, &own.1),
                         row,
-                        step.suffix_lens[row],
                     )?);
                 }
             }
@@ -465,19 +468,28 @@ impl Qwen3Model {
                 .collect();
             return Ok(Tensor::cat(&out, 0)?);
         }
-        let mask = step.suffix_mask.as_ref().expect("decode rows have a mask");
-        let (own, own_lse) =
-            attention::suffix_attention(q, k_pool, v_pool, &step.suffix_lens, mask)?;
+        let (own, own_lse) = attention::suffix_attention(
+            q,
+            k_pool,
+            v_pool,
+            &step.suffix,
+            step.suffix_padded.as_ref(),
+        )?;
         let mut outs = Vec::with_capacity(batch.groups.len());
         let mut lses = Vec::with_capacity(batch.groups.len());
-        for (group, rows) in batch.groups.iter().zip(&step.group_rows) {
-            let (pk, pv) = group.prefix.layer(layer);
+        for ((group, rows), table) in batch
+            .groups
+            .iter()
+            .zip(&step.group_rows)
+            .zip(&step.group_tables)
+        {
+            let (pk, pv) = pool.gather(layer, table, group.prefix.len)?;
             let q_group = if batch.groups.len() == 1 && step.gather_back.is_none() {
                 q.clone()
             } else {
                 q.index_select(rows, 0)?
             };
-            let (out, lse) = self.prefix_attention_within_budget(&q_group, pk, pv)?;
+            let (out, lse) = self.prefix_attention_within_budget(&q_group, &pk, &pv)?;
             outs.push(out);
             lses.push(lse);
         }

@@ -1,22 +1,30 @@
 //! What one device runs next: the prompts it holds, which prompt chunk to prefill, which
-//! sample occupies each decode slot, and what happens when a sample ends.
+//! samples decode, which cache blocks each holds, and what happens when a sample ends or the
+//! cache runs dry.
 //!
-//! Host-side bookkeeping only (no tensors): the prompt cache is an opaque handle `K` the
-//! engine attaches, so the policy is testable on its own. The rules:
+//! Host-side bookkeeping only (no tensors): caches are block tables into the device's
+//! [`KvPool`](crate::model::KvPool), handed out by a [`BlockAllocator`], so the policy is
+//! testable on its own. The rules:
 //!
-//! * **Slots stay packed**: active samples occupy slots `0..active`. A sample that ends is
-//!   replaced in place by the next sample of the same prompt (no prefill: the prompt's cache
-//!   and last logits are already there); if that prompt has none left, the last active slot
-//!   moves into the hole ([`Move`], a copy of its few own keys/values).
-//! * **Free slots** take the oldest ready prompt's next sample.
+//! * **Memory sets concurrency**: a prompt's blocks are taken when it is admitted (as many as
+//!   it has tokens), a sample's one at a time as it grows, and both go back the moment they
+//!   end. Samples are admitted while the free blocks cover what the active samples are
+//!   expected to need (`expected_new_tokens` each) plus a safety margin, up to `max_rows`.
+//! * **Preemption**: when a decoding sample needs a block and none is free, the youngest
+//!   sample gives its blocks up and is requeued; it starts again later and, its draws being
+//!   keyed by (seed, stream, index, step), regenerates the same tokens. A sample alone in a
+//!   pool held by idle prompts evicts one (it prefills again later); a sample alone in a pool
+//!   too small for it fails its request with the sizes.
+//! * A sample that ends is replaced in place by the next sample of the same prompt (no
+//!   prefill: the prompt's cache and last logits are already there); otherwise its row goes.
 //! * **Prefill** runs one chunk per step, alongside decoding. A chunk holds at most
 //!   `prefill_chunk` tokens, and fewer late in a prompt longer than the memory plan expected,
 //!   so that its attention scores (chunk × keys) stay within `attention_budget`. A new prompt
-//!   starts only while
-//!   fewer than `max_resident_prompts` prompts hold a cache, their tokens fit the prefix
-//!   budget, and the ready prompts' unstarted samples could not keep every slot busy.
-//! * A prompt leaves (its cache freed, its channel closed) when its last sample is sent.
+//!   starts only while fewer than `max_resident_prompts` prompts hold a cache, its blocks and
+//!   the margin are free, and the ready prompts' unstarted samples could not fill every row.
+//! * A prompt leaves (its blocks freed, its channel closed) when its last sample is sent.
 
+mod blocks;
 mod request;
 mod sequence;
 
@@ -27,11 +35,12 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 use lcb_core::generator::{Completion, FinishReason, GenError};
 
+pub use blocks::BlockAllocator;
 pub use request::{GroupSpec, Request, RequestObserver, RequestTiming, SampleTiming, TokenEvent};
-use sequence::PromptState;
 pub use sequence::SlotState;
+use sequence::{PromptState, Requeued};
 
-use crate::model::DecodeRow;
+use crate::model::{blocks_for, DecodeRow, PromptKv, BLOCK_TOKENS};
 use crate::rng::DrawKey;
 use crate::sampling::{sample, Sampled, SamplerParams};
 use crate::stop::{Generated, Limits};
@@ -53,16 +62,20 @@ fn unusable_logits(logits: &[f32]) -> bool {
 /// Scheduler limits.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
-    /// Decode slots.
-    pub slots: usize,
+    /// Most samples decoding at once (rows of a step): bounds the step's working memory
+    /// (logits, scores), not the cache.
+    pub max_rows: usize,
+    /// Cache blocks in the device's pool.
+    pub kv_blocks: usize,
+    /// New tokens a sample is expected to generate, for admission: samples are admitted while
+    /// the free blocks cover every active sample up to this length (or its limit).
+    pub expected_new_tokens: usize,
     /// Most prompt tokens per prefill chunk.
     pub prefill_chunk: usize,
     /// Most prompts holding a cache at once.
     pub max_resident_prompts: usize,
     /// Whether a prompt may copy its shared prefix from a resident prompt's cache.
     pub share_prefixes: bool,
-    /// Most prompt tokens cached at once (a single longer prompt is still admitted alone).
-    pub prefix_budget_tokens: usize,
     /// Most query rows × keys one attention call may score (per head): the working memory the
     /// engine reserved for score matrices. Bounds prefill chunks of over-long prompts.
     pub attention_budget: usize,
@@ -82,24 +95,28 @@ pub struct PrefillPlan {
     pub len: usize,
     /// This chunk ends the prompt (its last logits are needed).
     pub last: bool,
+    /// Leading tokens whose cache the prompt took from a resident prompt of its family when
+    /// it was admitted, this step (0 otherwise): the blocks wholly inside the shared head
+    /// are shared, the one it ends in is copied ([`Scheduler::take_block_copies`]).
+    pub from_family: usize,
 }
 
-/// Copy slot `from`'s first `len` positions into slot `to` (in this order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Move {
-    /// Source slot.
-    pub from: usize,
-    /// Destination slot.
-    pub to: usize,
-    /// Positions to copy.
-    pub len: usize,
-}
-
-/// One device's queue of prompts and its decode slots.
-pub struct Scheduler<K> {
+/// One device's queue of prompts, its decoding samples and its cache blocks.
+pub struct Scheduler {
     config: SchedulerConfig,
-    prompts: VecDeque<PromptState<K>>,
+    prompts: VecDeque<PromptState>,
     slots: Vec<SlotState>,
+    blocks: BlockAllocator,
+    /// Blocks given back that hold non-finite values: zeroed before the next step.
+    to_clear: Vec<u32>,
+    /// Blocks to copy (from, to) before the next forward pass: the block a shared head ends
+    /// in, for a prompt admitted beside its family.
+    to_copy: Vec<(u32, u32)>,
+    /// Admissions so far (ages samples for preemption).
+    admitted: u64,
+    /// Samples preempted and prompts evicted so far.
+    preempted: u64,
+    evicted: u64,
     next_id: u64,
     eos: Vec<u32>,
     token_bytes: Arc<dyn Fn(u32) -> Vec<u8> + Send + Sync>,
@@ -111,18 +128,25 @@ pub struct Scheduler<K> {
     finished_total: u64,
 }
 
-impl<K: Clone> Scheduler<K> {
-    /// A scheduler for `config.slots` slots; `eos` ends samples unless their group ignores
-    /// it; `token_bytes` gives each token's text bytes (for stop strings and text).
+impl Scheduler {
+    /// A scheduler for a pool of `config.kv_blocks` blocks; `eos` ends samples unless their
+    /// group ignores it; `token_bytes` gives each token's text bytes (for stop strings and
+    /// text).
     pub fn new(
         config: SchedulerConfig,
         eos: Vec<u32>,
         token_bytes: Arc<dyn Fn(u32) -> Vec<u8> + Send + Sync>,
     ) -> Self {
         Scheduler {
+            blocks: BlockAllocator::new(config.kv_blocks),
             config,
             prompts: VecDeque::new(),
             slots: Vec::new(),
+            to_clear: Vec::new(),
+            to_copy: Vec::new(),
+            admitted: 0,
+            preempted: 0,
+            evicted: 0,
             next_id: 0,
             eos,
             token_bytes,
@@ -153,6 +177,7 @@ impl<K: Clone> Scheduler<K> {
             prefilled: 0,
             shared_prefix,
             cache: None,
+            requeued: Vec::new(),
             logits: None,
             cursor: (0, 0),
             total,
@@ -178,9 +203,31 @@ impl<K: Clone> Scheduler<K> {
         self.finished_total
     }
 
-    /// The active slots, slot `i` first.
+    /// The decoding samples, row `i` first.
     pub fn active(&self) -> &[SlotState] {
         &self.slots
+    }
+
+    /// Free and total cache blocks.
+    pub fn blocks(&self) -> (usize, usize) {
+        (self.blocks.available(), self.blocks.total())
+    }
+
+    /// Samples preempted and prompts evicted since the start.
+    pub fn preemptions(&self) -> (u64, u64) {
+        (self.preempted, self.evicted)
+    }
+
+    /// Takes the blocks that were given back holding non-finite values; the caller zeroes
+    /// them before the next step (see [`crate::model::KvPool::clear_blocks`]).
+    pub fn take_blocks_to_clear(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.to_clear)
+    }
+
+    /// Takes the block copies `(from, to)` the caller makes before the next forward pass
+    /// (see [`PrefillPlan::from_family`]).
+    pub fn take_block_copies(&mut self) -> Vec<(u32, u32)> {
+        std::mem::take(&mut self.to_copy)
     }
 
     /// Takes the timings of requests finished since the last call, and the channels of
@@ -205,54 +252,140 @@ impl<K: Clone> Scheduler<K> {
         std::mem::take(&mut self.sample_timings)
     }
 
-    fn prompt(&self, id: u64) -> Option<&PromptState<K>> {
+    fn prompt(&self, id: u64) -> Option<&PromptState> {
         self.prompts.iter().find(|p| p.id == id)
     }
 
-    fn prompt_mut(&mut self, id: u64) -> Option<&mut PromptState<K>> {
+    fn prompt_mut(&mut self, id: u64) -> Option<&mut PromptState> {
         self.prompts.iter_mut().find(|p| p.id == id)
     }
 
-    /// The prompt chunk to prefill this step, if any (see the module rules).
-    pub fn prefill_plan(&self) -> Option<PrefillPlan> {
-        let candidate = self
-            .prompts
+    /// Blocks kept free besides what admitted samples are expected to need: 1% of the pool
+    /// (vLLM's watermark), at least one.
+    fn margin(&self) -> usize {
+        (self.blocks.total() / 100).max(1)
+    }
+
+    /// Blocks the decoding samples are expected to take before they end.
+    fn outstanding_blocks(&self) -> usize {
+        self.slots
             .iter()
-            .find(|p| !p.cancelled && p.prefilled < p.tokens.len())?;
-        if candidate.cache.is_none() {
-            let resident: Vec<&PromptState<K>> =
-                self.prompts.iter().filter(|p| p.cache.is_some()).collect();
-            if resident.len() >= self.config.max_resident_prompts {
-                return None;
+            .map(|s| {
+                let p = self
+                    .prompt(s.prompt)
+                    .expect("a decoding sample's prompt is queued");
+                self.expected_blocks(p, s.group)
+                    .saturating_sub(s.blocks.len())
+            })
+            .sum()
+    }
+
+    /// Blocks a sample of `prompt`'s groups is expected to hold at its end.
+    fn expected_blocks(&self, p: &PromptState, group: usize) -> usize {
+        let limit = p.groups.get(group).map_or(1, |g| g.max_tokens);
+        blocks_for(self.config.expected_new_tokens.min(limit).max(1))
+    }
+
+    /// The prompt chunk to prefill this step, if any (see the module rules). A prompt not
+    /// resident yet is admitted here: its blocks are taken from the pool. A prompt that could
+    /// not run even in an empty pool fails at once.
+    pub fn prefill_plan(&mut self) -> Option<PrefillPlan> {
+        let mut from_family = 0;
+        loop {
+            let candidate = self
+                .prompts
+                .iter()
+                .find(|p| !p.cancelled && p.prefilled < p.tokens.len())?;
+            if candidate.cache.is_none() {
+                let id = candidate.id;
+                let need = blocks_for(candidate.tokens.len());
+                let longest = candidate
+                    .groups
+                    .iter()
+                    .map(|g| g.max_tokens)
+                    .max()
+                    .unwrap_or(1);
+                // The prompt's blocks, then one sample's blocks when it is alone.
+                let alone = need + blocks_for(longest);
+                if alone > self.blocks.total() {
+                    let error = format!(
+                        "the KV cache holds {} tokens ({} blocks of {}); a {}-token prompt with \
+                         samples of up to {longest} tokens needs {} blocks: raise --kv-memory or \
+                         lower --max-tokens",
+                        self.blocks.total() * BLOCK_TOKENS,
+                        self.blocks.total(),
+                        BLOCK_TOKENS,
+                        candidate.tokens.len(),
+                        alone
+                    );
+                    self.fail_prompt(id, &error);
+                    continue;
+                }
+                let resident: Vec<&PromptState> =
+                    self.prompts.iter().filter(|p| p.cache.is_some()).collect();
+                if resident.len() >= self.config.max_resident_prompts {
+                    return None;
+                }
+                let queued: usize = resident.iter().map(|p| p.unstarted()).sum();
+                if queued >= self.config.max_rows {
+                    return None;
+                }
+                // A resident prompt of the family holds the shared head already: the blocks
+                // wholly inside it are shared, the one it ends in copied.
+                let family = self.family_head(id);
+                let (head, whole) = family
+                    .as_ref()
+                    .map_or((0, 0), |(len, _)| (*len, len / BLOCK_TOKENS));
+                let fresh = need - whole;
+                // With nothing else resident, only the prompt itself must fit; otherwise it
+                // waits until it fits beside what the decoding samples are expected to need.
+                let margin = if resident.is_empty() {
+                    0
+                } else {
+                    self.margin() + self.outstanding_blocks()
+                };
+                if self.blocks.available() < fresh + margin {
+                    return None;
+                }
+                let mut table = Vec::with_capacity(need);
+                if let Some((_, donor)) = &family {
+                    table.extend_from_slice(&donor[..whole]);
+                    self.blocks.share(&table);
+                }
+                table.extend(self.blocks.take(fresh)?);
+                if let Some((_, donor)) = family.filter(|(len, _)| len % BLOCK_TOKENS != 0) {
+                    self.to_copy.push((donor[whole], table[whole]));
+                }
+                let p = self.prompt_mut(id).expect("the candidate is queued");
+                p.cache = Some(table);
+                p.prefilled = head;
+                from_family = head;
             }
-            let cached: usize = resident.iter().map(|p| p.tokens.len()).sum();
-            if !resident.is_empty()
-                && cached + candidate.tokens.len() > self.config.prefix_budget_tokens
-            {
-                return None;
-            }
-            let queued: usize = resident.iter().map(|p| p.unstarted()).sum();
-            if queued >= self.config.slots {
-                return None;
-            }
+            let candidate = self
+                .prompts
+                .iter()
+                .find(|p| !p.cancelled && p.prefilled < p.tokens.len())?;
+            let start = candidate.prefilled;
+            // A shared prefix ends a chunk, so its cache does not depend on the tokens after
+            // it.
+            let end = if start < candidate.shared_prefix {
+                candidate.shared_prefix
+            } else {
+                candidate.tokens.len()
+            };
+            let len = self.config.prefill_chunk.min(end - start);
+            // Scores are len × (start + len); shrinking len to budget / (start + len) is
+            // enough (the keys shrink with it). At least one token, so a prompt always
+            // progresses.
+            let len = len.min(self.config.attention_budget / (start + len)).max(1);
+            return Some(PrefillPlan {
+                prompt: candidate.id,
+                start: candidate.prefilled,
+                len,
+                last: candidate.prefilled + len == candidate.tokens.len(),
+                from_family,
+            });
         }
-        let start = candidate.prefilled;
-        // A shared prefix ends a chunk, so its cache does not depend on the tokens after it.
-        let end = if start < candidate.shared_prefix {
-            candidate.shared_prefix
-        } else {
-            candidate.tokens.len()
-        };
-        let len = self.config.prefill_chunk.min(end - start);
-        // Scores are len × (start + len); shrinking len to budget / (start + len) is enough
-        // (the keys shrink with it). At least one token, so a prompt always progresses.
-        let len = len.min(self.config.attention_budget / (start + len)).max(1);
-        Some(PrefillPlan {
-            prompt: candidate.id,
-            start: candidate.prefilled,
-            len,
-            last: candidate.prefilled + len == candidate.tokens.len(),
-        })
     }
 
     /// The prompt's tokens.
@@ -260,14 +393,19 @@ impl<K: Clone> Scheduler<K> {
         self.prompt(prompt).map_or(&[], |p| &p.tokens)
     }
 
-    /// The prompt's cache handle, if attached.
-    pub fn cache(&self, prompt: u64) -> Option<&K> {
-        self.prompt(prompt).and_then(|p| p.cache.as_ref())
+    /// The prompt's cache, while it is resident.
+    pub fn cache(&self, prompt: u64) -> Option<PromptKv<'_>> {
+        let p = self.prompt(prompt)?;
+        Some(PromptKv {
+            blocks: p.cache.as_deref()?,
+            len: p.tokens.len(),
+        })
     }
 
-    /// A resident prompt whose cache holds `prompt`'s shared prefix already, computed the
-    /// same way (the same prefix length, the same tokens, prefilled past it): `(donor, len)`.
-    pub fn prefix_donor(&self, prompt: u64) -> Option<(u64, usize)> {
+    /// The shared head of `prompt` as a resident prompt of its family computed it (the same
+    /// head length, the same tokens, prefilled past it, so its cache is the one `prompt`
+    /// would compute): the head's length and that prompt's blocks.
+    fn family_head(&self, prompt: u64) -> Option<(usize, Vec<u32>)> {
         let p = self.prompt(prompt)?;
         let len = p.shared_prefix;
         if len == 0 || p.prefilled > 0 || !self.config.share_prefixes {
@@ -277,28 +415,13 @@ impl<K: Clone> Scheduler<K> {
             .iter()
             .find(|d| {
                 d.id != prompt
-                    && d.cache.is_some()
                     && !d.cancelled
+                    && d.cache.is_some()
                     && d.shared_prefix == len
                     && d.prefilled >= len
                     && d.tokens[..len] == p.tokens[..len]
             })
-            .map(|d| (d.id, len))
-    }
-
-    /// Records that `len` leading positions of `prompt`'s cache were copied from another
-    /// prompt's: its prefill continues after them.
-    pub fn prefix_copied(&mut self, prompt: u64, len: usize) {
-        if let Some(p) = self.prompt_mut(prompt) {
-            p.prefilled = p.prefilled.max(len);
-        }
-    }
-
-    /// Attaches the cache allocated for a prompt about to be prefilled.
-    pub fn attach_cache(&mut self, prompt: u64, cache: K) {
-        if let Some(p) = self.prompt_mut(prompt) {
-            p.cache = Some(cache);
-        }
+            .and_then(|d| Some((len, d.cache.clone()?)))
     }
 
     /// Records a prefilled chunk; `logits` are the prompt's last logits on its last chunk.
@@ -306,6 +429,12 @@ impl<K: Clone> Scheduler<K> {
     /// Prompt logits that are not all finite fail the request (see [`NON_FINITE`]).
     pub fn prefill_done(&mut self, plan: &PrefillPlan, logits: Option<Vec<f32>>) {
         if logits.as_deref().is_some_and(unusable_logits) {
+            // Its own blocks may hold the non-finite values that made them (those it shares
+            // with its family hold the family's head, computed by another prompt).
+            if let Some(blocks) = self.prompt(plan.prompt).and_then(|p| p.cache.clone()) {
+                let own = blocks.into_iter().filter(|&b| !self.blocks.is_shared(b));
+                self.to_clear.extend(own);
+            }
             let error = format!("{NON_FINITE} after the prompt");
             self.fail_prompt(plan.prompt, &error);
             return;
@@ -323,8 +452,10 @@ impl<K: Clone> Scheduler<K> {
     /// prompt's logits. Returns the new slot state, or `None` (after sending it) when that
     /// first token already ended the sample.
     fn start_sample(&mut self, prompt: u64) -> Option<Option<SlotState>> {
+        self.admitted += 1;
+        let admitted = self.admitted;
         let p = self.prompt_mut(prompt)?;
-        let (group, index) = p.take_next()?;
+        let (group, index, again) = p.take_next()?;
         let logits = p.logits.clone().expect("samples start only after prefill");
         let spec = &p.groups[group];
         let key = DrawKey {
@@ -339,7 +470,10 @@ impl<K: Clone> Scheduler<K> {
             group,
             index,
             generated: Generated::default(),
-            first_token: Instant::now(),
+            first_token: again.map_or_else(Instant::now, |a| a.first_token),
+            blocks: Vec::new(),
+            streamed: again.map_or(0, |a| a.streamed),
+            admitted,
         };
         if self.push_token(&mut slot, first) {
             return Some(None);
@@ -366,7 +500,9 @@ impl<K: Clone> Scheduler<K> {
             .generated
             .push(token.token, token.logprob, &bytes, &limits)
         else {
-            if let Some(observer) = &p.observer {
+            // A sample regenerating after a preemption announced these tokens already.
+            let fresh = slot.generated.len() > slot.streamed;
+            if let Some(observer) = p.observer.as_ref().filter(|_| fresh) {
                 observer.token(TokenEvent {
                     group: slot.group,
                     index: slot.index,
@@ -391,7 +527,7 @@ impl<K: Clone> Scheduler<K> {
         true
     }
 
-    fn send(p: &mut PromptState<K>, slot: &mut SlotState, reason: FinishReason) {
+    fn send(p: &mut PromptState, slot: &mut SlotState, reason: FinishReason) {
         let generated = std::mem::take(&mut slot.generated);
         p.finished += 1;
         p.generated_tokens += generated.len();
@@ -421,9 +557,14 @@ impl<K: Clone> Scheduler<K> {
         }
     }
 
-    /// Fills free slots with samples of ready prompts, oldest prompt first.
+    /// Admits samples of ready prompts, oldest prompt first, while the free blocks cover
+    /// what every decoding sample is expected to need plus the margin (and `max_rows`
+    /// allows). With nothing decoding, one sample is admitted whatever its expectation: it
+    /// needs one block to start.
     pub fn fill_slots(&mut self) {
-        while self.slots.len() < self.config.slots {
+        let reserved = self.outstanding_blocks() + self.margin();
+        let mut room = self.blocks.available() as i64 - reserved as i64;
+        while self.slots.len() < self.config.max_rows {
             let Some(prompt) = self
                 .prompts
                 .iter()
@@ -432,6 +573,15 @@ impl<K: Clone> Scheduler<K> {
             else {
                 break;
             };
+            let p = self.prompt(prompt).expect("just found");
+            let next_group = p.requeued.last().map_or(p.cursor.0, |r| r.group);
+            let want = self.expected_blocks(p, next_group) as i64;
+            // Nothing decoding: one sample starts whatever the room (it evicts an idle prompt
+            // if it must), so prompts holding every block cannot stall the device.
+            if room < want && !self.slots.is_empty() {
+                break;
+            }
+            room -= want;
             if let Some(Some(slot)) = self.start_sample(prompt) {
                 self.slots.push(slot);
             }
@@ -439,25 +589,100 @@ impl<K: Clone> Scheduler<K> {
         self.retire_prompts();
     }
 
-    /// The decode rows (slot `i` = row `i`) and, per prompt, its cache and rows.
-    pub fn decode_batch(&self) -> (Vec<DecodeRow>, Vec<(K, Vec<usize>)>) {
+    /// Gives every decoding sample the block its next token's key/value goes to. When the
+    /// pool is dry, the youngest sample is preempted (its blocks freed, it is requeued);
+    /// a sample left alone evicts an idle resident prompt, and one that still cannot grow
+    /// fails its request (the pool cannot hold it).
+    pub fn reserve_blocks(&mut self) {
+        while let Some(i) = self
+            .slots
+            .iter()
+            .position(|s| s.blocks.len() < blocks_for(s.generated.len()))
+        {
+            if let Some(block) = self.blocks.take_one() {
+                self.slots[i].blocks.push(block);
+                continue;
+            }
+            if self.slots.len() > 1 {
+                let youngest = (0..self.slots.len())
+                    .max_by_key(|&j| self.slots[j].admitted)
+                    .expect("several samples decode");
+                self.preempt(youngest);
+                continue;
+            }
+            let own = self.slots[i].prompt;
+            let idle = self
+                .prompts
+                .iter()
+                .find(|p| p.id != own && p.cache.is_some())
+                .map(|p| p.id);
+            if let Some(idle) = idle {
+                self.evict(idle);
+                continue;
+            }
+            let slot = self.slots.remove(i);
+            let (tokens, total) = (slot.generated.len(), self.blocks.total());
+            self.blocks.give_back(slot.blocks);
+            let error = format!(
+                "the KV cache ({total} blocks of {} tokens) cannot hold this prompt and one \
+                 sample of {tokens} tokens: raise --kv-memory or lower --max-tokens",
+                BLOCK_TOKENS
+            );
+            // The request has no other sample decoding: it leaves, its samples counted.
+            self.fail_prompt(slot.prompt, &error);
+        }
+    }
+
+    /// Takes sample `row` off the device: its blocks go back and it waits, first in its
+    /// prompt's line, to start again.
+    fn preempt(&mut self, row: usize) {
+        let slot = self.slots.remove(row);
+        self.blocks.give_back(slot.blocks);
+        self.preempted += 1;
+        if let Some(p) = self.prompt_mut(slot.prompt) {
+            p.started -= 1;
+            p.requeued.push(Requeued {
+                group: slot.group,
+                index: slot.index,
+                streamed: slot.streamed.max(slot.generated.len()),
+                first_token: slot.first_token,
+            });
+        }
+    }
+
+    /// Frees the cache of a resident prompt none of whose samples is decoding: it is
+    /// prefilled again (to the same cache) when its turn comes.
+    fn evict(&mut self, prompt: u64) {
+        let Some(p) = self.prompt_mut(prompt) else {
+            return;
+        };
+        let blocks = p.cache.take().unwrap_or_default();
+        p.prefilled = 0;
+        p.logits = None;
+        self.blocks.give_back(blocks);
+        self.evicted += 1;
+    }
+
+    /// The decode rows (sample `i` = row `i`) and, per prompt, its cache and rows. Call
+    /// after [`Scheduler::reserve_blocks`], which gives every row the block it writes to.
+    pub fn decode_batch(&self) -> (Vec<DecodeRow<'_>>, Vec<(PromptKv<'_>, Vec<usize>)>) {
         let rows = self
             .slots
             .iter()
             .map(|s| DecodeRow {
                 token: s.generated.last().expect("active slots have a token"),
                 suffix_pos: s.generated.len() - 1,
+                blocks: &s.blocks,
             })
             .collect();
-        let mut groups: Vec<(u64, K, Vec<usize>)> = Vec::new();
+        let mut groups: Vec<(u64, PromptKv<'_>, Vec<usize>)> = Vec::new();
         for (row, s) in self.slots.iter().enumerate() {
             match groups.iter_mut().find(|g| g.0 == s.prompt) {
                 Some(g) => g.2.push(row),
                 None => {
                     let cache = self
                         .cache(s.prompt)
-                        .expect("a decoding prompt has its cache")
-                        .clone();
+                        .expect("a decoding prompt has its cache");
                     groups.push((s.prompt, cache, vec![row]));
                 }
             }
@@ -487,14 +712,14 @@ impl<K: Clone> Scheduler<K> {
             .unzip()
     }
 
-    /// Applies one decode step's tokens (`sampled[i]` for slot `i`): finished samples are
-    /// sent and their slots refilled from the same prompt or closed up. Returns the cache
-    /// moves to perform, in order.
+    /// Applies one decode step's tokens (`sampled[i]` for row `i`): finished samples are
+    /// sent, their blocks freed, and their rows refilled from the same prompt or removed
+    /// (the other rows keep their order).
     ///
     /// A token whose log-probability is not finite came from logits that were not (NaN, or
-    /// an infinite maximum): its request fails (see [`NON_FINITE`]) and the request's other
-    /// samples in slots are abandoned.
-    pub fn apply_tokens(&mut self, sampled: &[Sampled]) -> Vec<Move> {
+    /// an infinite maximum): its request fails (see [`NON_FINITE`]), the request's other
+    /// decoding samples are abandoned, and its blocks are queued for clearing.
+    pub fn apply_tokens(&mut self, sampled: &[Sampled]) {
         assert_eq!(sampled.len(), self.slots.len(), "one token per active slot");
         let failing: Vec<(u64, String)> = self
             .slots
@@ -510,11 +735,15 @@ impl<K: Clone> Scheduler<K> {
                 (slot.prompt, error)
             })
             .collect();
+        for (slot, s) in self.slots.iter().zip(sampled) {
+            if !s.logprob.is_finite() {
+                self.to_clear.extend_from_slice(&slot.blocks);
+            }
+        }
         for (prompt, error) in failing {
             self.fail_prompt(prompt, &error);
         }
-        let mut moves = Vec::new();
-        // From the last slot down, so a slot moved into a hole has already been updated.
+        // From the last row down, so removing a row leaves the rows still to visit in place.
         for i in (0..self.slots.len()).rev() {
             let mut slot = self.slots[i].clone();
             let finished = match self.prompts.iter_mut().find(|p| p.id == slot.prompt) {
@@ -532,6 +761,8 @@ impl<K: Clone> Scheduler<K> {
                 self.slots[i] = slot;
                 continue;
             }
+            self.blocks
+                .give_back(std::mem::take(&mut self.slots[i].blocks));
             // Refill in place with the same prompt's next sample (its cache is shared).
             let mut replacement = None;
             while replacement.is_none() {
@@ -544,21 +775,11 @@ impl<K: Clone> Scheduler<K> {
             match replacement {
                 Some(s) => self.slots[i] = s,
                 None => {
-                    let last = self.slots.len() - 1;
-                    self.slots.swap_remove(i);
-                    if i != last {
-                        let len = self.slots[i].generated.len() - 1;
-                        moves.push(Move {
-                            from: last,
-                            to: i,
-                            len,
-                        });
-                    }
+                    self.slots.remove(i);
                 }
             }
         }
         self.retire_prompts();
-        moves
     }
 
     /// Retires prompts whose samples have all been sent: their cache is freed and their
@@ -571,7 +792,8 @@ impl<K: Clone> Scheduler<K> {
             .drain(..)
             .partition(|p| p.done() && !in_slots.contains(&p.id));
         self.prompts = keep.into();
-        for p in done {
+        for mut p in done {
+            self.blocks.give_back(p.cache.take().unwrap_or_default());
             // A cancelled request's samples that never started are finished now.
             self.finished_total += (p.total - p.finished) as u64;
             let secs = |t: Option<Instant>| t.map_or(0.0, |t| (t - p.submitted).as_secs_f64());
@@ -602,12 +824,33 @@ impl<K: Clone> Scheduler<K> {
             return;
         }
         if let Some(pos) = self.prompts.iter().position(|p| p.id == prompt) {
-            let p = self
+            let mut p = self
                 .prompts
                 .remove(pos)
                 .expect("the position was just found");
+            self.blocks.give_back(p.cache.take().unwrap_or_default());
             self.finished_total += (p.total - p.finished) as u64;
             let _ = p.reply.send(Err(GenError::Failed(error.to_owned())));
+        }
+    }
+
+    /// Fails every request with a sample decoding (a step over their rows failed): their
+    /// rows and blocks are freed at once, so the failing batch is not run again. Requests
+    /// not decoding yet carry on.
+    pub fn fail_decoding(&mut self, error: &str) {
+        let mut prompts: Vec<u64> = Vec::new();
+        for slot in std::mem::take(&mut self.slots) {
+            self.blocks.give_back(slot.blocks);
+            if let Some(p) = self.prompt_mut(slot.prompt) {
+                p.finished += 1;
+            }
+            self.finished_total += 1;
+            if !prompts.contains(&slot.prompt) {
+                prompts.push(slot.prompt);
+            }
+        }
+        for prompt in prompts {
+            self.fail_prompt(prompt, error);
         }
     }
 
@@ -618,6 +861,8 @@ impl<K: Clone> Scheduler<K> {
             let _ = p.reply.send(Err(GenError::Failed(error.to_owned())));
         }
         self.slots.clear();
+        self.blocks.reset();
+        self.to_copy.clear();
     }
 }
 

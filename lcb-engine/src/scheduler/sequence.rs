@@ -1,5 +1,5 @@
-//! The state of work in flight: a prompt with its samples (started, finished, its cache and
-//! last logits), and a sample decoding in a slot.
+//! The state of work in flight: a prompt with its samples (started, finished, requeued after
+//! a preemption, its cache blocks and last logits), and a sample decoding in a slot.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,7 +11,7 @@ use super::{GroupSpec, RequestObserver};
 use crate::stop::Generated;
 
 /// A request on this device: its prompt, its samples and where they stand.
-pub(super) struct PromptState<K> {
+pub(super) struct PromptState {
     pub(super) id: u64,
     pub(super) tokens: Vec<u32>,
     pub(super) groups: Vec<GroupSpec>,
@@ -20,7 +20,11 @@ pub(super) struct PromptState<K> {
     pub(super) prefilled: usize,
     /// [`super::Request::shared_prefix`].
     pub(super) shared_prefix: usize,
-    pub(super) cache: Option<K>,
+    /// The prompt's cache blocks, while it is resident.
+    pub(super) cache: Option<Vec<u32>>,
+    /// Samples that were decoding and gave their blocks up (preempted): they start again
+    /// before any unstarted one.
+    pub(super) requeued: Vec<Requeued>,
     /// Logits after the whole prompt (shared by every sample's first token).
     pub(super) logits: Option<Arc<Vec<f32>>>,
     /// The next unstarted sample: (group, index).
@@ -36,7 +40,19 @@ pub(super) struct PromptState<K> {
     pub(super) observer: Option<Arc<dyn RequestObserver>>,
 }
 
-impl<K> PromptState<K> {
+/// A preempted sample, waiting to start again. Its draws are keyed by (seed, stream, index,
+/// step), so it regenerates exactly the tokens it had.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Requeued {
+    pub(super) group: usize,
+    pub(super) index: usize,
+    /// Tokens the request's observer already heard of: not announced again.
+    pub(super) streamed: usize,
+    /// When the sample first drew a token.
+    pub(super) first_token: Instant,
+}
+
+impl PromptState {
     pub(super) fn ready(&self) -> bool {
         self.logits.is_some()
     }
@@ -49,9 +65,14 @@ impl<K> PromptState<K> {
         }
     }
 
-    pub(super) fn take_next(&mut self) -> Option<(usize, usize)> {
+    /// The next sample to start: a requeued one first, else the next unstarted index.
+    pub(super) fn take_next(&mut self) -> Option<(usize, usize, Option<Requeued>)> {
         if self.unstarted() == 0 {
             return None;
+        }
+        if let Some(again) = self.requeued.pop() {
+            self.started += 1;
+            return Some((again.group, again.index, Some(again)));
         }
         loop {
             let group = &self.groups[self.cursor.0];
@@ -66,7 +87,7 @@ impl<K> PromptState<K> {
         let next = self.cursor;
         self.cursor.1 += 1;
         self.started += 1;
-        Some(next)
+        Some((next.0, next.1, None))
     }
 
     pub(super) fn done(&self) -> bool {
@@ -74,7 +95,7 @@ impl<K> PromptState<K> {
     }
 }
 
-/// One active sample in a decode slot.
+/// One active sample, decoding.
 #[derive(Debug, Clone)]
 pub struct SlotState {
     pub(super) prompt: u64,
@@ -83,11 +104,22 @@ pub struct SlotState {
     pub(super) generated: Generated,
     /// When the sample's first token was sampled (it starts with one).
     pub(super) first_token: Instant,
+    /// Its own cache blocks: position `p` of its tokens lives in `blocks[p / BLOCK_TOKENS]`.
+    pub(super) blocks: Vec<u32>,
+    /// Tokens announced to the observer before a preemption (not announced again).
+    pub(super) streamed: usize,
+    /// When it was admitted (a counter): preemption takes the youngest first.
+    pub(super) admitted: u64,
 }
 
 impl SlotState {
     /// The sample's tokens so far.
     pub fn generated(&self) -> &Generated {
         &self.generated
+    }
+
+    /// Its cache blocks.
+    pub fn blocks(&self) -> &[u32] {
+        &self.blocks
     }
 }

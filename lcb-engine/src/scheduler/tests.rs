@@ -1,5 +1,5 @@
-//! The scheduler's policy on its own: slots, refills, moves, prefill chunks, cancellation
-//! and failures, with `()` as the prompt cache.
+//! The scheduler's policy on its own: admission, refills, cache blocks and preemption,
+//! prefill chunks, cancellation and failures.
 
 use super::*;
 use crate::stop::StopStrings;
@@ -23,22 +23,23 @@ fn group(n: usize, max_tokens: usize, temperature: f32) -> GroupSpec {
 
 fn config(slots: usize) -> SchedulerConfig {
     SchedulerConfig {
-        slots,
+        max_rows: slots,
+        kv_blocks: 1000,
+        expected_new_tokens: 16,
         prefill_chunk: 4,
         max_resident_prompts: 2,
         share_prefixes: true,
-        prefix_budget_tokens: 100,
         attention_budget: usize::MAX,
         record_sample_timings: false,
     }
 }
 
-fn scheduler(slots: usize) -> Scheduler<()> {
+fn scheduler(slots: usize) -> Scheduler {
     scheduler_with(config(slots))
 }
 
 /// A scheduler with end-of-sequence token 0 and one letter per token.
-fn scheduler_with(config: SchedulerConfig) -> Scheduler<()> {
+fn scheduler_with(config: SchedulerConfig) -> Scheduler {
     Scheduler::new(config, vec![0], Arc::new(|t| vec![b'a' + (t % 26) as u8]))
 }
 
@@ -64,11 +65,8 @@ fn request(
 }
 
 /// Prefills whatever is planned, with logits favouring token `favourite`.
-fn prefill_all(s: &mut Scheduler<()>, favourite: usize) {
+fn prefill_all(s: &mut Scheduler, favourite: usize) {
     while let Some(plan) = s.prefill_plan() {
-        if s.cache(plan.prompt).is_none() {
-            s.attach_cache(plan.prompt, ());
-        }
         let logits = plan.last.then(|| {
             let mut l = vec![0.0f32; 8];
             l[favourite] = 10.0;
@@ -88,7 +86,6 @@ fn chunks_shrink_to_keep_attention_scores_within_budget() {
     s.add(req);
     let mut chunks = Vec::new();
     while let Some(plan) = s.prefill_plan() {
-        s.attach_cache(plan.prompt, ());
         let logits = plan.last.then(|| vec![0.0; 4]);
         s.prefill_done(&plan, logits);
         chunks.push((plan.start, plan.len));
@@ -117,7 +114,6 @@ fn prompts_prefill_in_chunks_and_samples_refill_their_slots() {
     s.add(req);
     let plans: Vec<(usize, usize, bool)> = std::iter::from_fn(|| {
         let plan = s.prefill_plan()?;
-        s.attach_cache(plan.prompt, ());
         let logits = plan.last.then(|| vec![0.0, 0.0, 5.0, 0.0]);
         s.prefill_done(&plan, logits);
         Some((plan.start, plan.len, plan.last))
@@ -132,7 +128,8 @@ fn prompts_prefill_in_chunks_and_samples_refill_their_slots() {
         vec![
             DecodeRow {
                 token: 2,
-                suffix_pos: 0
+                suffix_pos: 0,
+                blocks: &[],
             };
             2
         ]
@@ -148,8 +145,8 @@ fn prompts_prefill_in_chunks_and_samples_refill_their_slots() {
         token: t,
         logprob: -1.0,
     };
-    assert!(s.apply_tokens(&[tok(3), tok(4)]).is_empty());
-    assert!(s.apply_tokens(&[tok(5), tok(6)]).is_empty());
+    s.apply_tokens(&[tok(3), tok(4)]);
+    s.apply_tokens(&[tok(5), tok(6)]);
     let done: Vec<Completion> = rx.try_iter().map(Result::unwrap).collect();
     assert_eq!(done.len(), 2);
     assert_eq!(done[0].index, 1); // the last slot is processed first
@@ -163,7 +160,7 @@ fn prompts_prefill_in_chunks_and_samples_refill_their_slots() {
 }
 
 #[test]
-fn a_finished_slot_without_refill_is_closed_up_by_moving_the_last() {
+fn a_finished_sample_without_refill_leaves_and_the_others_keep_their_order() {
     let mut s = scheduler(3);
     let (a, rx_a) = request(3, vec![group(1, 5, 0.0)]);
     let (b, rx_b) = request(3, vec![group(2, 5, 0.0)]);
@@ -176,18 +173,17 @@ fn a_finished_slot_without_refill_is_closed_up_by_moving_the_last() {
         token: t,
         logprob: -1.0,
     };
+    s.reserve_blocks();
     s.apply_tokens(&[tok(1), tok(1), tok(1)]);
-    // Slot 0 (prompt A's only sample) hits EOS: slot 2 moves into slot 0.
-    let moves = s.apply_tokens(&[tok(0), tok(1), tok(1)]);
-    assert_eq!(
-        moves,
-        vec![Move {
-            from: 2,
-            to: 0,
-            len: 2
-        }]
-    );
-    assert_eq!(s.active().len(), 2);
+    s.reserve_blocks();
+    let free = s.blocks().0;
+    // Row 0 (prompt A's only sample) hits EOS: its row goes, B's two samples keep theirs, and
+    // its block returns at once.
+    s.apply_tokens(&[tok(0), tok(1), tok(1)]);
+    let left: Vec<(u64, usize)> = s.active().iter().map(|a| (a.prompt, a.index)).collect();
+    assert_eq!(left, vec![(2, 0), (2, 1)]);
+    // A's own block, then its three-token prompt's block once it is retired.
+    assert_eq!(s.blocks().0, free + 2);
     let a: Vec<_> = rx_a.try_iter().collect();
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].as_ref().unwrap().finish_reason, FinishReason::Stop);
@@ -369,7 +365,7 @@ fn failing_one_prompt_leaves_the_others_running() {
 
 /// Feeds every active slot an ordinary token, step after step, refilling slots, until
 /// none is active.
-fn decode_until_no_slot_is_active(s: &mut Scheduler<()>) {
+fn decode_until_no_slot_is_active(s: &mut Scheduler) {
     let tok = Sampled {
         token: 2,
         logprob: -1.0,
@@ -419,7 +415,6 @@ fn non_finite_prompt_logits_fail_that_request_alone() {
     s.add(a);
     s.add(b);
     let plan = s.prefill_plan().unwrap();
-    s.attach_cache(plan.prompt, ());
     let mut logits = vec![0.0f32; 8];
     logits[3] = f32::NAN;
     s.prefill_done(&plan, Some(logits));
@@ -507,4 +502,164 @@ fn sample_timings_are_kept_only_when_asked_for() {
         }
         assert!(s.take_sample_timings().is_empty(), "taken once");
     }
+}
+
+/// Decodes until nothing is left, as the worker does (admit, reserve, apply), feeding token
+/// 1 to every row; returns the most rows one step decoded.
+fn decode_with_blocks(s: &mut Scheduler) -> usize {
+    let (mut steps, mut most) = (0, 0);
+    loop {
+        s.fill_slots();
+        s.reserve_blocks();
+        while let Some(plan) = s.prefill_plan() {
+            s.prefill_done(&plan, plan.last.then(|| vec![0.0, 5.0]));
+        }
+        let rows = s.active().len();
+        most = most.max(rows);
+        if rows == 0 && s.is_idle() {
+            return most;
+        }
+        assert!(steps < 10_000, "no progress");
+        // Every row has the block its next key/value goes to, inside the pool.
+        for a in s.active() {
+            assert!(a.blocks().len() * crate::model::BLOCK_TOKENS >= a.generated().len());
+        }
+        let tok = Sampled {
+            token: 1,
+            logprob: -0.5,
+        };
+        s.apply_tokens(&vec![tok; rows]);
+        steps += 1;
+    }
+}
+
+#[test]
+fn a_dry_pool_preempts_the_youngest_and_every_sample_still_finishes_once() {
+    // 6 blocks: the 4-token prompt takes one; admission expects 1-token samples, so 4 start
+    // at once and outgrow the pool at their 17th token (two blocks each).
+    let mut s = scheduler_with(SchedulerConfig {
+        max_rows: 8,
+        kv_blocks: 6,
+        expected_new_tokens: 1,
+        ..config(8)
+    });
+    let recorder = Arc::new(Recorder::default());
+    let (mut a, rx) = request(4, vec![group(4, 40, 1.0)]);
+    a.observer = Some(recorder.clone());
+    s.add(a);
+    decode_with_blocks(&mut s);
+    let (preempted, _) = s.preemptions();
+    assert!(preempted > 0, "the pool was never dry");
+    let mut done: Vec<Completion> = rx.try_iter().map(Result::unwrap).collect();
+    done.sort_by_key(|c| c.index);
+    assert_eq!(
+        done.iter().map(|c| c.index).collect::<Vec<_>>(),
+        [0, 1, 2, 3]
+    );
+    assert!(done.iter().all(|c| c.token_ids.len() == 40));
+    // The observer heard each sample's 39 tokens before its last once, rerun or not.
+    let heard = recorder.tokens.lock().unwrap().clone();
+    for i in 0..4 {
+        assert_eq!(
+            heard.iter().filter(|e| e.index == i).count(),
+            39,
+            "sample {i}"
+        );
+    }
+    assert_eq!(s.blocks(), (6, 6), "every block came back");
+    assert_eq!(s.finished_total(), 4);
+}
+
+#[test]
+fn a_pool_for_one_prompt_and_one_sample_runs_the_samples_one_at_a_time() {
+    // 1 block of prompt + 3 blocks for a 40-token sample, samples expected to run to their
+    // limit: no second sample is admitted beside the first.
+    let mut s = scheduler_with(SchedulerConfig {
+        kv_blocks: 4,
+        expected_new_tokens: 40,
+        ..config(8)
+    });
+    let (a, rx) = request(4, vec![group(3, 40, 1.0)]);
+    s.add(a);
+    assert_eq!(decode_with_blocks(&mut s), 1);
+    assert_eq!(rx.try_iter().filter(|c| c.is_ok()).count(), 3);
+    assert_eq!(s.blocks(), (4, 4));
+}
+
+#[test]
+fn a_sample_alone_evicts_an_idle_prompt_and_one_that_cannot_fit_fails_with_the_sizes() {
+    // Prompt A's sample grows while prompt B (prefilled, waiting) holds blocks: B is evicted
+    // and prefilled again once A is done.
+    let mut s = scheduler_with(SchedulerConfig {
+        kv_blocks: 5,
+        expected_new_tokens: 1,
+        ..config(1)
+    });
+    let (a, rx_a) = request(4, vec![group(1, 40, 1.0)]);
+    let (b, rx_b) = request(20, vec![group(1, 10, 1.0)]);
+    s.add(a);
+    s.add(b);
+    decode_with_blocks(&mut s);
+    assert!(s.preemptions().1 > 0, "B was never evicted");
+    assert_eq!(rx_a.try_iter().filter(|c| c.is_ok()).count(), 1);
+    assert_eq!(rx_b.try_iter().filter(|c| c.is_ok()).count(), 1);
+    assert_eq!(s.blocks(), (5, 5));
+
+    // A request whose prompt and one sample exceed the whole pool fails at once, clearly.
+    let (c, rx_c) = request(40, vec![group(1, 40, 1.0)]);
+    s.add(c);
+    assert_eq!(s.prefill_plan(), None);
+    let err = match rx_c.try_recv() {
+        Ok(Err(GenError::Failed(m))) => m,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        err.contains("80 tokens (5 blocks of 16)") && err.contains("needs 6 blocks"),
+        "{err}"
+    );
+    assert!(s.is_idle());
+}
+
+#[test]
+fn a_family_shares_the_blocks_of_its_head_and_copies_the_one_it_ends_in() {
+    let mut s = scheduler_with(SchedulerConfig {
+        kv_blocks: 20,
+        prefill_chunk: 64,
+        ..config(4)
+    });
+    // Two 40-token prompts whose first 20 tokens are the family's head: one whole block
+    // (positions 0..16) and the start of the next.
+    let (mut a, rx_a) = request(40, vec![group(1, 3, 1.0)]);
+    let (mut b, rx_b) = request(40, vec![group(1, 3, 1.0)]);
+    b.tokens[20..].iter_mut().for_each(|t| *t += 100);
+    a.shared_prefix = 20;
+    b.shared_prefix = 20;
+    s.add(a);
+    s.add(b);
+    // A prefills its head as a chunk of its own, then the rest.
+    let first = s.prefill_plan().unwrap();
+    assert_eq!((first.start, first.len, first.from_family), (0, 20, 0));
+    s.prefill_done(&first, None);
+    let rest = s.prefill_plan().unwrap();
+    assert_eq!((rest.start, rest.len), (20, 20));
+    s.prefill_done(&rest, Some(vec![0.0, 5.0]));
+    let free = s.blocks().0;
+    // B is admitted beside A: it shares A's first block, copies its second, and prefills
+    // from the end of the head.
+    let plan = s.prefill_plan().unwrap();
+    assert_eq!((plan.prompt, plan.start, plan.from_family), (2, 20, 20));
+    let (ta, tb) = (
+        s.cache(1).unwrap().blocks.to_vec(),
+        s.cache(2).unwrap().blocks.to_vec(),
+    );
+    assert_eq!(tb[0], ta[0]);
+    assert_ne!(tb[1], ta[1]);
+    assert_eq!(s.take_block_copies(), vec![(ta[1], tb[1])]);
+    assert_eq!(s.blocks().0, free - 2, "B took two blocks of its three");
+    s.prefill_done(&plan, Some(vec![0.0, 5.0]));
+    // Both finish; the shared block is freed with the last of them.
+    decode_with_blocks(&mut s);
+    assert_eq!(rx_a.try_iter().filter(|c| c.is_ok()).count(), 1);
+    assert_eq!(rx_b.try_iter().filter(|c| c.is_ok()).count(), 1);
+    assert_eq!(s.blocks(), (20, 20));
 }
