@@ -148,8 +148,8 @@ fn chunked_prefill_and_ragged_decode_match_candle_transformers() {
         let dev = Device::Cpu;
         let pool = KvPool::new(&fx.cfg, 8, DType::F32, &dev).unwrap();
         let (pa, pb) = (prompt(21, 1), prompt(7, 2));
-        // Blocks in no particular order: A's prompt spans two.
-        let (ta, tb, t0, t1, t2) = ([5u32, 1], [2u32], [7u32], [3u32], [0u32]);
+        // Samples' blocks in no particular order; A's prompt spans a run of two.
+        let (ta, tb, t0, t1, t2) = ([5u32, 6], [2u32], [7u32], [3u32], [0u32]);
         let (a, b) = (kv(&ta, pa.len()), kv(&tb, pb.len()));
         // Samples: s0 and s1 from prompt A (s1 joins a step later), s2 from prompt B.
         // Rows: s0 → 0, s2 → 1, s1 → 2, so A's rows are not contiguous.
@@ -409,7 +409,15 @@ fn a_sample_spanning_blocks_keeps_its_cache_when_they_are_copied_elsewhere() {
     for j in 0..18 {
         assert_close(&step(&[2, 0], j), &want[j + 1], 1e-4, &format!("token {j}"));
     }
-    pool.copy_blocks(&[(2, 1), (0, 3)]).unwrap();
+    for layer in 0..fx.cfg.num_hidden_layers {
+        let (k, v) = pool.layer(layer);
+        for t in [k, v] {
+            for (from, to) in [(2, 1), (0, 3)] {
+                let block = t.narrow(0, from, 1).unwrap().affine(1.0, 0.0).unwrap();
+                t.slice_set(&block, 0, to).unwrap();
+            }
+        }
+    }
     pool.clear_blocks(&[2, 0]).unwrap();
     for j in 18..20 {
         assert_close(

@@ -19,7 +19,7 @@ use super::Weights;
 use crate::config::Qwen3Config;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
-use crate::model::{Batch, DecodeGroup, KvPool, PrefillChunk, Qwen3Model};
+use crate::model::{Batch, DecodeGroup, KvPool, PrefillChunk, PromptKv, Qwen3Model};
 use crate::sampling::sample_rows;
 use crate::scheduler::{Request, Scheduler, SchedulerConfig};
 
@@ -322,11 +322,21 @@ fn step(
     sched.reserve_blocks();
     let mut plan = sched.prefill_plan();
     let prefix_copied = plan.as_ref().map_or(0, |p| p.from_family);
-    // A prompt admitted beside its family shares the blocks inside the family's head and
-    // copies the one the head ends in (positions past the head are overwritten by its own
-    // prefill). A copy that fails (no memory for its staging) fails that prompt alone.
-    let copies = sched.take_block_copies();
-    if let Err(e) = pool.copy_blocks(&copies) {
+    // A prompt admitted beside its family copies the family's head from a resident prompt
+    // instead of computing it. A copy that fails (no memory for its staging) fails that
+    // prompt alone.
+    let copied = sched.take_head_copies().iter().try_for_each(|c| {
+        let from = PromptKv {
+            blocks: &c.from,
+            len: c.len,
+        };
+        let to = PromptKv {
+            blocks: &c.to,
+            len: c.len,
+        };
+        pool.copy_prompt_head(from, to, c.len)
+    });
+    if let Err(e) = copied {
         if let Some(p) = plan.take() {
             let error = format!("cannot copy the cache of the prompt's shared head: {e}");
             tracing::error!(device = %setup.device, "{error}");

@@ -4,10 +4,13 @@
 //! cache is just a block table, the list of blocks that hold positions `0..`, [`BLOCK_TOKENS`]
 //! positions each.
 //!
-//! The pool is preallocated on the model's device and written in place (`scatter_set`), so a
-//! decode step never copies a sample's cache; a prompt's keys are gathered into one
-//! contiguous tensor per layer for the prompt-attention matmul (read once for all its
-//! samples).
+//! A sample's blocks are anywhere in the pool, each laid out `(kv_heads, BLOCK_TOKENS,
+//! head_dim)`; the suffix-attention kernels read them through the table. A prompt's blocks
+//! are one run of consecutive blocks, and that region is laid out `(kv_heads, run positions,
+//! head_dim)` as a whole, so the prompt-attention matmul reads it in place as one strided
+//! tensor, however many groups a step has (a gather per prompt and layer would copy every
+//! prompt every step). The pool is preallocated on the model's device and written in place
+//! (`scatter_set`): a decode step copies no cache.
 
 use candle_core::{DType, Device, Tensor};
 
@@ -28,13 +31,43 @@ pub fn blocks_for(tokens: usize) -> usize {
     tokens.div_ceil(BLOCK_TOKENS)
 }
 
-/// A prompt's cache in the pool: its blocks and how many positions they hold.
+/// A prompt's cache in the pool: its run of blocks and how many positions it holds.
 #[derive(Debug, Clone, Copy)]
 pub struct PromptKv<'a> {
-    /// The prompt's block table (position `p` lives in `blocks[p / BLOCK_TOKENS]`).
+    /// The prompt's blocks: consecutive, ascending.
     pub blocks: &'a [u32],
     /// Prompt length in tokens.
     pub len: usize,
+}
+
+impl PromptKv<'_> {
+    /// The run's first block and length, checked: consecutive blocks that hold `len`.
+    fn run(&self) -> Result<(usize, usize)> {
+        let first = *self
+            .blocks
+            .first()
+            .ok_or_else(|| Error::Invalid("a prompt cache without blocks".into()))?;
+        let consecutive = self
+            .blocks
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b as usize == first as usize + i);
+        if !consecutive || self.blocks.len() * BLOCK_TOKENS < self.len {
+            return Err(Error::Invalid(format!(
+                "a {}-token prompt needs one run of blocks, not {:?}",
+                self.len, self.blocks
+            )));
+        }
+        Ok((first as usize, self.blocks.len()))
+    }
+}
+
+/// Where one new key/value (all heads) is written: head `h` goes to row `base + h * stride` of
+/// the pool viewed as `(blocks * kv_heads * BLOCK_TOKENS, head_dim)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvPlace {
+    base: usize,
+    stride: usize,
 }
 
 /// The cache blocks of one device: for each layer, keys and values of shape
@@ -86,36 +119,109 @@ impl KvPool {
         (k, v)
     }
 
-    /// The scatter index that writes row `i`'s new key/value (all heads) to position
-    /// `writes[i].1` of the cache whose block table is `writes[i].0`: shape
-    /// `(rows * kv_heads, head_dim)`, for the pool viewed as
+    /// Where position `pos` of the sample whose blocks are `table` lives.
+    pub fn sample_place(&self, table: &[u32], pos: usize) -> Result<KvPlace> {
+        let block = table.get(pos / BLOCK_TOKENS).copied().ok_or_else(|| {
+            Error::Invalid(format!(
+                "KV write at position {pos} past a table of {} blocks",
+                table.len()
+            ))
+        })? as usize;
+        if block >= self.blocks {
+            return Err(Error::Invalid(format!(
+                "KV write to block {block} of {}",
+                self.blocks
+            )));
+        }
+        Ok(KvPlace {
+            base: block * self.kv_heads * BLOCK_TOKENS + pos % BLOCK_TOKENS,
+            stride: BLOCK_TOKENS,
+        })
+    }
+
+    /// Where position `pos` of `prompt` lives.
+    pub fn prompt_place(&self, prompt: PromptKv<'_>, pos: usize) -> Result<KvPlace> {
+        let (first, count) = self.prompt_run(prompt)?;
+        if pos >= count * BLOCK_TOKENS {
+            return Err(Error::Invalid(format!(
+                "KV write at prompt position {pos} past a run of {count} blocks"
+            )));
+        }
+        Ok(KvPlace {
+            base: first * self.kv_heads * BLOCK_TOKENS + pos,
+            stride: count * BLOCK_TOKENS,
+        })
+    }
+
+    fn prompt_run(&self, prompt: PromptKv<'_>) -> Result<(usize, usize)> {
+        let (first, count) = prompt.run()?;
+        if first + count > self.blocks {
+            return Err(Error::Invalid(format!(
+                "a prompt's blocks {first}..{} outside the pool's {}",
+                first + count,
+                self.blocks
+            )));
+        }
+        Ok((first, count))
+    }
+
+    /// The scatter index that writes row `i`'s new key/value (all heads) to `places[i]`:
+    /// shape `(rows * kv_heads, head_dim)`, for the pool viewed as
     /// `(blocks * kv_heads * BLOCK_TOKENS, head_dim)`. Built once per step, used by every
     /// layer.
-    pub fn write_index(&self, writes: &[(&[u32], usize)], device: &Device) -> Result<Tensor> {
-        let mut index = Vec::with_capacity(writes.len() * self.kv_heads * self.head_dim);
-        for &(table, pos) in writes {
-            let block = table.get(pos / BLOCK_TOKENS).copied().ok_or_else(|| {
-                Error::Invalid(format!(
-                    "KV write at position {pos} past a table of {} blocks",
-                    table.len()
-                ))
-            })? as usize;
-            if block >= self.blocks {
-                return Err(Error::Invalid(format!(
-                    "KV write to block {block} of {}",
-                    self.blocks
-                )));
-            }
+    pub fn write_index(&self, places: &[KvPlace], device: &Device) -> Result<Tensor> {
+        let mut index = Vec::with_capacity(places.len() * self.kv_heads * self.head_dim);
+        for place in places {
             for h in 0..self.kv_heads {
-                let row = ((block * self.kv_heads + h) * BLOCK_TOKENS + pos % BLOCK_TOKENS) as u32;
+                let row = (place.base + h * place.stride) as u32;
                 index.extend(std::iter::repeat_n(row, self.head_dim));
             }
         }
         Ok(Tensor::from_vec(
             index,
-            (writes.len() * self.kv_heads, self.head_dim),
+            (places.len() * self.kv_heads, self.head_dim),
             device,
         )?)
+    }
+
+    /// The keys and values of `prompt` in `layer`, each a `(kv_heads, len, head_dim)` view of
+    /// the pool (no copy).
+    pub fn prompt(&self, layer: usize, prompt: PromptKv<'_>) -> Result<(Tensor, Tensor)> {
+        let (k, v) = self.prompt_region(layer, prompt)?;
+        Ok((k.narrow(1, 0, prompt.len)?, v.narrow(1, 0, prompt.len)?))
+    }
+
+    /// The whole run of `prompt` in `layer`: contiguous `(kv_heads, run positions, head_dim)`
+    /// views.
+    fn prompt_region(&self, layer: usize, prompt: PromptKv<'_>) -> Result<(Tensor, Tensor)> {
+        let (first, count) = self.prompt_run(prompt)?;
+        let per_block = self.kv_heads * BLOCK_TOKENS;
+        let rows = self.blocks * per_block;
+        let (pk, pv) = &self.layers[layer];
+        let view = |t: &Tensor| -> Result<Tensor> {
+            Ok(t.reshape((rows, self.head_dim))?
+                .narrow(0, first * per_block, count * per_block)?
+                .reshape((self.kv_heads, count * BLOCK_TOKENS, self.head_dim))?)
+        };
+        Ok((view(pk)?, view(pv)?))
+    }
+
+    /// Copies the first `len` positions of prompt `from` into prompt `to`, every layer (a
+    /// prompt admitted beside a resident prompt of its family takes their shared head).
+    pub fn copy_prompt_head(&self, from: PromptKv<'_>, to: PromptKv<'_>, len: usize) -> Result<()> {
+        if len > from.len || len > to.len {
+            return Err(Error::Invalid(format!(
+                "cannot copy {len} positions between prompts of {} and {}",
+                from.len, to.len
+            )));
+        }
+        for layer in 0..self.layers.len() {
+            let (fk, fv) = self.prompt_region(layer, from)?;
+            let (tk, tv) = self.prompt_region(layer, to)?;
+            tk.slice_set(&fresh_copy(&fk.narrow(1, 0, len)?)?, 1, 0)?;
+            tv.slice_set(&fresh_copy(&fv.narrow(1, 0, len)?)?, 1, 0)?;
+        }
+        Ok(())
     }
 
     /// Writes new keys and values `(rows, kv_heads, head_dim)` of `layer` at `index` (from
@@ -130,7 +236,7 @@ impl KvPool {
         Ok(())
     }
 
-    /// A block table as an index tensor, for [`KvPool::gather`].
+    /// A sample's block table as an index tensor, for [`KvPool::gather`].
     pub fn table_tensor(&self, table: &[u32], device: &Device) -> Result<Tensor> {
         if let Some(&bad) = table.iter().find(|&&b| b as usize >= self.blocks) {
             return Err(Error::Invalid(format!(
@@ -141,9 +247,9 @@ impl KvPool {
         Ok(Tensor::from_vec(table.to_vec(), table.len(), device)?)
     }
 
-    /// The first `len` positions of the cache whose blocks are `table` (from
-    /// [`KvPool::table_tensor`]), keys and values of `layer`, each as one contiguous
-    /// `(kv_heads, len, head_dim)` tensor.
+    /// The first `len` positions of the sample whose blocks are `table` (from
+    /// [`KvPool::table_tensor`]), keys and values of `layer`, each copied into one contiguous
+    /// `(kv_heads, len, head_dim)` tensor (the reference path of tests).
     pub fn gather(&self, layer: usize, table: &Tensor, len: usize) -> Result<(Tensor, Tensor)> {
         let count = table.dim(0)?;
         let (pk, pv) = &self.layers[layer];
@@ -187,29 +293,6 @@ impl KvPool {
         }
         Ok(())
     }
-
-    /// Copies whole blocks, every layer: `(from, to)` pairs, in order (a prompt that shares
-    /// its head with a resident prompt copies the blocks holding it).
-    pub fn copy_blocks(&self, pairs: &[(u32, u32)]) -> Result<()> {
-        for &(from, to) in pairs {
-            if from.max(to) as usize >= self.blocks {
-                return Err(Error::Invalid(format!(
-                    "KV copy between blocks {from} and {to} of {}",
-                    self.blocks
-                )));
-            }
-            if from == to {
-                continue;
-            }
-            for (k, v) in &self.layers {
-                for t in [k, v] {
-                    let src = fresh_copy(&t.narrow(0, from as usize, 1)?)?;
-                    t.slice_set(&src, 0, to as usize)?;
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 /// A copy of `t` in new storage holding only its elements.
@@ -234,66 +317,99 @@ mod tests {
         }
     }
 
-    #[test]
-    fn writes_land_where_gathers_read_them() {
-        let dev = Device::Cpu;
-        let pool = KvPool::new(&tiny(), 6, DType::F32, &dev).unwrap();
-        // A 20-position cache in blocks 4 and 1 (out of order, as a pool hands them out).
-        let table = [4u32, 1];
-        let positions: Vec<usize> = (0..20).collect();
-        let writes: Vec<(&[u32], usize)> = positions.iter().map(|&p| (&table[..], p)).collect();
-        let index = pool.write_index(&writes, &dev).unwrap();
-        // Key of position p, head h, dim d = 100 p + 10 h + d; values negated.
-        let k: Vec<f32> = (0..20)
+    /// Key of position p, head h, dim d = 100 p + 10 h + d.
+    fn keys(positions: usize, dev: &Device) -> Tensor {
+        let k: Vec<f32> = (0..positions)
             .flat_map(|p| {
                 (0..2).flat_map(move |h| (0..4).map(move |d| (100 * p + 10 * h + d) as f32))
             })
             .collect();
-        let k = Tensor::from_vec(k, (20, 2, 4), &dev).unwrap();
-        let v = k.neg().unwrap();
-        pool.write(1, &k, &v, &index).unwrap();
+        Tensor::from_vec(k, (positions, 2, 4), dev).unwrap()
+    }
+
+    fn values(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    }
+
+    #[test]
+    fn a_samples_writes_land_where_its_table_reads_them() {
+        let dev = Device::Cpu;
+        let pool = KvPool::new(&tiny(), 6, DType::F32, &dev).unwrap();
+        // A 20-position sample in blocks 4 and 1 (out of order, as a pool hands them out).
+        let table = [4u32, 1];
+        let places: Vec<KvPlace> = (0..20)
+            .map(|p| pool.sample_place(&table, p).unwrap())
+            .collect();
+        let index = pool.write_index(&places, &dev).unwrap();
+        let k = keys(20, &dev);
+        pool.write(1, &k, &k.neg().unwrap(), &index).unwrap();
         let (gk, gv) = pool
             .gather(1, &pool.table_tensor(&table, &dev).unwrap(), 20)
             .unwrap();
-        assert_eq!(gk.dims(), &[2, 20, 4]);
         let want = k.transpose(0, 1).unwrap();
-        assert_eq!(
-            gk.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-            want.flatten_all().unwrap().to_vec1::<f32>().unwrap()
-        );
-        assert_eq!(
-            gv.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-            want.neg()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap()
-        );
+        assert_eq!(values(&gk), values(&want));
+        assert_eq!(values(&gv), values(&want.neg().unwrap()));
         // Layer 0 was not touched.
-        let (k0, _) = pool.layer(0);
         assert_eq!(
-            k0.abs()
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap(),
-            0.0
-        );
-        // Copying block 4 to 2 and clearing 4: the cache read through [2, 1] is unchanged.
-        pool.copy_blocks(&[(4, 2)]).unwrap();
-        pool.clear_blocks(&[4]).unwrap();
-        let (moved, _) = pool
-            .gather(1, &pool.table_tensor(&[2, 1], &dev).unwrap(), 20)
-            .unwrap();
-        assert_eq!(
-            moved.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-            want.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+            values(&pool.layer(0).0.abs().unwrap().sum_all().unwrap()),
+            [0.0]
         );
         // Writing past the table, or outside the pool, is an error.
-        assert!(pool.write_index(&[(&table[..], 32)], &dev).is_err());
-        assert!(pool.write_index(&[(&[9u32][..], 0)], &dev).is_err());
+        assert!(pool.sample_place(&table, 32).is_err());
+        assert!(pool.sample_place(&[9], 0).is_err());
         assert!(pool.table_tensor(&[6], &dev).is_err());
+    }
+
+    #[test]
+    fn a_prompts_run_is_read_in_place_and_its_head_copies_to_another() {
+        let dev = Device::Cpu;
+        let pool = KvPool::new(&tiny(), 8, DType::F32, &dev).unwrap();
+        // A 20-token prompt in blocks 5 and 6; a sample's block 0 beside it.
+        let run = [5u32, 6];
+        let prompt = PromptKv {
+            blocks: &run,
+            len: 20,
+        };
+        let places: Vec<KvPlace> = (0..20)
+            .map(|p| pool.prompt_place(prompt, p).unwrap())
+            .collect();
+        let index = pool.write_index(&places, &dev).unwrap();
+        let k = keys(20, &dev);
+        pool.write(0, &k, &k.neg().unwrap(), &index).unwrap();
+        let (pk, pv) = pool.prompt(0, prompt).unwrap();
+        assert_eq!(pk.dims(), &[2, 20, 4]);
+        let want = k.transpose(0, 1).unwrap();
+        assert_eq!(values(&pk), values(&want));
+        assert_eq!(values(&pv), values(&want.neg().unwrap()));
+        // Its first 18 positions copied to a prompt in blocks 2..=4, which reads them back.
+        let other = [2u32, 3, 4];
+        let to = PromptKv {
+            blocks: &other,
+            len: 40,
+        };
+        pool.copy_prompt_head(prompt, to, 18).unwrap();
+        let (ck, _) = pool
+            .prompt(
+                0,
+                PromptKv {
+                    blocks: &other,
+                    len: 18,
+                },
+            )
+            .unwrap();
+        assert_eq!(values(&ck), values(&want.narrow(1, 0, 18).unwrap()));
+        // A prompt's blocks must be one run, inside the pool.
+        let scattered = PromptKv {
+            blocks: &[1, 3],
+            len: 20,
+        };
+        assert!(pool.prompt(0, scattered).is_err());
+        assert!(pool.prompt_place(scattered, 0).is_err());
+        let outside = PromptKv {
+            blocks: &[7, 8],
+            len: 20,
+        };
+        assert!(pool.prompt(0, outside).is_err());
+        assert!(pool.prompt_place(prompt, 32).is_err());
     }
 }

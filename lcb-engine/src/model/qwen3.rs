@@ -9,7 +9,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 
 use super::attention::{self, SuffixTables};
-use super::kv::KvPool;
+use super::kv::{KvPlace, KvPool, PromptKv};
 use super::layers::{transpose, Linear, RmsNorm, StoredLinear};
 use super::Batch;
 use crate::config::Qwen3Config;
@@ -86,11 +86,8 @@ struct StepTensors {
     suffix: SuffixTables,
     /// The padded suffix path's gather index and mask, when that path runs.
     suffix_padded: Option<(Tensor, Tensor)>,
-    /// Per group: its rows as an index tensor, and its prompt's block table.
+    /// Per group: its rows as an index tensor.
     group_rows: Vec<Tensor>,
-    group_tables: Vec<Tensor>,
-    /// The prefill chunk's prompt blocks.
-    prefill_table: Option<Tensor>,
     /// Maps decode row `i` to its place in the groups' concatenated outputs (`None` when
     /// that concatenation is already in row order).
     gather_back: Option<Tensor>,
@@ -255,13 +252,12 @@ impl Qwen3Model {
             .zip(&prompt_len)
             .map(|(r, p)| (p + r.suffix_pos) as u32)
             .collect();
-        let mut writes: Vec<(&[u32], usize)> = batch
+        let mut writes: Vec<KvPlace> = batch
             .decode
             .iter()
-            .map(|r| (r.blocks, r.suffix_pos))
-            .collect();
+            .map(|r| pool.sample_place(r.blocks, r.suffix_pos))
+            .collect::<Result<_>>()?;
         let mut prefill_mask = None;
-        let mut prefill_table = None;
         if let Some(chunk) = &batch.prefill {
             let (start, len) = (chunk.start, chunk.tokens.len());
             if len == 0 || start + len > chunk.prefix.len {
@@ -271,8 +267,9 @@ impl Qwen3Model {
                     chunk.prefix.len
                 )));
             }
-            writes.extend((start..start + len).map(|p| (chunk.prefix.blocks, p)));
-            prefill_table = Some(pool.table_tensor(chunk.prefix.blocks, dev)?);
+            for p in start..start + len {
+                writes.push(pool.prompt_place(chunk.prefix, p)?);
+            }
             tokens.extend_from_slice(chunk.tokens);
             positions.extend((start..start + len).map(|p| p as u32));
             let total = start + len;
@@ -313,11 +310,6 @@ impl Qwen3Model {
             && attention::suffix_attention_is_padded(dev, self.dtype))
         .then(|| attention::padded_inputs(&suffix, dev))
         .transpose()?;
-        let group_tables = batch
-            .groups
-            .iter()
-            .map(|g| pool.table_tensor(g.prefix.blocks, dev))
-            .collect::<Result<Vec<_>>>()?;
         let group_rows = batch
             .groups
             .iter()
@@ -354,8 +346,6 @@ impl Qwen3Model {
             suffix,
             suffix_padded,
             group_rows,
-            group_tables,
-            prefill_table,
             gather_back,
             prefill_mask,
             logit_rows,
@@ -411,10 +401,13 @@ impl Qwen3Model {
             let out = self.decode_attention(index, &q, batch, pool, step)?;
             parts.push(out.reshape((rows, q_heads * d))?.to_dtype(self.dtype)?);
         }
-        if let (Some(chunk), Some(table)) = (&batch.prefill, &step.prefill_table) {
+        if let Some(chunk) = &batch.prefill {
             let len = chunk.tokens.len();
-            let total = chunk.start + len;
-            let (pk, pv) = pool.gather(index, table, total)?;
+            let upto = PromptKv {
+                len: chunk.start + len,
+                ..chunk.prefix
+            };
+            let (pk, pv) = pool.prompt(index, upto)?;
             let q = q.narrow(0, rows, len)?.reshape((len, kv_heads, group, d))?;
             let mask = step.prefill_mask.as_ref().expect("prefill has a mask");
             parts.push(attention::prefill_attention(&q, &pk, &pv, mask)?);
@@ -445,8 +438,8 @@ impl Qwen3Model {
         let (k_pool, v_pool) = pool.layer(layer);
         if self.decode_attention == DecodeAttention::Naive {
             let mut out = vec![None; step.decode_rows];
-            for (group, table) in batch.groups.iter().zip(&step.group_tables) {
-                let prefix = pool.gather(layer, table, group.prefix.len)?;
+            for group in &batch.groups {
+                let prefix = pool.prompt(layer, group.prefix)?;
                 for &row in &group.rows {
                     let r = &batch.decode[row];
                     let own_table = pool.table_tensor(
@@ -477,13 +470,8 @@ impl Qwen3Model {
         )?;
         let mut outs = Vec::with_capacity(batch.groups.len());
         let mut lses = Vec::with_capacity(batch.groups.len());
-        for ((group, rows), table) in batch
-            .groups
-            .iter()
-            .zip(&step.group_rows)
-            .zip(&step.group_tables)
-        {
-            let (pk, pv) = pool.gather(layer, table, group.prefix.len)?;
+        for (group, rows) in batch.groups.iter().zip(&step.group_rows) {
+            let (pk, pv) = pool.prompt(layer, group.prefix)?;
             let q_group = if batch.groups.len() == 1 && step.gather_back.is_none() {
                 q.clone()
             } else {

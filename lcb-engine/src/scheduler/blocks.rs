@@ -1,30 +1,31 @@
-//! The host side of the paged KV cache: which of a device's cache blocks are free, and how
-//! many caches hold each of the others. Blocks are handed out one at a time as caches grow
-//! and given back the moment a sample or prompt ends; a block that holds the head several
-//! prompts share is held by each of them and freed when the last lets it go. The tensors
-//! themselves live in [`crate::model::KvPool`].
+//! The host side of the paged KV cache: which of a device's cache blocks are free. A sample
+//! takes blocks one at a time as it grows, from the low end of the pool; a prompt takes one
+//! run of consecutive blocks, from the high end, so that its cache is a single region the
+//! prompt attention reads in place (see [`crate::model::KvPool`]). Keeping the two at
+//! opposite ends keeps runs free for prompts while samples come and go. Blocks are given
+//! back the moment a sample or prompt ends.
 
-/// The free blocks of one device's pool, and the holders of the rest.
+use std::collections::BTreeSet;
+
+/// The free blocks of one device's pool.
 #[derive(Debug, Clone)]
 pub struct BlockAllocator {
-    free: Vec<u32>,
-    /// Caches holding each block (0: free).
-    holders: Vec<u32>,
+    free: BTreeSet<u32>,
+    total: usize,
 }
 
 impl BlockAllocator {
     /// A pool of `total` blocks, all free.
     pub fn new(total: usize) -> Self {
-        // Reversed, so blocks are handed out from 0 up (easier to read in a debugger).
         BlockAllocator {
-            free: (0..total as u32).rev().collect(),
-            holders: vec![0; total],
+            free: (0..total as u32).collect(),
+            total,
         }
     }
 
     /// Blocks in the pool.
     pub fn total(&self) -> usize {
-        self.holders.len()
+        self.total
     }
 
     /// Blocks free now.
@@ -32,52 +33,47 @@ impl BlockAllocator {
         self.free.len()
     }
 
-    /// One block, if any is free.
+    /// One block (the lowest free), if any is free.
     pub fn take_one(&mut self) -> Option<u32> {
-        let block = self.free.pop()?;
-        self.holders[block as usize] = 1;
-        Some(block)
+        self.free.pop_first()
     }
 
-    /// `n` blocks, or none at all when fewer are free.
-    pub fn take(&mut self, n: usize) -> Option<Vec<u32>> {
-        let keep = self.free.len().checked_sub(n)?;
-        let mut taken = self.free.split_off(keep);
-        taken.reverse();
-        for &b in &taken {
-            self.holders[b as usize] = 1;
+    /// `n` consecutive blocks (the highest such run), or none when no run is that long.
+    pub fn take_run(&mut self, n: usize) -> Option<Vec<u32>> {
+        if n == 0 || n > self.free.len() {
+            return None;
         }
-        Some(taken)
-    }
-
-    /// Another cache holds `blocks` too (they are in use).
-    pub fn share(&mut self, blocks: &[u32]) {
-        for &b in blocks {
-            debug_assert!(self.holders[b as usize] > 0, "sharing free block {b}");
-            self.holders[b as usize] += 1;
+        // Descending: the current run is end - len + 1 ..= end; b extends it when adjacent.
+        let (mut end, mut len) = (0u32, 0usize);
+        for &b in self.free.iter().rev() {
+            if len > 0 && b as u64 + len as u64 == end as u64 {
+                len += 1;
+            } else {
+                end = b;
+                len = 1;
+            }
+            if len == n {
+                let run: Vec<u32> = (b..=end).collect();
+                for block in &run {
+                    self.free.remove(block);
+                }
+                return Some(run);
+            }
         }
+        None
     }
 
-    /// Whether more than one cache holds `block`.
-    pub fn is_shared(&self, block: u32) -> bool {
-        self.holders.get(block as usize).is_some_and(|&h| h > 1)
-    }
-
-    /// A cache lets `blocks` go; those no other cache holds are free again.
+    /// Returns blocks to the pool.
     pub fn give_back(&mut self, blocks: impl IntoIterator<Item = u32>) {
         for b in blocks {
-            let holders = &mut self.holders[b as usize];
-            debug_assert!(*holders > 0, "block {b} was given back twice");
-            *holders = holders.saturating_sub(1);
-            if *holders == 0 {
-                self.free.push(b);
-            }
+            let fresh = self.free.insert(b);
+            debug_assert!(fresh, "block {b} was given back twice");
         }
     }
 
     /// Frees every block (after a device error cleared all work).
     pub fn reset(&mut self) {
-        *self = BlockAllocator::new(self.total());
+        *self = BlockAllocator::new(self.total);
     }
 }
 
@@ -86,29 +82,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_are_taken_whole_or_not_at_all_and_come_back() {
-        let mut a = BlockAllocator::new(5);
-        assert_eq!(a.take(2), Some(vec![0, 1]));
-        assert_eq!(a.take(4), None, "only 3 are free");
-        assert_eq!(a.available(), 3);
-        assert_eq!(a.take_one(), Some(2));
-        a.give_back([0, 1]);
-        assert_eq!(a.available(), 4);
-        assert_eq!(a.take(4).map(|b| b.len()), Some(4));
-        assert_eq!(a.take_one(), None);
+    fn samples_take_from_the_bottom_and_prompts_take_runs_from_the_top() {
+        let mut a = BlockAllocator::new(8);
+        assert_eq!(a.take_one(), Some(0));
+        assert_eq!(a.take_run(3), Some(vec![5, 6, 7]));
+        assert_eq!(a.take_one(), Some(1));
+        // Free: 2, 3, 4. Give 6 back: the longest run is still 2..=4.
+        a.give_back([6]);
+        assert_eq!(a.take_run(4), None);
+        assert_eq!(a.take_run(2), Some(vec![3, 4]));
+        assert_eq!(a.available(), 2);
+        assert_eq!(a.take_run(2), None, "2 and 6 are free but not consecutive");
+        a.give_back([0, 1, 3, 4, 5, 7]);
+        assert_eq!(a.take_run(8), Some((0..8).collect()), "all free again");
         a.reset();
-        assert_eq!((a.available(), a.total()), (5, 5));
-    }
-
-    #[test]
-    fn a_shared_block_is_free_only_when_its_last_holder_lets_go() {
-        let mut a = BlockAllocator::new(3);
-        let head = a.take(2).unwrap();
-        a.share(&head[..1]);
-        assert!(a.is_shared(head[0]) && !a.is_shared(head[1]));
-        a.give_back(head.clone());
-        assert_eq!(a.available(), 2, "block {} is still held", head[0]);
-        a.give_back([head[0]]);
-        assert_eq!(a.available(), 3);
+        assert_eq!((a.available(), a.total()), (8, 8));
     }
 }

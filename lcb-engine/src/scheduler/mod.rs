@@ -95,10 +95,21 @@ pub struct PrefillPlan {
     pub len: usize,
     /// This chunk ends the prompt (its last logits are needed).
     pub last: bool,
-    /// Leading tokens whose cache the prompt took from a resident prompt of its family when
-    /// it was admitted, this step (0 otherwise): the blocks wholly inside the shared head
-    /// are shared, the one it ends in is copied ([`Scheduler::take_block_copies`]).
+    /// Leading tokens whose cache the prompt takes from a resident prompt of its family,
+    /// admitted this step (0 otherwise): copied before the step
+    /// ([`Scheduler::take_head_copies`]).
     pub from_family: usize,
+}
+
+/// Copy the first `len` positions of the prompt cache in blocks `from` to the one in `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadCopy {
+    /// The resident prompt's blocks.
+    pub from: Vec<u32>,
+    /// The admitted prompt's blocks.
+    pub to: Vec<u32>,
+    /// Positions to copy: the family's shared head.
+    pub len: usize,
 }
 
 /// One device's queue of prompts, its decoding samples and its cache blocks.
@@ -109,9 +120,9 @@ pub struct Scheduler {
     blocks: BlockAllocator,
     /// Blocks given back that hold non-finite values: zeroed before the next step.
     to_clear: Vec<u32>,
-    /// Blocks to copy (from, to) before the next forward pass: the block a shared head ends
-    /// in, for a prompt admitted beside its family.
-    to_copy: Vec<(u32, u32)>,
+    /// Shared heads to copy before the next forward pass, for prompts admitted beside their
+    /// family.
+    to_copy: Vec<HeadCopy>,
     /// Admissions so far (ages samples for preemption).
     admitted: u64,
     /// Samples preempted and prompts evicted so far.
@@ -224,9 +235,9 @@ impl Scheduler {
         std::mem::take(&mut self.to_clear)
     }
 
-    /// Takes the block copies `(from, to)` the caller makes before the next forward pass
-    /// (see [`PrefillPlan::from_family`]).
-    pub fn take_block_copies(&mut self) -> Vec<(u32, u32)> {
+    /// Takes the head copies the caller makes before the next forward pass (see
+    /// [`PrefillPlan::from_family`]).
+    pub fn take_head_copies(&mut self) -> Vec<HeadCopy> {
         std::mem::take(&mut self.to_copy)
     }
 
@@ -330,13 +341,10 @@ impl Scheduler {
                 if queued >= self.config.max_rows {
                     return None;
                 }
-                // A resident prompt of the family holds the shared head already: the blocks
-                // wholly inside it are shared, the one it ends in copied.
+                // A prompt's cache is one run of blocks, read in place by the prompt
+                // attention; a resident prompt of the family holds the shared head already,
+                // to be copied instead of computed.
                 let family = self.family_head(id);
-                let (head, whole) = family
-                    .as_ref()
-                    .map_or((0, 0), |(len, _)| (*len, len / BLOCK_TOKENS));
-                let fresh = need - whole;
                 // With nothing else resident, only the prompt itself must fit; otherwise it
                 // waits until it fits beside what the decoding samples are expected to need.
                 let margin = if resident.is_empty() {
@@ -344,20 +352,22 @@ impl Scheduler {
                 } else {
                     self.margin() + self.outstanding_blocks()
                 };
-                if self.blocks.available() < fresh + margin {
+                if self.blocks.available() < need + margin {
                     return None;
                 }
-                let mut table = Vec::with_capacity(need);
-                if let Some((_, donor)) = &family {
-                    table.extend_from_slice(&donor[..whole]);
-                    self.blocks.share(&table);
-                }
-                table.extend(self.blocks.take(fresh)?);
-                if let Some((_, donor)) = family.filter(|(len, _)| len % BLOCK_TOKENS != 0) {
-                    self.to_copy.push((donor[whole], table[whole]));
+                // No run that long while samples hold blocks in between: wait for them.
+                let run = self.blocks.take_run(need)?;
+                let mut head = 0;
+                if let Some((len, donor)) = family {
+                    self.to_copy.push(HeadCopy {
+                        from: donor,
+                        to: run.clone(),
+                        len,
+                    });
+                    head = len;
                 }
                 let p = self.prompt_mut(id).expect("the candidate is queued");
-                p.cache = Some(table);
+                p.cache = Some(run);
                 p.prefilled = head;
                 from_family = head;
             }
@@ -429,11 +439,9 @@ impl Scheduler {
     /// Prompt logits that are not all finite fail the request (see [`NON_FINITE`]).
     pub fn prefill_done(&mut self, plan: &PrefillPlan, logits: Option<Vec<f32>>) {
         if logits.as_deref().is_some_and(unusable_logits) {
-            // Its own blocks may hold the non-finite values that made them (those it shares
-            // with its family hold the family's head, computed by another prompt).
+            // Its blocks may hold the non-finite values that made them.
             if let Some(blocks) = self.prompt(plan.prompt).and_then(|p| p.cache.clone()) {
-                let own = blocks.into_iter().filter(|&b| !self.blocks.is_shared(b));
-                self.to_clear.extend(own);
+                self.to_clear.extend(blocks);
             }
             let error = format!("{NON_FINITE} after the prompt");
             self.fail_prompt(plan.prompt, &error);

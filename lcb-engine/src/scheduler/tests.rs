@@ -621,14 +621,13 @@ fn a_sample_alone_evicts_an_idle_prompt_and_one_that_cannot_fit_fails_with_the_s
 }
 
 #[test]
-fn a_family_shares_the_blocks_of_its_head_and_copies_the_one_it_ends_in() {
+fn a_family_copies_its_head_from_a_resident_prompt_and_prompts_get_runs_of_blocks() {
     let mut s = scheduler_with(SchedulerConfig {
         kv_blocks: 20,
         prefill_chunk: 64,
         ..config(4)
     });
-    // Two 40-token prompts whose first 20 tokens are the family's head: one whole block
-    // (positions 0..16) and the start of the next.
+    // Two 40-token prompts whose first 20 tokens are the family's head.
     let (mut a, rx_a) = request(40, vec![group(1, 3, 1.0)]);
     let (mut b, rx_b) = request(40, vec![group(1, 3, 1.0)]);
     b.tokens[20..].iter_mut().for_each(|t| *t += 100);
@@ -643,21 +642,22 @@ fn a_family_shares_the_blocks_of_its_head_and_copies_the_one_it_ends_in() {
     let rest = s.prefill_plan().unwrap();
     assert_eq!((rest.start, rest.len), (20, 20));
     s.prefill_done(&rest, Some(vec![0.0, 5.0]));
-    let free = s.blocks().0;
-    // B is admitted beside A: it shares A's first block, copies its second, and prefills
-    // from the end of the head.
+    // Prompts take runs from the top of the pool.
+    assert_eq!(s.cache(1).unwrap().blocks, [17, 18, 19]);
+    // B is admitted beside A: its head is copied from A, it prefills from the end of it.
     let plan = s.prefill_plan().unwrap();
     assert_eq!((plan.prompt, plan.start, plan.from_family), (2, 20, 20));
-    let (ta, tb) = (
-        s.cache(1).unwrap().blocks.to_vec(),
-        s.cache(2).unwrap().blocks.to_vec(),
+    assert_eq!(s.cache(2).unwrap().blocks, [14, 15, 16]);
+    assert_eq!(
+        s.take_head_copies(),
+        vec![HeadCopy {
+            from: vec![17, 18, 19],
+            to: vec![14, 15, 16],
+            len: 20
+        }]
     );
-    assert_eq!(tb[0], ta[0]);
-    assert_ne!(tb[1], ta[1]);
-    assert_eq!(s.take_block_copies(), vec![(ta[1], tb[1])]);
-    assert_eq!(s.blocks().0, free - 2, "B took two blocks of its three");
     s.prefill_done(&plan, Some(vec![0.0, 5.0]));
-    // Both finish; the shared block is freed with the last of them.
+    // Samples take blocks from the bottom; everything comes back at the end.
     decode_with_blocks(&mut s);
     assert_eq!(rx_a.try_iter().filter(|c| c.is_ok()).count(), 1);
     assert_eq!(rx_b.try_iter().filter(|c| c.is_ok()).count(), 1);
