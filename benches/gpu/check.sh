@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The repository's GPU check: run from the project's root on a lent GPU machine, with .device/
-# carried (see README.md beside this file for how to prepare it). Every step has its own
-# timeout; together at most 10 minutes (the device's limit for one call), usually far less.
+# carried (benches/gpu/prepare.sh makes it; see README.md beside this file). Every step has
+# its own timeout, the most telling first: together they could pass the device's 10 minutes
+# for one call (usually the steps take far less), and a call cut short still returns what
+# the steps before wrote.
 # Writes one JSON file per measurement under $OUT, plus log.txt and smi.csv.
 set -u
 D=$PWD/.device
@@ -18,33 +20,51 @@ nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu,power.draw \
     --format=csv -lms 500 >"$OUT/smi.csv" &
 SMI=$!
 export LCB_PYTHON=$(command -v python3) RUST_BACKTRACE=1
+# The test binaries were built elsewhere: they find fixtures/ through LCB_REPO.
+export LCB_REPO=$PWD
+for t in "$D"/tests/*.gz; do gunzip -c "$t" >"$W/$(basename "$t" .gz)"; done
+chmod +x "$W"/engine-* 2>/dev/null
+
+# Correctness first: a wrong kernel makes every figure below meaningless.
+step "GPU tests: lcb's suffix-attention kernel against its CPU twin (f32, bf16, f16)"
+timeout 45 "$W/engine-unit" cuda --nocapture 2>&1 | tee "$OUT/test-kernel-vs-cpu-twin.txt"
+echo "rc=${PIPESTATUS[0]}"
+
+step "GPU tests with lcb's kernel: greedy vs CPU (f32, bf16), seeded sampling on 1 and 2 engine threads"
+LCB_CUDA_KERNELS=1 timeout 90 "$W/engine-gpu" --nocapture --test-threads 1 2>&1 |
+    tee "$OUT/test-gpu-kernels.txt"
+echo "rc=${PIPESTATUS[0]}"
 
 # lcb bench reports energy (NVML) and TTFT/TPOT percentiles beside the throughput.
 step "lcb bench, Qwen3-0.6B shape, bf16, 512 samples x 128 new tokens (candle's attention)"
-timeout 120 "$W/lcb" bench --device cuda:0 --shape 0.6b --samples 512 --new-tokens 128 \
+timeout 90 "$W/lcb" bench --device cuda:0 --shape 0.6b --samples 512 --new-tokens 128 \
     >"$OUT/bench-0.6b-512x128.json"
 echo "rc=$?"; cat "$OUT/bench-0.6b-512x128.json"
 
 step "the same with lcb's own suffix-attention kernel (LCB_CUDA_KERNELS=1)"
-LCB_CUDA_KERNELS=1 timeout 120 "$W/lcb" bench --device cuda:0 --shape 0.6b --samples 512 \
+LCB_CUDA_KERNELS=1 timeout 90 "$W/lcb" bench --device cuda:0 --shape 0.6b --samples 512 \
     --new-tokens 128 >"$OUT/bench-0.6b-512x128-kernels.json"
 echo "rc=$?"; cat "$OUT/bench-0.6b-512x128-kernels.json"
 
 # The paged cache decides how many of 2,048 samples decode at once (the report's
 # peak_decode_rows, kv_blocks and preempted_samples say what it did).
 step "2,048 samples x 128 new tokens, kernel on, as many at once as the memory holds"
-LCB_CUDA_KERNELS=1 timeout 150 "$W/lcb" bench --device cuda:0 --shape 0.6b --samples 2048 \
+LCB_CUDA_KERNELS=1 timeout 120 "$W/lcb" bench --device cuda:0 --shape 0.6b --samples 2048 \
     --new-tokens 128 >"$OUT/bench-0.6b-2048x128-kernels.json"
 echo "rc=$?"; cat "$OUT/bench-0.6b-2048x128-kernels.json"
 
 step "transformers' batched generate on the same workload (the peer)"
-PYTHONUNBUFFERED=1 timeout 120 python3 "$D/hf_peer.py" 512 128 "$OUT/hf-0.6b-512x128.json"
+PYTHONUNBUFFERED=1 timeout 100 python3 "$D/hf_peer.py" 512 128 "$OUT/hf-0.6b-512x128.json"
 echo "rc=$?"
 
 # The sweep records joules per generated sample and per solved problem in run_summary.json.
 step "the embedded default sweep on the GPU"
-timeout 90 "$W/lcb" sweep --devices cuda:0 --output "$W/sweep" 2>&1 | tail -25
+timeout 60 "$W/lcb" sweep --devices cuda:0 --output "$W/sweep" 2>&1 | tail -25
 cp "$W/sweep/run_summary.json" "$OUT/sweep-embedded-run_summary.json" 2>/dev/null
+
+step "GPU tests with candle's attention (last: the figures above matter more)"
+timeout 60 "$W/engine-gpu" --nocapture --test-threads 1 2>&1 | tee "$OUT/test-gpu-candle.txt"
+echo "rc=${PIPESTATUS[0]}"
 
 kill "$SMI" 2>/dev/null
 step done

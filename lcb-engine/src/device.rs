@@ -77,7 +77,10 @@ impl DeviceSpec {
                         "device {self}: this lcb was built without CUDA (rebuild with `--features cuda`)"
                     )));
                 }
-                Device::new_cuda(*n).map_err(|e| Error::Invalid(format!("device {self}: {e}")))
+                let device = Device::new_cuda(*n)
+                    .map_err(|e| Error::Invalid(format!("device {self}: {e}")))?;
+                without_event_tracking(&device);
+                Ok(device)
             }
         }
     }
@@ -194,6 +197,25 @@ pub fn parse_dtype(text: &str) -> std::result::Result<DType, DTypeError> {
 pub fn dtype_name(dtype: DType) -> &'static str {
     dtype.as_str()
 }
+
+/// Turns off cudarc's event tracking for the tensors made on `device` from now on.
+///
+/// cudarc records a CUDA event at every allocation and every use of a buffer, so that
+/// buffers can move between streams safely: two more driver calls per op, on every one of
+/// the ~1,700 ops of a decode step. lcb never moves a buffer between streams: a worker opens
+/// its device, loads its weights, allocates its cache and runs every step on its own thread,
+/// whose per-thread stream (candle's) orders all of it, and drops it all on that thread.
+#[cfg(feature = "cuda")]
+fn without_event_tracking(device: &Device) {
+    if let Ok(cuda) = device.as_cuda_device() {
+        // SAFETY: see above: every tensor made on this device is allocated, used and freed
+        // on the one stream of the thread that opened it.
+        unsafe { cuda.disable_event_tracking() }
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+fn without_event_tracking(_device: &Device) {}
 
 #[cfg(feature = "cuda")]
 fn gpu_memory_info(device: &Device) -> std::result::Result<(u64, u64), String> {
