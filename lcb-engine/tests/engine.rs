@@ -5,10 +5,13 @@
 //! memory plan run in smaller pieces with the same results; NaN logits fail the request
 //! with the reason; models load from sharded files and from a (mock) hub.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
+use common::generate_together;
 use lcb_core::generator::{
     Completion, FinishReason, GenError, GenerationRequest, Generator, Prompt, SampleGroup,
     SamplingParams,
@@ -209,29 +212,11 @@ fn continuous_batching_returns_every_sample_once_whatever_the_slots() {
             group(params(1.3, 9 - i, 1), 2 + i, 1),
         ]
     };
+    // All requests in flight at once.
     let collect = |engine: &Engine| -> Vec<Vec<Completion>> {
-        // All requests in flight at once.
-        let receivers: Vec<_> = prompts
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                engine
-                    .submit(GenerationRequest {
-                        shares_prefix_with: None,
-                        prompt: Prompt::Text((*p).into()),
-                        groups: groups(i),
-                    })
-                    .unwrap()
-            })
-            .collect();
-        receivers
-            .into_iter()
-            .map(|rx| {
-                let mut v: Vec<Completion> = rx.iter().map(Result::unwrap).collect();
-                v.sort_by_key(|c| (c.group, c.index));
-                v
-            })
-            .collect()
+        let requests =
+            (prompts.iter().enumerate()).map(|(i, p)| (Prompt::Text((*p).into()), groups(i)));
+        generate_together(engine, requests)
     };
     let few = collect(&load(dir.path(), 3));
     let many = collect(&load(dir.path(), 64));
@@ -753,25 +738,12 @@ fn a_pool_too_small_for_the_batch_preempts_and_gives_the_same_samples() {
     };
     // Both prompts in flight at once, so they compete for the pool.
     let run_both = |engine: &Engine| {
-        let receivers: Vec<_> = prompts
+        let requests = prompts
             .iter()
-            .map(|p| {
-                engine
-                    .submit(GenerationRequest {
-                        shares_prefix_with: None,
-                        prompt: Prompt::Text((*p).into()),
-                        groups: groups(),
-                    })
-                    .unwrap()
-            })
-            .collect();
-        receivers
-            .into_iter()
-            .map(|rx| {
-                let mut out: Vec<Completion> = rx.iter().map(Result::unwrap).collect();
-                out.sort_by_key(|c| (c.group, c.index));
-                fingerprint(&out)
-            })
+            .map(|p| (Prompt::Text((*p).into()), groups()));
+        generate_together(engine, requests)
+            .iter()
+            .map(|out| fingerprint(out))
             .collect::<Vec<_>>()
     };
     let roomy = run_both(&load(dir.path(), 24));

@@ -4,19 +4,14 @@
 //! candle-transformers and a float64 numpy forward pass): every prompt byte for byte, every
 //! prompt id, every greedy token, for all 45 fixture problems decoded together.
 
-use std::path::PathBuf;
+mod common;
 
-use lcb_core::dataset::{self, ProblemSource};
+use common::{fixture_prompts, repo};
 use lcb_core::generator::{
     FinishReason, GenerationRequest, Generator, SampleGroup, SamplingParams,
 };
 use lcb_core::hub::HubOptions;
-use lcb_core::prompt::{model_input, PromptStyle};
 use lcb_engine::engine::{Engine, EngineConfig};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 #[derive(serde::Deserialize)]
 struct Reference {
@@ -36,14 +31,7 @@ fn fixture_model_reproduces_the_recorded_prompts_ids_and_greedy_tokens() {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
     assert_eq!(refs.len(), 45);
-    let source = ProblemSource::parse(
-        repo()
-            .join("fixtures/problems/lcb_fixtures.jsonl")
-            .to_str()
-            .unwrap(),
-    )
-    .unwrap();
-    let problems = dataset::load(&source, &HubOptions::default()).unwrap();
+    let prompts = fixture_prompts(refs.iter().map(|r| r.question_id.as_str()));
     let engine = Engine::load(
         repo().join("fixtures/model").to_str().unwrap(),
         &HubOptions::default(),
@@ -57,9 +45,7 @@ fn fixture_model_reproduces_the_recorded_prompts_ids_and_greedy_tokens() {
     .unwrap();
 
     let mut pending = Vec::new();
-    for r in &refs {
-        let (_, problem) = problems.get(&r.question_id).unwrap();
-        let prompt = model_input(problem.as_lcb().unwrap(), PromptStyle::Chat, false);
+    for (r, prompt) in refs.iter().zip(prompts) {
         assert_eq!(
             engine.prompt_text(&prompt).unwrap(),
             r.prompt,

@@ -15,23 +15,14 @@
 //! names the repository root there.
 #![cfg(feature = "cuda")]
 
-use std::path::PathBuf;
+mod common;
 
 use candle_core::DType;
-use lcb_core::dataset::{self, ProblemSource};
-use lcb_core::generator::{
-    Completion, FinishReason, GenerationRequest, Generator, Prompt, SampleGroup, SamplingParams,
-};
+use common::{fixture_prompts, generate_together, repo};
+use lcb_core::generator::{Completion, FinishReason, Prompt, SampleGroup, SamplingParams};
 use lcb_core::hub::HubOptions;
-use lcb_core::prompt::{model_input, PromptStyle};
 use lcb_engine::device::DeviceSpec;
 use lcb_engine::engine::{Engine, EngineConfig};
-
-fn repo() -> PathBuf {
-    std::env::var_os("LCB_REPO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))
-}
 
 #[derive(serde::Deserialize)]
 struct Reference {
@@ -47,22 +38,9 @@ fn references() -> Vec<Reference> {
         .collect()
 }
 
-/// The fixture problems' prompts, in the references' order.
+/// The references' prompts, in their order.
 fn prompts(refs: &[Reference]) -> Vec<Prompt> {
-    let source = ProblemSource::parse(
-        repo()
-            .join("fixtures/problems/lcb_fixtures.jsonl")
-            .to_str()
-            .unwrap(),
-    )
-    .unwrap();
-    let problems = dataset::load(&source, &HubOptions::default()).unwrap();
-    refs.iter()
-        .map(|r| {
-            let (_, problem) = problems.get(&r.question_id).unwrap();
-            model_input(problem.as_lcb().unwrap(), PromptStyle::Chat, false)
-        })
-        .collect()
+    fixture_prompts(refs.iter().map(|r| r.question_id.as_str()))
 }
 
 /// Whether there is a GPU to test on; without one (CI) the tests say so and pass.
@@ -93,29 +71,9 @@ fn engine(device: DeviceSpec, workers: usize, dtype: DType) -> Engine {
     .unwrap_or_else(|e| panic!("the engine on {device} in {dtype:?}: {e}"))
 }
 
-/// Every prompt with these groups, all submitted before any is read (so they share
-/// batches); completions per prompt, sorted by (group, index).
+/// Every prompt with these groups, submitted together.
 fn generate(engine: &Engine, prompts: &[Prompt], groups: &[SampleGroup]) -> Vec<Vec<Completion>> {
-    let receivers: Vec<_> = prompts
-        .iter()
-        .map(|p| {
-            engine
-                .submit(GenerationRequest {
-                    shares_prefix_with: None,
-                    prompt: p.clone(),
-                    groups: groups.to_vec(),
-                })
-                .unwrap()
-        })
-        .collect();
-    receivers
-        .into_iter()
-        .map(|rx| {
-            let mut out: Vec<Completion> = rx.iter().map(Result::unwrap).collect();
-            out.sort_by_key(|c| (c.group, c.index));
-            out
-        })
-        .collect()
+    generate_together(engine, prompts.iter().map(|p| (p.clone(), groups.to_vec())))
 }
 
 fn greedy() -> SampleGroup {
