@@ -6,10 +6,8 @@
 
 mod common;
 
-use common::{fixture_prompts, repo};
-use lcb_core::generator::{
-    FinishReason, GenerationRequest, Generator, SampleGroup, SamplingParams,
-};
+use common::{fixture_prompts, greedy_reference_group, greedy_references, repo};
+use lcb_core::generator::{FinishReason, GenerationRequest, Generator};
 use lcb_core::hub::HubOptions;
 use lcb_engine::engine::{Engine, EngineConfig};
 
@@ -24,12 +22,7 @@ struct Reference {
 
 #[test]
 fn fixture_model_reproduces_the_recorded_prompts_ids_and_greedy_tokens() {
-    let refs: Vec<Reference> =
-        std::fs::read_to_string(repo().join("fixtures/model/greedy_refs.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+    let refs: Vec<Reference> = greedy_references();
     assert_eq!(refs.len(), 45);
     let prompts = fixture_prompts(refs.iter().map(|r| r.question_id.as_str()));
     let engine = Engine::load(
@@ -63,16 +56,7 @@ fn fixture_model_reproduces_the_recorded_prompts_ids_and_greedy_tokens() {
             .submit(GenerationRequest {
                 shares_prefix_with: None,
                 prompt,
-                groups: vec![SampleGroup {
-                    params: SamplingParams {
-                        temperature: 0.0,
-                        max_tokens: 512,
-                        ..Default::default()
-                    },
-                    n: 1,
-                    stream: 0,
-                    skip: Vec::new(),
-                }],
+                groups: vec![greedy_reference_group()],
             })
             .unwrap();
         pending.push((r, rx));

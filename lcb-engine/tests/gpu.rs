@@ -18,7 +18,7 @@
 mod common;
 
 use candle_core::DType;
-use common::{fixture_prompts, generate_together, repo};
+use common::{fixture_prompts, generate_together, greedy_reference_group, greedy_references, repo};
 use lcb_core::generator::{Completion, FinishReason, Prompt, SampleGroup, SamplingParams};
 use lcb_core::hub::HubOptions;
 use lcb_engine::device::DeviceSpec;
@@ -28,14 +28,6 @@ use lcb_engine::engine::{Engine, EngineConfig};
 struct Reference {
     question_id: String,
     greedy_ids: Vec<u32>,
-}
-
-fn references() -> Vec<Reference> {
-    std::fs::read_to_string(repo().join("fixtures/model/greedy_refs.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// The references' prompts, in their order.
@@ -76,19 +68,6 @@ fn generate(engine: &Engine, prompts: &[Prompt], groups: &[SampleGroup]) -> Vec<
     generate_together(engine, prompts.iter().map(|p| (p.clone(), groups.to_vec())))
 }
 
-fn greedy() -> SampleGroup {
-    SampleGroup {
-        params: SamplingParams {
-            temperature: 0.0,
-            max_tokens: 512,
-            ..Default::default()
-        },
-        n: 1,
-        stream: 0,
-        skip: Vec::new(),
-    }
-}
-
 /// Position of the first token where `a` and `b` differ (`None`: identical).
 fn divergence(a: &[u32], b: &[u32]) -> Option<usize> {
     (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i))
@@ -96,7 +75,7 @@ fn divergence(a: &[u32], b: &[u32]) -> Option<usize> {
 
 #[test]
 fn greedy_decoding_on_the_gpu_follows_the_cpu_in_f32_and_bf16() {
-    let refs = references();
+    let refs = greedy_references::<Reference>();
     assert_eq!(refs.len(), 45);
     let prompts = prompts(&refs);
     if !gpu_present() {
@@ -107,8 +86,8 @@ fn greedy_decoding_on_the_gpu_follows_the_cpu_in_f32_and_bf16() {
     {
         let gpu = engine(DeviceSpec::Cuda(0), 1, dtype);
         let cpu = engine(DeviceSpec::Cpu, 1, dtype);
-        let on_gpu = generate(&gpu, &prompts, &[greedy()]);
-        let on_cpu = generate(&cpu, &prompts, &[greedy()]);
+        let on_gpu = generate(&gpu, &prompts, &[greedy_reference_group()]);
+        let on_cpu = generate(&cpu, &prompts, &[greedy_reference_group()]);
         let mut identical = 0;
         let mut worst = 0f32;
         for ((r, g), c) in refs.iter().zip(&on_gpu).zip(&on_cpu) {
@@ -149,7 +128,7 @@ fn greedy_decoding_on_the_gpu_follows_the_cpu_in_f32_and_bf16() {
 
 #[test]
 fn seeded_samples_are_the_same_on_one_and_two_gpu_engine_threads() {
-    let refs = references();
+    let refs = greedy_references::<Reference>();
     let prompts = prompts(&refs[..12]);
     // Four temperatures, eight samples each, top-p on one of them.
     let groups: Vec<SampleGroup> = [(0.3, 1.0), (0.7, 0.95), (1.0, 1.0), (1.5, 1.0)]

@@ -1,12 +1,15 @@
 //! What several of the engine's test binaries share: where the repository's fixtures are,
-//! the embedded fixture problems as prompts, and submitting many requests at once.
+//! the embedded model's recorded references and the fixture problems as prompts, and
+//! submitting many requests at once.
 // Each test binary compiles this module and uses part of it.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 
 use lcb_core::dataset::{self, ProblemSource};
-use lcb_core::generator::{Completion, GenerationRequest, Generator, Prompt, SampleGroup};
+use lcb_core::generator::{
+    Completion, GenerationRequest, Generator, Prompt, SampleGroup, SamplingParams,
+};
 use lcb_core::hub::HubOptions;
 use lcb_core::prompt::{model_input, PromptStyle};
 use lcb_engine::engine::Engine;
@@ -17,6 +20,30 @@ pub fn repo() -> PathBuf {
     std::env::var_os("LCB_REPO")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))
+}
+
+/// The embedded model's recorded references (`fixtures/model/greedy_refs.jsonl`), one per
+/// fixture problem, read into whichever of their fields `T` holds.
+pub fn greedy_references<T: serde::de::DeserializeOwned>() -> Vec<T> {
+    std::fs::read_to_string(repo().join("fixtures/model/greedy_refs.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The group the references were recorded with: one greedy sample of up to 512 tokens.
+pub fn greedy_reference_group() -> SampleGroup {
+    SampleGroup {
+        params: SamplingParams {
+            temperature: 0.0,
+            max_tokens: 512,
+            ..Default::default()
+        },
+        n: 1,
+        stream: 0,
+        skip: Vec::new(),
+    }
 }
 
 /// The embedded fixture problems named by `ids`, in that order, as the chat prompts a sweep
