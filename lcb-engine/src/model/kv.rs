@@ -126,13 +126,9 @@ impl KvPool {
                 "KV write at position {pos} past a table of {} blocks",
                 table.len()
             ))
-        })? as usize;
-        if block >= self.blocks {
-            return Err(Error::Invalid(format!(
-                "KV write to block {block} of {}",
-                self.blocks
-            )));
-        }
+        })?;
+        self.check_blocks(&[block])?;
+        let block = block as usize;
         Ok(KvPlace {
             base: block * self.kv_heads * BLOCK_TOKENS + pos % BLOCK_TOKENS,
             stride: BLOCK_TOKENS,
@@ -163,6 +159,17 @@ impl KvPool {
             )));
         }
         Ok((first, count))
+    }
+
+    /// Fails naming the first of `blocks` that is not in the pool.
+    fn check_blocks(&self, blocks: &[u32]) -> Result<()> {
+        match blocks.iter().find(|&&b| b as usize >= self.blocks) {
+            Some(bad) => Err(Error::Invalid(format!(
+                "block {bad} is outside the pool's {} blocks",
+                self.blocks
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// The scatter index that writes row `i`'s new key/value (all heads) to `places[i]`:
@@ -238,12 +245,7 @@ impl KvPool {
 
     /// A sample's block table as an index tensor, for [`KvPool::gather`].
     pub fn table_tensor(&self, table: &[u32], device: &Device) -> Result<Tensor> {
-        if let Some(&bad) = table.iter().find(|&&b| b as usize >= self.blocks) {
-            return Err(Error::Invalid(format!(
-                "block {bad} is outside the pool's {}",
-                self.blocks
-            )));
-        }
+        self.check_blocks(table)?;
         Ok(Tensor::from_vec(table.to_vec(), table.len(), device)?)
     }
 
@@ -271,12 +273,7 @@ impl KvPool {
     /// cleared before anyone else gets them, so one question's overflow cannot fail the
     /// questions that reuse its memory later.
     pub fn clear_blocks(&self, blocks: &[u32]) -> Result<()> {
-        if let Some(&bad) = blocks.iter().find(|&&b| b as usize >= self.blocks) {
-            return Err(Error::Invalid(format!(
-                "KV clear of block {bad} of {}",
-                self.blocks
-            )));
-        }
+        self.check_blocks(blocks)?;
         let Some((k0, _)) = self.layers.first() else {
             return Ok(());
         };
