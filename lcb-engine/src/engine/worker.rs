@@ -1,8 +1,8 @@
 //! A device's worker thread: it loads the model on its device, allocates the KV block pool,
 //! and loops — take new requests, admit samples, give each the block its next token needs
 //! (preempting when the pool is dry), build one step (every decoding sample's next token
-//! plus at most one prefill chunk), run the model, sample each row on the host, send finished
-//! samples and free their blocks — until the engine shuts down.
+//! plus at most one prefill chunk), run the model, sample each row on the device that holds
+//! its logits, send finished samples and free their blocks — until the engine shuts down.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,7 +20,7 @@ use crate::config::Qwen3Config;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::model::{Batch, DecodeGroup, KvPool, PrefillChunk, PromptKv, Qwen3Model};
-use crate::sampling::sample_rows;
+use crate::sampling::sample_tensor_rows;
 use crate::scheduler::{Request, Scheduler, SchedulerConfig};
 
 /// What the engine tells a worker.
@@ -397,14 +397,15 @@ fn decode_batch(sched: &Scheduler) -> Batch<'_> {
     }
 }
 
-/// Samples every decode row's next token from `logits` `(rows, vocab)` on the host and
-/// applies them; returns the seconds spent sampling.
+/// Samples every decode row's next token from `logits` `(rows, vocab)` where they are (only
+/// tokens and log-probabilities come back) and applies them; returns the seconds spent
+/// sampling.
 fn sample_and_apply(sched: &mut Scheduler, logits: &candle_core::Tensor) -> Result<f64> {
-    let vocab = logits.dim(1)?;
-    let flat = logits.flatten_all()?.to_vec1::<f32>()?;
+    // The forward pass is queued, not done, on a GPU: wait for it so the time is sampling's.
+    logits.device().synchronize()?;
     let t = Instant::now();
     let (params, keys) = sched.sampling_inputs();
-    let sampled = sample_rows(&flat, vocab, &params, &keys);
+    let sampled = sample_tensor_rows(logits, &params, &keys)?;
     let seconds = t.elapsed().as_secs_f64();
     sched.apply_tokens(&sampled);
     Ok(seconds)

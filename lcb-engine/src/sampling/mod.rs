@@ -2,10 +2,21 @@
 //! otherwise temperature, top-k and top-p (in that order, as transformers' and vLLM's
 //! samplers apply them), drawn by inverse CDF with one uniform from [`crate::rng`].
 //!
+//! Top-k and top-p set a threshold on the logits: top-k keeps every token at or above the
+//! k-th largest logit, top-p (over the tokens top-k kept) every token at or above the largest
+//! logit whose tokens at or above it hold the mass `p` of the tempered distribution; ties at
+//! the threshold are all kept. The draw then walks the kept tokens in vocabulary order, so a
+//! threshold is all a device has to find, by bisection, without sorting the vocabulary:
+//! [`rows_op`] runs the same algorithm as one CUDA kernel where the logits are.
+//!
 //! The reported log-probability is always the log-softmax of the raw logits (before
 //! temperature and filtering), as `lcb generate` promises. Rows are sampled in parallel on
 //! the host; every operation runs in a fixed order, so a row's result depends only on its
 //! logits and its draw key.
+
+mod rows_op;
+
+pub use rows_op::sample_tensor_rows;
 
 use rayon::prelude::*;
 
@@ -32,7 +43,7 @@ impl SamplerParams {
 
     /// Greedy at temperature 0 or below, with top-k 1, and at temperatures so small that
     /// `1 / T` overflows (tempered weights would be NaN, which would sample uniformly).
-    fn is_greedy(&self) -> bool {
+    pub(crate) fn is_greedy(&self) -> bool {
         self.temperature <= 0.0 || !(1.0 / self.temperature).is_finite() || self.top_k == Some(1)
     }
 }
@@ -228,8 +239,7 @@ pub fn sample(logits: &[f32], params: &SamplerParams, key: DrawKey) -> Sampled {
     let (max, nan) = max_and_nan(logits);
     let (token, raw_sum) = if params.is_greedy() {
         (argmax(logits), exp_sums(logits, max, 1.0, Tempered::No))
-    } else if params.top_k.is_none_or(|k| k == 0 || k >= logits.len()) && params.top_p >= 1.0 {
-        // The common case (the reference sweep): one pass of weights, one walk.
+    } else {
         let mut weights = vec![0f32; logits.len()];
         let mut blocks = Vec::with_capacity(logits.len().div_ceil(BLOCK));
         let inv_t = 1.0 / params.temperature;
@@ -239,12 +249,13 @@ pub fn sample(logits: &[f32], params: &SamplerParams, key: DrawKey) -> Sampled {
             inv_t,
             Tempered::Into(&mut weights, &mut blocks),
         );
-        (walk_blocks(&weights, &blocks, key.uniform()), raw)
-    } else {
-        (
-            sample_filtered(logits, max, params, key.uniform()),
-            exp_sums(logits, max, 1.0, Tempered::No),
-        )
+        if let Some(threshold) = threshold(logits, &weights, params) {
+            drop_below(logits, threshold, &mut weights, &mut blocks);
+        }
+        // A target past every weight (rounding): the most likely token is the only choice
+        // that is certainly plausible.
+        let token = walk_blocks(&weights, &blocks, key.uniform()).unwrap_or_else(|| argmax(logits));
+        (token, raw)
     };
     let logprob = if nan {
         f32::NAN
@@ -258,14 +269,15 @@ pub fn sample(logits: &[f32], params: &SamplerParams, key: DrawKey) -> Sampled {
 }
 
 /// Inverse CDF over block-summed weights: finds the block where the cumulative mass passes
-/// `u * total`, then walks token by token from its start.
+/// `u * total`, then walks token by token from its start; `None` when rounding leaves the
+/// target past the last token.
 ///
 /// A block's mass is an eight-lane f32 sum, the walk a sequential f64 sum: they can differ in
 /// the last bits. When the target falls in that gap the walk is not over at the block's end:
 /// it carries on into the next blocks (where the exact cumulative mass does pass the target)
 /// instead of settling on the block's last token, which is any token at all, usually one
 /// with no probability (`exp_f32` never returns exactly 0).
-fn walk_blocks(weights: &[f32], blocks: &[f64], u: f64) -> usize {
+fn walk_blocks(weights: &[f32], blocks: &[f64], u: f64) -> Option<usize> {
     let total: f64 = blocks.iter().sum();
     let target = u * total;
     let mut cumulative = 0.0;
@@ -278,54 +290,61 @@ fn walk_blocks(weights: &[f32], blocks: &[f64], u: f64) -> usize {
         cumulative += mass;
     }
     let tail = weights[start..].iter().copied().enumerate();
-    match walk(tail, target - cumulative) {
-        Some(i) => start + i,
-        // Rounding left the target past the last token: the most likely token is the only
-        // choice that is certainly plausible.
-        None => argmax(weights),
-    }
+    walk(tail, target - cumulative).map(|i| start + i)
 }
 
-/// Draw from `softmax(logits / T)` restricted by top-k and top-p.
-fn sample_filtered(logits: &[f32], max: f32, params: &SamplerParams, u: f64) -> usize {
-    let inv_t = 1.0 / params.temperature;
+/// The logit below which top-k and top-p drop tokens (`None`: they keep every token).
+/// `weights` are the tempered weights of every token.
+fn threshold(logits: &[f32], weights: &[f32], params: &SamplerParams) -> Option<f32> {
     let top_k = params.top_k.filter(|&k| k > 0 && k < logits.len());
-    let top_p = params.top_p;
-    // Candidates: indices, most likely first (ties: lower index first).
-    let by_logit = |a: &u32, b: &u32| {
-        logits[*b as usize]
-            .total_cmp(&logits[*a as usize])
-            .then(a.cmp(b))
-    };
-    let mut candidates: Vec<u32> = (0..logits.len() as u32).collect();
-    if let Some(k) = top_k {
-        candidates.select_nth_unstable_by(k - 1, by_logit);
-        candidates.truncate(k);
+    let top_p = params.top_p < 1.0;
+    if top_k.is_none() && !top_p {
+        return None;
     }
-    candidates.sort_unstable_by(by_logit);
-    let weights: Vec<f32> = candidates
-        .iter()
-        .map(|&i| exp_f32((logits[i as usize] - max) * inv_t))
-        .collect();
-    let mut keep = weights.len();
-    if top_p < 1.0 {
-        // Smallest prefix whose mass reaches top_p (always at least one token).
-        let total: f64 = weights.iter().map(|&w| f64::from(w)).sum();
+    let descending = |a: &u32, b: &u32| logits[*b as usize].total_cmp(&logits[*a as usize]);
+    let mut candidates: Vec<u32> = (0..logits.len() as u32).collect();
+    let mut threshold = f32::NEG_INFINITY;
+    if let Some(k) = top_k {
+        let (_, kth, _) = candidates.select_nth_unstable_by(k - 1, descending);
+        threshold = logits[*kth as usize];
+        candidates.retain(|&i| logits[i as usize] >= threshold);
+    }
+    if top_p {
+        // The first logit, most likely first, at which the cumulative mass reaches p: every
+        // tie of it is after it in this order, so the tokens at or above it hold at least p,
+        // and those above it (all before it) less.
+        candidates.sort_unstable_by(descending);
+        let mass = |i: &u32| f64::from(weights[*i as usize]);
+        let target = f64::from(params.top_p) * candidates.iter().map(mass).sum::<f64>();
         let mut cumulative = 0.0;
-        for (n, &w) in weights.iter().enumerate() {
-            cumulative += f64::from(w);
-            if cumulative / total >= f64::from(top_p) {
-                keep = n + 1;
+        for i in &candidates {
+            cumulative += mass(i);
+            if cumulative >= target {
+                threshold = threshold.max(logits[*i as usize]);
                 break;
             }
         }
     }
-    let kept = &weights[..keep];
-    let total: f64 = kept.iter().map(|&w| f64::from(w)).sum();
-    // `total` is the same f64 sum in the same order as the walk's, so `u * total` (u < 1) is
-    // always reached; the most likely candidate is a safe answer if it ever is not.
-    let chosen = walk(kept.iter().copied().enumerate(), u * total).unwrap_or(0);
-    candidates[chosen] as usize
+    Some(threshold)
+}
+
+/// Zeroes the weights of tokens below `threshold` and sums each block again.
+fn drop_below(logits: &[f32], threshold: f32, weights: &mut [f32], blocks: &mut [f64]) {
+    for ((x, w), sum) in logits
+        .chunks(BLOCK)
+        .zip(weights.chunks_mut(BLOCK))
+        .zip(blocks.iter_mut())
+    {
+        let mut kept = 0f64;
+        for (x, w) in x.iter().zip(w.iter_mut()) {
+            if *x >= threshold {
+                kept += f64::from(*w);
+            } else {
+                *w = 0.0;
+            }
+        }
+        *sum = kept;
+    }
 }
 
 /// The first index whose cumulative weight exceeds `target`; `None` if none does.
@@ -390,17 +409,24 @@ mod tests {
         let total: f64 = blocks.iter().sum();
         let target = exact0 * (1.0 + 0.5e-6);
         let chosen = walk_blocks(&weights, &blocks, target / total);
-        assert_eq!(chosen, 1030, "the gap must not select token {}", BLOCK - 1);
+        assert_eq!(
+            chosen,
+            Some(1030),
+            "the gap must not select token {}",
+            BLOCK - 1
+        );
         // Ordinary draws land on the likely tokens.
-        assert_eq!(walk_blocks(&weights, &blocks, 0.25), 5);
-        assert_eq!(walk_blocks(&weights, &blocks, 0.75), 1030);
+        assert_eq!(walk_blocks(&weights, &blocks, 0.25), Some(5));
+        assert_eq!(walk_blocks(&weights, &blocks, 0.75), Some(1030));
     }
 
     #[test]
-    fn a_target_past_every_weight_falls_back_to_the_most_likely_token() {
+    fn a_target_past_every_weight_is_no_token() {
         let weights = [0.1f32, 0.7, 0.2];
-        // Block sums larger than the weights: the target is never reached.
-        assert_eq!(walk_blocks(&weights, &[2.0], 0.99), 1);
+        // Block sums larger than the weights: the target is never reached (`sample` then
+        // takes the most likely token).
+        assert_eq!(walk_blocks(&weights, &[2.0], 0.99), None);
+        assert_eq!(walk_blocks(&weights, &[1.0], 0.95), Some(2));
     }
 
     #[test]
@@ -471,6 +497,72 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn top_k_keeps_every_tie_of_the_kth_largest_logit() {
+        let logits = [1.0f32, 3.0, 2.0, 2.0, 0.0];
+        let drawn: std::collections::HashSet<u32> = (0..400)
+            .map(|s| sample(&logits, &params(3.0, 1.0, Some(2)), key(s)).token)
+            .collect();
+        assert_eq!(drawn, [1, 2, 3].into_iter().collect());
+    }
+
+    #[test]
+    fn the_top_p_threshold_is_the_largest_logit_whose_tokens_hold_the_mass() {
+        let mut rng = crate::rng::SplitMix64::new(5);
+        for case in 0..200 {
+            // Few distinct values, so ties at the threshold are common.
+            let logits: Vec<f32> = (0..300)
+                .map(|_| (rng.next_symmetric() * 8.0).round() / 2.0)
+                .collect();
+            let p = [0.1f32, 0.5, 0.9, 0.95, 0.999][case % 5];
+            let k = [None, Some(5), Some(40)][case % 3];
+            let t = [0.3f32, 1.0, 1.7][case % 3];
+            let max = max_of(&logits);
+            let weights: Vec<f32> = logits.iter().map(|x| exp_f32((x - max) / t)).collect();
+            let got = threshold(&logits, &weights, &params(t, p, k)).unwrap();
+            // Brute force from the definition.
+            let mut values = logits.clone();
+            values.sort_by(|a, b| b.total_cmp(a));
+            values.dedup();
+            let kth = k.map_or(f32::NEG_INFINITY, |k| {
+                *values
+                    .iter()
+                    .find(|&&v| logits.iter().filter(|&&x| x >= v).count() >= k)
+                    .unwrap()
+            });
+            let mass = |v: f32| -> f64 {
+                logits
+                    .iter()
+                    .zip(&weights)
+                    .filter(|(&x, _)| x >= v && x >= kth)
+                    .map(|(_, &w)| f64::from(w))
+                    .sum()
+            };
+            let target = f64::from(p) * mass(kth);
+            let want = values
+                .iter()
+                .copied()
+                .find(|&v| v >= kth && mass(v) >= target)
+                .unwrap();
+            assert_eq!(got, want, "case {case}: p {p}, k {k:?}");
+        }
+    }
+
+    #[test]
+    fn filtered_draws_follow_the_renormalised_distribution() {
+        // Probabilities at T = 1: 0.644, 0.237, 0.087, 0.032; top-p 0.85 keeps the first two.
+        let logits = [0.0f32, 1.0, 2.0, 3.0];
+        let n = 20_000;
+        let mut counts = [0usize; 4];
+        for step in 0..n {
+            counts[sample(&logits, &params(1.0, 0.85, None), key(step)).token as usize] += 1;
+        }
+        assert_eq!(counts[0] + counts[1], 0, "{counts:?}");
+        let want = 1.0 / (1.0 + (-1.0f64).exp());
+        let got = counts[3] as f64 / n as f64;
+        assert!((got - want).abs() < 0.015, "{got} vs {want}");
     }
 
     #[test]
