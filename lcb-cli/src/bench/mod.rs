@@ -21,8 +21,9 @@ use lcb_core::generator::{SampleGroup, SamplingParams};
 use lcb_core::hub::HubOptions;
 use lcb_engine::config::Qwen3Config;
 use lcb_engine::device::{dtype_name, DeviceSpec};
-use lcb_engine::engine::{EngineParts, Weights};
+use lcb_engine::engine::{EngineParts, MemoryPlan, Weights};
 use lcb_engine::loader::{ModelFiles, ModelSource};
+use lcb_engine::model::op_count::count_decode_step;
 use lcb_engine::rng::SplitMix64;
 use lcb_engine::scheduler::RequestTiming;
 use lcb_engine::synthetic::{random_weights, tiny_config};
@@ -209,6 +210,69 @@ fn number(x: f64) -> Value {
     } else {
         Value::Null
     }
+}
+
+/// The shape of the model measured (its configuration only: no weights are read).
+fn model_config(model: &BenchModel) -> Result<Qwen3Config> {
+    Ok(match model {
+        BenchModel::Tiny => tiny_config(),
+        BenchModel::Qwen3_0_6B => Qwen3Config::qwen3_0_6b(),
+        BenchModel::Model(model) => {
+            ModelFiles::resolve(&ModelSource::parse(model)?, &HubOptions::default())?.config()?
+        }
+    })
+}
+
+/// `lcb bench --count-ops`: the tensor operations of one decode step of the workload's rows
+/// (`samples`, or as many as the engine decodes at once) against one prompt, on the measured
+/// device with the engine's dtype and attention budget, and what one more layer adds.
+pub fn count_ops(options: &BenchOptions) -> Result<Value> {
+    let device = options.device()?;
+    let requested = options
+        .engine
+        .dtype
+        .unwrap_or_else(|| device.default_dtype());
+    let dtype = device.compute_dtype(requested);
+    let cfg = model_config(&options.model)?;
+    let config = EngineConfig {
+        dtype: Some(dtype),
+        max_new_tokens: options.new_tokens,
+        max_slots: options.engine.max_slots.or(Some(options.samples)),
+        max_prompt_tokens: options.prompt_tokens,
+        ..options.engine.clone()
+    };
+    let plan = MemoryPlan::for_devices(&cfg, dtype, &config)?;
+    let rows = options.samples.min(plan.max_rows);
+    let on = device.open()?;
+    let count = |cfg: &Qwen3Config| {
+        count_decode_step(
+            cfg,
+            dtype,
+            &on,
+            rows,
+            options.prompt_tokens,
+            Some(plan.attention_budget),
+        )
+    };
+    let ops = count(&cfg)?;
+    let layers = |n: usize| Qwen3Config {
+        num_hidden_layers: n,
+        ..cfg.clone()
+    };
+    let per_layer = count(&layers(2))?.forward - count(&layers(1))?.forward;
+    Ok(json!({
+        "what": "tensors created by one decode step (op results, views, uploads; a non-view op is one GPU kernel launch or more)",
+        "device": device.to_string(),
+        "dtype": dtype_name(dtype),
+        "layers": cfg.num_hidden_layers,
+        "decode_rows": rows,
+        "prompt_tokens": options.prompt_tokens,
+        "attention_budget": plan.attention_budget,
+        "forward": ops.forward,
+        "per_layer": per_layer,
+        "sampling": ops.sampling,
+        "total": ops.total(),
+    }))
 }
 
 /// Runs the benchmark and returns its JSON report.

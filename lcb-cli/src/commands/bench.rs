@@ -25,6 +25,7 @@ use crate::bench::{self, BenchModel, BenchOptions, REFERENCE_TEMPERATURES};
 ///   lcb bench --device cpu --compare
 ///   lcb bench --shape tiny --samples 256 --new-tokens 64
 ///   lcb bench --model Qwen/Qwen3-0.6B --device cuda:0 --samples 512 --new-tokens 300
+///   lcb bench --count-ops --samples 512
 #[derive(clap::Args)]
 #[command(
     mut_arg("devices", |a| singular_device(a, "Device: `cpu` or `cuda:N`")),
@@ -74,6 +75,11 @@ pub struct BenchArgs {
     /// interval ("no significant difference" when it holds 1).
     #[arg(long, value_name = "OTHER_LCB_BINARY")]
     ab: Option<std::path::PathBuf>,
+    /// Instead of timing, count the tensor operations one decode step of --samples rows runs
+    /// on --device (each that is not a view is a GPU kernel launch or more): the number
+    /// fusing operations lowers. Prints the step's total and what one layer adds.
+    #[arg(long, conflicts_with_all = ["ab", "compare"])]
+    count_ops: bool,
     /// Measured rounds per side for --ab.
     #[arg(long, value_name = "K", default_value_t = 5, requires = "ab", value_parser = at_least_two)]
     rounds: usize,
@@ -123,7 +129,11 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         compare_samples: args.compare_samples,
         seed: args.seed,
     };
-    let report = bench::run(&options)?;
+    let report = if args.count_ops {
+        bench::count_ops(&options)?
+    } else {
+        bench::run(&options)?
+    };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -267,18 +267,6 @@ pub fn suffix_attention_padded(
     Ok((out, lse))
 }
 
-/// Merges two attention results over disjoint key sets into attention over their union:
-/// each is weighted by `exp(lse - max(lse_a, lse_b))` (exact, as FlashInfer's merge of
-/// attention states). All f32.
-pub fn merge(out_a: &Tensor, lse_a: &Tensor, out_b: &Tensor, lse_b: &Tensor) -> Result<Tensor> {
-    let max = lse_a.maximum(lse_b)?;
-    let w_a = (lse_a - &max)?.exp()?;
-    let w_b = (lse_b - &max)?.exp()?;
-    let total = (&w_a + &w_b)?;
-    let sum = (out_a.broadcast_mul(&w_a)? + out_b.broadcast_mul(&w_b)?)?;
-    Ok(sum.broadcast_div(&total)?)
-}
-
 /// Causal attention of a prefill chunk: queries `(chunk, kv_heads, group, head_dim)` at
 /// positions `start..start + chunk` over keys/values `(kv_heads, start + chunk, head_dim)`;
 /// `mask` `(chunk, start + chunk)` holds `-inf` above the diagonal. Returns
@@ -585,7 +573,7 @@ mod tests {
             prefix_attention(&q, &k, &v).unwrap()
         };
         let (first, rest) = (part(0, 23), part(23, 17));
-        let merged = merge(&first.0, &first.1, &rest.0, &rest.1).unwrap();
+        let merged = crate::model::fused::merge(&first.0, &first.1, &rest.0, &rest.1).unwrap();
         assert!(max_diff(&merged, &whole.0) < 1e-5);
     }
 

@@ -1,5 +1,6 @@
 //! CUDA launches of the engine's own kernels (`kernels/*.cu`, compiled to PTX by `build.rs`
-//! with nvcc). Each has a CPU twin in [`super::attention`] that the tests compare it with.
+//! with nvcc). Each has a CPU twin (in [`super::attention`] and [`super::fused`]) that the
+//! tests compare it with.
 
 use candle_core::backend::BackendStorage;
 use candle_core::cuda_backend::cudarc::driver::{LaunchConfig, PushKernelArg};
@@ -112,4 +113,96 @@ pub(crate) fn suffix_attention(
         CudaStorage::wrap_cuda_slice(out, dev),
         Shape::from((rows, kv_heads, group, head_dim + 1)),
     ))
+}
+
+/// PTX of `kernels/fused.cu`.
+const FUSED_PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/fused.ptx"));
+
+/// One thread per element, in blocks of 256.
+fn elementwise(count: usize) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (count.div_ceil(256) as u32, 1, 1),
+        block_dim: (256, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// The contiguous range of a layout, or an error naming the op.
+fn contiguous_range(op: &str, l: &Layout) -> candle_core::Result<std::ops::Range<usize>> {
+    l.contiguous_offsets()
+        .map(|(start, end)| start..end)
+        .ok_or_else(|| candle_core::Error::Msg(format!("{op} needs contiguous inputs")))
+}
+
+/// The CUDA forward of `fused::SiluMul`: `src` `(rows, 2 * half)` to `(rows, half)`.
+pub(crate) fn silu_mul(src: &CudaStorage, l: &Layout) -> candle_core::Result<(CudaStorage, Shape)> {
+    let (rows, width) = l.shape().dims2()?;
+    if width % 2 != 0 {
+        candle_core::bail!("silu-mul: an odd width {width}");
+    }
+    let half = width / 2;
+    let range = contiguous_range("silu-mul", l)?;
+    let dev = src.device().clone();
+    let count = rows * half;
+    let dims = (rows as i64, half as i32);
+    macro_rules! launch {
+        ($t:ty, $name:literal) => {{
+            let func = dev.get_or_load_custom_func($name, "lcb_fused", FUSED_PTX)?;
+            let input = src.as_cuda_slice::<$t>()?.slice(range.clone());
+            let out = dev.alloc_zeros::<$t>(count)?;
+            let mut b = func.builder();
+            b.arg(&input);
+            b.arg(&out);
+            b.arg(&dims.0);
+            b.arg(&dims.1);
+            // SAFETY: thread `i < rows * half` reads `src[row * 2 * half + j]` and
+            // `src[row * 2 * half + half + j]` inside the contiguous range checked above, and
+            // writes `out[i]`.
+            unsafe { b.launch(elementwise(count)) }.w()?;
+            CudaStorage::wrap_cuda_slice(out, dev.clone())
+        }};
+    }
+    let out = match src.dtype() {
+        DType::F32 => launch!(f32, "silu_mul_f32"),
+        DType::BF16 => launch!(bf16, "silu_mul_bf16"),
+        DType::F16 => launch!(f16, "silu_mul_f16"),
+        other => candle_core::bail!("silu-mul kernel: unsupported dtype {other:?}"),
+    };
+    Ok((out, Shape::from((rows, half))))
+}
+
+/// The CUDA forward of `fused::MergeStates` (shapes checked by the caller: `rows` states of
+/// `head_dim`, two log-sum-exps per row).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn merge_states(
+    a: &CudaStorage,
+    a_l: &Layout,
+    b: &CudaStorage,
+    b_l: &Layout,
+    lses: &CudaStorage,
+    lses_l: &Layout,
+    rows: usize,
+    head_dim: usize,
+) -> candle_core::Result<(CudaStorage, Shape)> {
+    let dev = a.device().clone();
+    let slice = |s: &CudaStorage, l: &Layout| -> candle_core::Result<_> {
+        Ok(s.as_cuda_slice::<f32>()?
+            .slice(contiguous_range("merge", l)?))
+    };
+    let (a_s, b_s, lses_s) = (slice(a, a_l)?, slice(b, b_l)?, slice(lses, lses_l)?);
+    let count = rows * head_dim;
+    let out = dev.alloc_zeros::<f32>(count)?;
+    let func = dev.get_or_load_custom_func("merge_states", "lcb_fused", FUSED_PTX)?;
+    let mut builder = func.builder();
+    builder.arg(&a_s);
+    builder.arg(&b_s);
+    builder.arg(&lses_s);
+    builder.arg(&out);
+    let (rows_arg, dim_arg) = (rows as i64, head_dim as i32);
+    builder.arg(&rows_arg);
+    builder.arg(&dim_arg);
+    // SAFETY: thread `i < rows * head_dim` reads `a[i]`, `b[i]` and `lses[2 * (i / head_dim)
+    // ..+2]`, all inside the ranges checked (shapes by the caller), and writes `out[i]`.
+    unsafe { builder.launch(elementwise(count)) }.w()?;
+    Ok((CudaStorage::wrap_cuda_slice(out, dev), a_l.shape().clone()))
 }

@@ -1,6 +1,8 @@
 //! The network: Qwen3's forward pass over a ragged batch ([`qwen3`]), its cache storage
 //! ([`kv`]), attention kernels ([`attention`]; with the `cuda` feature, their CUDA launches
-//! live in `cuda_ops`) and the layers it is built from (`layers`: linear, RMSNorm).
+//! live in `cuda_ops`), the layers it is built from (`layers`: linear, RMSNorm; `fused`:
+//! the SiLU gate and the attention-state merge as one op each), and a count
+//! of the tensor operations one decode step runs ([`op_count`]).
 //!
 //! A step's work is described on the host by a [`Batch`]: decode rows (one new token per
 //! active sample, each with its block table and attached to the prompt it samples from) and
@@ -10,8 +12,10 @@
 pub mod attention;
 #[cfg(feature = "cuda")]
 mod cuda_ops;
+mod fused;
 pub mod kv;
 mod layers;
+pub mod op_count;
 pub mod qwen3;
 
 pub use kv::{blocks_for, KvPool, PromptKv, BLOCK_TOKENS};

@@ -5,7 +5,7 @@
 //! its own position, so one step mixes samples at different lengths and a prefill chunk.
 //! q/k/v and gate/up projections are fused into single matmuls at load time.
 
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
 use super::attention::{self, SuffixTables};
@@ -419,9 +419,7 @@ impl Qwen3Model {
         };
         let x = (x + layer.o_proj.forward(&attn)?)?;
         let gate_up = layer.gate_up.forward(&layer.post_norm.forward(&x)?)?;
-        let i = cfg.intermediate_size;
-        let act = (candle_nn::Activation::Silu.forward(&gate_up.narrow(1, 0, i)?)?
-            * gate_up.narrow(1, i, i)?)?;
+        let act = super::fused::silu_mul(&gate_up)?;
         Ok((x + layer.down.forward(&act)?)?)
     }
 
@@ -493,7 +491,7 @@ impl Qwen3Model {
             })
         };
         let (shared, shared_lse) = (cat(outs)?, cat(lses)?);
-        attention::merge(&shared, &shared_lse, &own, &own_lse)
+        super::fused::merge(&shared, &shared_lse, &own, &own_lse)
     }
 
     /// [`attention::prefix_attention`] in as few calls as keep each call's scores

@@ -1,0 +1,130 @@
+//! Counting the tensor operations of one decode step, on any device the CPU included.
+//!
+//! candle numbers every tensor it creates (an op's result, a view, an upload from the host)
+//! from one process-wide counter, so the counter's advance across a step is the number of
+//! tensors the step created. On a GPU each of them that is not a view is one kernel launch (a
+//! concatenation launches one copy per part), and every one, views too, costs host time
+//! however small its kernel: at decode's small per-row work that overhead bounds a step, and
+//! it is what fusing operations lowers. In-place writes (the cache writes, two per layer)
+//! create no tensor and are not in the count.
+//!
+//! The count is only right when nothing else creates tensors meanwhile: `lcb bench
+//! --count-ops` runs it alone, and its test has a test binary to itself.
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+
+use super::{Batch, DecodeGroup, DecodeRow, KvPool, PromptKv, Qwen3Model, BLOCK_TOKENS};
+use crate::config::Qwen3Config;
+use crate::error::{Error, Result};
+use crate::rng::DrawKey;
+use crate::sampling::{sample_tensor_rows, SamplerParams};
+
+/// What one decode step created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeStepOps {
+    /// Tensors the forward pass created (the step's host-built inputs included).
+    pub forward: usize,
+    /// Tensors sampling the rows created.
+    pub sampling: usize,
+}
+
+impl DecodeStepOps {
+    /// The whole step.
+    pub fn total(&self) -> usize {
+        self.forward + self.sampling
+    }
+}
+
+/// The id candle gives the next tensor (the probe that reads it takes one).
+fn next_tensor_id() -> Result<usize> {
+    let probe = Tensor::zeros((), DType::U8, &Device::Cpu)?;
+    // `TensorId` exposes no number but prints it: "TensorId(123)".
+    let text = format!("{:?}", probe.id());
+    text.strip_prefix("TensorId(")
+        .and_then(|t| t.strip_suffix(')'))
+        .and_then(|n| n.parse::<usize>().ok())
+        .map(|n| n + 1)
+        .ok_or_else(|| Error::Invalid(format!("cannot read a tensor number from `{text}`")))
+}
+
+/// Tensors `f` creates.
+fn tensors_created<T>(f: impl FnOnce() -> Result<T>) -> Result<(usize, T)> {
+    let before = next_tensor_id()?;
+    let out = f()?;
+    // The second probe's own id is the one `next_tensor_id` reads, less one.
+    let after = next_tensor_id()? - 1;
+    Ok((after - before, out))
+}
+
+/// Counts one decode step of `rows` samples of one `prompt_tokens`-token prompt (each at its
+/// first generated token) through a random-weight model of shape `cfg` on `device`, sampled
+/// at temperature 1. The attention budget is the model's (`attention_budget`, or unlimited).
+pub fn count_decode_step(
+    cfg: &Qwen3Config,
+    dtype: DType,
+    device: &Device,
+    rows: usize,
+    prompt_tokens: usize,
+    attention_budget: Option<usize>,
+) -> Result<DecodeStepOps> {
+    if rows == 0 || prompt_tokens == 0 {
+        return Err(Error::Invalid(
+            "counting a decode step needs at least one row and one prompt token".into(),
+        ));
+    }
+    let weights = crate::synthetic::random_weights(cfg, 0, dtype, device)?;
+    let mut model = Qwen3Model::load(cfg, VarBuilder::from_tensors(weights, dtype, device))?;
+    if let Some(budget) = attention_budget {
+        model.set_attention_budget(budget);
+    }
+    let prompt_blocks: Vec<u32> = (0..prompt_tokens.div_ceil(BLOCK_TOKENS) as u32).collect();
+    let first_own = prompt_blocks.len() as u32;
+    let own: Vec<[u32; 1]> = (0..rows as u32).map(|r| [first_own + r]).collect();
+    let pool = KvPool::new(cfg, prompt_blocks.len() + rows, dtype, device)?;
+    let batch = Batch {
+        decode: own
+            .iter()
+            .map(|blocks| DecodeRow {
+                token: 0,
+                suffix_pos: 0,
+                blocks,
+            })
+            .collect(),
+        groups: vec![DecodeGroup {
+            prefix: PromptKv {
+                blocks: &prompt_blocks,
+                len: prompt_tokens,
+            },
+            rows: (0..rows).collect(),
+        }],
+        prefill: None,
+    };
+    let params = vec![
+        SamplerParams {
+            temperature: 1.0,
+            ..SamplerParams::GREEDY
+        };
+        rows
+    ];
+    let keys: Vec<DrawKey> = (0..rows as u64)
+        .map(|index| DrawKey {
+            seed: 0,
+            stream: 0,
+            index,
+            step: 0,
+        })
+        .collect();
+    // A first step warms whatever is created once (kernels loaded, caches).
+    let step = || {
+        let logits = model
+            .forward(&batch, &pool)?
+            .decode
+            .ok_or_else(|| Error::Invalid("a decode step returned no logits".into()))?;
+        Ok(logits)
+    };
+    step()?;
+    let (forward, logits) = tensors_created(step)?;
+    let (sampling, _) = tensors_created(|| sample_tensor_rows(&logits, &params, &keys))?;
+    Ok(DecodeStepOps { forward, sampling })
+}

@@ -1,0 +1,43 @@
+//! The decode-step op counter. A test binary of its own with one test: the counter reads a
+//! process-wide tensor counter, which tests running beside it would advance.
+
+use candle_core::{DType, Device};
+use lcb_engine::config::Qwen3Config;
+use lcb_engine::model::op_count::count_decode_step;
+
+fn shape(layers: usize) -> Qwen3Config {
+    Qwen3Config {
+        vocab_size: 96,
+        hidden_size: 32,
+        intermediate_size: 48,
+        num_hidden_layers: layers,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        head_dim: 8,
+        max_position_embeddings: 1024,
+        rope_theta: 1_000_000.0,
+        rms_norm_eps: 1e-6,
+        tie_word_embeddings: true,
+        attention_bias: false,
+        eos_token_id: vec![],
+    }
+}
+
+#[test]
+fn the_count_grows_by_the_same_ops_per_layer_and_with_attention_calls() {
+    let count = |layers: usize, rows: usize, budget: Option<usize>| {
+        count_decode_step(&shape(layers), DType::F32, &Device::Cpu, rows, 40, budget).unwrap()
+    };
+    let (one, two, three) = (count(1, 8, None), count(2, 8, None), count(3, 8, None));
+    let per_layer = two.forward - one.forward;
+    assert!(per_layer > 10, "{one:?} {two:?}");
+    assert_eq!(three.forward - two.forward, per_layer, "{two:?} {three:?}");
+    // Sampling is one op (its result) whatever the rows.
+    assert_eq!(one.sampling, 1);
+    // Rows go through the same ops...
+    assert_eq!(count(2, 3, None), two);
+    // ...unless the attention budget splits the prompt attention into more calls.
+    let split = count(2, 8, Some(4 * 40));
+    assert!(split.forward > two.forward, "{split:?} vs {two:?}");
+    eprintln!("per layer {per_layer}, two layers {two:?}, split {split:?}");
+}
