@@ -13,7 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The kernels under `kernels/`, one PTX module each.
-const KERNELS: &[&str] = &["suffix_attention", "sample_rows", "fused"];
+const KERNELS: &[&str] = &[
+    "suffix_attention",
+    "prompt_attention",
+    "sample_rows",
+    "fused",
+];
 
 /// The architectures every kernel must assemble for (A100, RTX 30xx/A10, RTX 4090/L40S,
 /// H100/H200).

@@ -26,14 +26,20 @@ for t in "$D"/tests/*.gz; do gunzip -c "$t" >"$W/$(basename "$t" .gz)"; done
 chmod +x "$W"/engine-* 2>/dev/null
 
 # Correctness first: a wrong kernel makes every figure below meaningless.
-step "GPU tests: lcb's suffix-attention kernel against its CPU twin (f32, bf16, f16)"
-timeout 45 "$W/engine-unit" cuda --nocapture 2>&1 | tee "$OUT/test-kernel-vs-cpu-twin.txt"
+step "GPU tests: lcb's kernels against their CPU twins (suffix and prompt attention, sampling, fused ops)"
+timeout 90 "$W/engine-unit" cuda --nocapture 2>&1 | tee "$OUT/test-kernel-vs-cpu-twin.txt"
 echo "rc=${PIPESTATUS[0]}"
 
 step "GPU tests with lcb's kernel: greedy vs CPU (f32, bf16), seeded sampling on 1 and 2 engine threads"
 LCB_CUDA_KERNELS=1 timeout 90 "$W/engine-gpu" --nocapture --test-threads 1 2>&1 |
     tee "$OUT/test-gpu-kernels.txt"
 echo "rc=${PIPESTATUS[0]}"
+
+# Tensor ops (kernel launches, views aside) of one decode step, engine's path and lcb's kernels.
+step "ops per decode step, Qwen3-0.6B shape, 512 rows"
+timeout 60 "$W/lcb" bench --count-ops --device cuda:0 --shape 0.6b --samples 512 \
+    >"$OUT/count-ops-0.6b-512.json"
+echo "rc=$?"; cat "$OUT/count-ops-0.6b-512.json"
 
 # lcb bench reports energy (NVML) and TTFT/TPOT percentiles beside the throughput.
 step "lcb bench, Qwen3-0.6B shape, bf16, 512 samples x 128 new tokens (candle's attention)"

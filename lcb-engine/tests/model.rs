@@ -244,6 +244,7 @@ fn chunked_prefill_and_ragged_decode_match_candle_transformers() {
             for (mode, budget) in [
                 (DecodeAttention::Shared, usize::MAX),
                 (DecodeAttention::Naive, usize::MAX),
+                (DecodeAttention::Kernels, usize::MAX),
                 (DecodeAttention::Shared, 1),
             ] {
                 model.set_decode_attention(mode);

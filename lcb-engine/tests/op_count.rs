@@ -4,6 +4,7 @@
 use candle_core::{DType, Device};
 use lcb_engine::config::Qwen3Config;
 use lcb_engine::model::op_count::count_decode_step;
+use lcb_engine::model::DecodeAttention;
 
 fn shape(layers: usize) -> Qwen3Config {
     Qwen3Config {
@@ -25,9 +26,19 @@ fn shape(layers: usize) -> Qwen3Config {
 
 #[test]
 fn the_count_grows_by_the_same_ops_per_layer_and_with_attention_calls() {
-    let count = |layers: usize, rows: usize, budget: Option<usize>| {
-        count_decode_step(&shape(layers), DType::F32, &Device::Cpu, rows, 40, budget).unwrap()
+    let count_with = |layers: usize, rows: usize, budget: Option<usize>, mode| {
+        count_decode_step(
+            &shape(layers),
+            DType::F32,
+            &Device::Cpu,
+            rows,
+            40,
+            budget,
+            mode,
+        )
+        .unwrap()
     };
+    let count = |layers, rows, budget| count_with(layers, rows, budget, DecodeAttention::Shared);
     let (one, two, three) = (count(1, 8, None), count(2, 8, None), count(3, 8, None));
     let per_layer = two.forward - one.forward;
     assert!(per_layer > 10, "{one:?} {two:?}");
@@ -39,5 +50,15 @@ fn the_count_grows_by_the_same_ops_per_layer_and_with_attention_calls() {
     // ...unless the attention budget splits the prompt attention into more calls.
     let split = count(2, 8, Some(4 * 40));
     assert!(split.forward > two.forward, "{split:?} vs {two:?}");
-    eprintln!("per layer {per_layer}, two layers {two:?}, split {split:?}");
+    // The kernels' path (two attention ops) takes fewer.
+    let kernels = count_with(2, 8, None, DecodeAttention::Kernels);
+    let kernels_per_layer =
+        kernels.forward - count_with(1, 8, None, DecodeAttention::Kernels).forward;
+    assert!(
+        kernels_per_layer + 20 < per_layer,
+        "{kernels_per_layer} vs {per_layer}"
+    );
+    eprintln!(
+        "per layer {per_layer} (kernels {kernels_per_layer}), two layers {two:?}, split {split:?}"
+    );
 }

@@ -24,6 +24,7 @@ use lcb_engine::device::{dtype_name, DeviceSpec};
 use lcb_engine::engine::{EngineParts, MemoryPlan, Weights};
 use lcb_engine::loader::{ModelFiles, ModelSource};
 use lcb_engine::model::op_count::count_decode_step;
+use lcb_engine::model::DecodeAttention;
 use lcb_engine::rng::SplitMix64;
 use lcb_engine::scheduler::RequestTiming;
 use lcb_engine::synthetic::{random_weights, tiny_config};
@@ -244,7 +245,7 @@ pub fn count_ops(options: &BenchOptions) -> Result<Value> {
     let plan = MemoryPlan::for_devices(&cfg, dtype, &config)?;
     let rows = options.samples.min(plan.max_rows);
     let on = device.open()?;
-    let count = |cfg: &Qwen3Config| {
+    let count = |cfg: &Qwen3Config, attention| {
         count_decode_step(
             cfg,
             dtype,
@@ -252,14 +253,18 @@ pub fn count_ops(options: &BenchOptions) -> Result<Value> {
             rows,
             options.prompt_tokens,
             Some(plan.attention_budget),
+            attention,
         )
     };
-    let ops = count(&cfg)?;
     let layers = |n: usize| Qwen3Config {
         num_hidden_layers: n,
         ..cfg.clone()
     };
-    let per_layer = count(&layers(2))?.forward - count(&layers(1))?.forward;
+    let per_layer = |attention| -> Result<usize> {
+        Ok(count(&layers(2), attention)?.forward - count(&layers(1), attention)?.forward)
+    };
+    let ops = count(&cfg, DecodeAttention::Shared)?;
+    let kernels = count(&cfg, DecodeAttention::Kernels)?;
     Ok(json!({
         "what": "tensors created by one decode step (op results, views, uploads; a non-view op is one GPU kernel launch or more)",
         "device": device.to_string(),
@@ -269,9 +274,14 @@ pub fn count_ops(options: &BenchOptions) -> Result<Value> {
         "prompt_tokens": options.prompt_tokens,
         "attention_budget": plan.attention_budget,
         "forward": ops.forward,
-        "per_layer": per_layer,
+        "per_layer": per_layer(DecodeAttention::Shared)?,
         "sampling": ops.sampling,
         "total": ops.total(),
+        "with_lcb_kernels": {
+            "forward": kernels.forward,
+            "per_layer": per_layer(DecodeAttention::Kernels)?,
+            "total": kernels.total(),
+        },
     }))
 }
 

@@ -77,7 +77,9 @@ pub struct BenchArgs {
     ab: Option<std::path::PathBuf>,
     /// Instead of timing, count the tensor operations one decode step of --samples rows runs
     /// on --device (each that is not a view is a GPU kernel launch or more): the number
-    /// fusing operations lowers. Prints the step's total and what one layer adds.
+    /// fusing operations lowers. Prints the step's total and what one layer adds, as the
+    /// engine runs by default and with lcb's attention kernels (LCB_CUDA_KERNELS=1 on a GPU;
+    /// their CPU twins on the CPU).
     #[arg(long, conflicts_with_all = ["ab", "compare"])]
     count_ops: bool,
     /// Measured rounds per side for --ab.

@@ -187,6 +187,21 @@ pub fn cuda_kernels_enabled() -> bool {
     *ON.get_or_init(|| std::env::var("LCB_CUDA_KERNELS").is_ok_and(|v| v == "1"))
 }
 
+/// [`SuffixAttention`] as the kernel returns it: `(rows, kv_heads, group, head_dim + 1)` f32,
+/// each output followed by its log-sum-exp.
+pub fn suffix_attention_packed(
+    q: &Tensor,
+    k_pool: &Tensor,
+    v_pool: &Tensor,
+    tables: &SuffixTables,
+) -> Result<Tensor> {
+    let op = SuffixAttention {
+        tables: tables.clone(),
+    };
+    let q = q.to_dtype(DType::F32)?.contiguous()?;
+    Ok(q.apply_op3_no_bwd(&k_pool.contiguous()?, &v_pool.contiguous()?, &op)?)
+}
+
 /// [`SuffixAttention`] on `q` (any float dtype; computed in f32) and the pools: the output
 /// `(rows, kv_heads, group, head_dim)` and log-sum-exp `(rows, kv_heads, group, 1)`, f32.
 pub fn suffix_attention_kernel(
@@ -195,11 +210,7 @@ pub fn suffix_attention_kernel(
     v_pool: &Tensor,
     tables: &SuffixTables,
 ) -> Result<(Tensor, Tensor)> {
-    let op = SuffixAttention {
-        tables: tables.clone(),
-    };
-    let q = q.to_dtype(DType::F32)?.contiguous()?;
-    let packed = q.apply_op3_no_bwd(&k_pool.contiguous()?, &v_pool.contiguous()?, &op)?;
+    let packed = suffix_attention_packed(q, k_pool, v_pool, tables)?;
     let head_dim = q.dim(3)?;
     let out = packed.narrow(3, 0, head_dim)?.contiguous()?;
     let lse = packed.narrow(3, head_dim, 1)?.contiguous()?;
@@ -352,6 +363,41 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
+/// One query's attention over the `scores.len()` positions whose keys and values `key(j)` and
+/// `value(j)` give (`scores` is scratch): the output into `out[..head_dim]`, the log-sum-exp
+/// into `out[head_dim]`. The CPU twins of the attention kernels all attend through this.
+pub(super) fn attend<'a>(
+    query: &[f32],
+    key: impl Fn(usize) -> &'a [f32],
+    value: impl Fn(usize) -> &'a [f32],
+    scores: &mut [f32],
+    out: &mut [f32],
+) {
+    let head_dim = query.len();
+    let mut max = f32::NEG_INFINITY;
+    for (j, s) in scores.iter_mut().enumerate() {
+        *s = dot(query, key(j));
+        max = max.max(*s);
+    }
+    let mut sum = 0f32;
+    for s in scores.iter_mut() {
+        *s = (*s - max).exp();
+        sum += *s;
+    }
+    let acc = &mut out[..head_dim];
+    acc.fill(0.0);
+    for (j, &p) in scores.iter().enumerate() {
+        for (a, x) in acc.iter_mut().zip(value(j)) {
+            *a += p * x;
+        }
+    }
+    let inv = 1.0 / sum;
+    for a in acc.iter_mut() {
+        *a *= inv;
+    }
+    out[head_dim] = max + sum.ln();
+}
+
 impl candle_core::CustomOp3 for SuffixAttention {
     fn name(&self) -> &'static str {
         "lcb-suffix-attention"
@@ -404,29 +450,13 @@ impl candle_core::CustomOp3 for SuffixAttention {
                 let mut scores = vec![0f32; len];
                 for g in 0..group {
                     let qo = ((row * kv_heads + head) * group + g) * head_dim;
-                    let query = &q[qo..qo + head_dim];
-                    let mut max = f32::NEG_INFINITY;
-                    for (j, s) in scores.iter_mut().enumerate() {
-                        *s = dot(query, &k[at(k, j)]);
-                        max = max.max(*s);
-                    }
-                    let mut sum = 0f32;
-                    for s in scores.iter_mut() {
-                        *s = (*s - max).exp();
-                        sum += *s;
-                    }
-                    let o = &mut out[g * out_width..(g + 1) * out_width];
-                    let acc = &mut o[..head_dim];
-                    for (j, &p) in scores.iter().enumerate() {
-                        for (a, x) in acc.iter_mut().zip(&v[at(v, j)]) {
-                            *a += p * x;
-                        }
-                    }
-                    let inv = 1.0 / sum;
-                    for a in acc.iter_mut() {
-                        *a *= inv;
-                    }
-                    o[head_dim] = max + sum.ln();
+                    attend(
+                        &q[qo..qo + head_dim],
+                        |j| &k[at(k, j)],
+                        |j| &v[at(v, j)],
+                        &mut scores,
+                        &mut out[g * out_width..(g + 1) * out_width],
+                    );
                 }
             });
         Ok((

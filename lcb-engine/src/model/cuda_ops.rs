@@ -1,6 +1,6 @@
 //! CUDA launches of the engine's own kernels (`kernels/*.cu`, compiled to PTX by `build.rs`
-//! with nvcc). Each has a CPU twin (in [`super::attention`] and [`super::fused`]) that the
-//! tests compare it with.
+//! with nvcc). Each has a CPU twin (in [`super::attention`], [`super::prompt_attention`] and
+//! [`super::fused`]) that the tests compare it with.
 
 use candle_core::backend::BackendStorage;
 use candle_core::cuda_backend::cudarc::driver::{LaunchConfig, PushKernelArg};
@@ -10,6 +10,7 @@ use half::{bf16, f16};
 
 use super::attention::SuffixAttention;
 use super::kv::BLOCK_TOKENS;
+use super::prompt_attention::PromptAttention;
 
 /// PTX of `kernels/suffix_attention.cu`.
 const SUFFIX_ATTENTION_PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/suffix_attention.ptx"));
@@ -134,6 +135,15 @@ fn contiguous_range(op: &str, l: &Layout) -> candle_core::Result<std::ops::Range
         .ok_or_else(|| candle_core::Error::Msg(format!("{op} needs contiguous inputs")))
 }
 
+/// The contiguous f32 data of `s` under layout `l`, or an error naming the op.
+fn f32_view<'a>(
+    op: &str,
+    s: &'a CudaStorage,
+    l: &Layout,
+) -> candle_core::Result<candle_core::cuda_backend::cudarc::driver::CudaView<'a, f32>> {
+    Ok(s.as_cuda_slice::<f32>()?.slice(contiguous_range(op, l)?))
+}
+
 /// The CUDA forward of `fused::SiluMul`: `src` `(rows, 2 * half)` to `(rows, half)`.
 pub(crate) fn silu_mul(src: &CudaStorage, l: &Layout) -> candle_core::Result<(CudaStorage, Shape)> {
     let (rows, width) = l.shape().dims2()?;
@@ -185,11 +195,11 @@ pub(crate) fn merge_states(
     head_dim: usize,
 ) -> candle_core::Result<(CudaStorage, Shape)> {
     let dev = a.device().clone();
-    let slice = |s: &CudaStorage, l: &Layout| -> candle_core::Result<_> {
-        Ok(s.as_cuda_slice::<f32>()?
-            .slice(contiguous_range("merge", l)?))
-    };
-    let (a_s, b_s, lses_s) = (slice(a, a_l)?, slice(b, b_l)?, slice(lses, lses_l)?);
+    let (a_s, b_s, lses_s) = (
+        f32_view("merge", a, a_l)?,
+        f32_view("merge", b, b_l)?,
+        f32_view("merge", lses, lses_l)?,
+    );
     let count = rows * head_dim;
     let out = dev.alloc_zeros::<f32>(count)?;
     let func = dev.get_or_load_custom_func("merge_states", "lcb_fused", FUSED_PTX)?;
@@ -205,4 +215,92 @@ pub(crate) fn merge_states(
     // ..+2]`, all inside the ranges checked (shapes by the caller), and writes `out[i]`.
     unsafe { builder.launch(elementwise(count)) }.w()?;
     Ok((CudaStorage::wrap_cuda_slice(out, dev), a_l.shape().clone()))
+}
+
+/// PTX of `kernels/prompt_attention.cu`.
+const PROMPT_ATTENTION_PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/prompt_attention.ptx"));
+
+/// The CUDA forward of [`PromptAttention`].
+pub(crate) fn prompt_attention(
+    op: &PromptAttention,
+    q: &CudaStorage,
+    q_l: &Layout,
+    k: &CudaStorage,
+    k_l: &Layout,
+    v: &CudaStorage,
+    v_l: &Layout,
+) -> candle_core::Result<(CudaStorage, Shape)> {
+    use super::prompt_attention::MAX_HEAD_DIM;
+
+    let (rows, kv_heads, group, head_dim) = op.dims(q_l, k_l, v_l)?;
+    op.check_runs(k_l.shape().dims()[0])?;
+    if head_dim > MAX_HEAD_DIM {
+        candle_core::bail!("prompt attention kernel: head_dim {head_dim} > {MAX_HEAD_DIM}");
+    }
+    if q.dtype() != DType::F32 || k.dtype() != v.dtype() {
+        candle_core::bail!("prompt attention kernel: f32 queries and one pool dtype");
+    }
+    let dev = q.device().clone();
+    let out = dev.alloc_zeros::<f32>(rows * kv_heads * group * head_dim)?;
+    let tiles = op.tiles.tiles();
+    if tiles > 0 {
+        let q_slice = f32_view("prompt attention", q, q_l)?;
+        let (own_storage, own_l) = op.own.storage_and_layout();
+        let candle_core::Storage::Cuda(own) = &*own_storage else {
+            candle_core::bail!("prompt attention: own states on another device");
+        };
+        let own = f32_view("prompt attention", own, own_l)?;
+        let entries = dev.clone_htod(&op.tiles.entries)?;
+        let dims = [
+            kv_heads as i32,
+            group as i32,
+            head_dim as i32,
+            op.tiles.rows_per_tile as i32,
+        ];
+        let cfg = LaunchConfig {
+            grid_dim: (tiles as u32, kv_heads as u32, 1),
+            block_dim: (128, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let (k_range, v_range) = (
+            contiguous_range("prompt attention", k_l)?,
+            contiguous_range("prompt attention", v_l)?,
+        );
+        macro_rules! launch {
+            ($t:ty, $name:literal) => {{
+                let func = dev.get_or_load_custom_func(
+                    $name,
+                    "lcb_prompt_attention",
+                    PROMPT_ATTENTION_PTX,
+                )?;
+                let k_slice = k.as_cuda_slice::<$t>()?.slice(k_range.clone());
+                let v_slice = v.as_cuda_slice::<$t>()?.slice(v_range.clone());
+                let mut b = func.builder();
+                b.arg(&q_slice);
+                b.arg(&k_slice);
+                b.arg(&v_slice);
+                b.arg(&entries);
+                b.arg(&own);
+                b.arg(&out);
+                for d in &dims {
+                    b.arg(d);
+                }
+                // SAFETY: each block reads its tile entry, the queries and own states of the
+                // tile's rows (row indices < rows, built by `PromptTiles::new`), and its
+                // prompt's run (inside the pool: `check_runs`), and writes the outputs of its
+                // rows only; every slice is the contiguous range checked above.
+                unsafe { b.launch(cfg) }.w()?;
+            }};
+        }
+        match k.dtype() {
+            DType::F32 => launch!(f32, "prompt_attention_f32"),
+            DType::BF16 => launch!(bf16, "prompt_attention_bf16"),
+            DType::F16 => launch!(f16, "prompt_attention_f16"),
+            other => candle_core::bail!("prompt attention kernel: unsupported dtype {other:?}"),
+        }
+    }
+    Ok((
+        CudaStorage::wrap_cuda_slice(out, dev),
+        Shape::from((rows, kv_heads, group, head_dim)),
+    ))
 }

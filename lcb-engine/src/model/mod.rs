@@ -1,5 +1,6 @@
 //! The network: Qwen3's forward pass over a ragged batch ([`qwen3`]), its cache storage
-//! ([`kv`]), attention kernels ([`attention`]; with the `cuda` feature, their CUDA launches
+//! ([`kv`]), attention kernels ([`attention`]; [`prompt_attention`], the GPU's one-kernel
+//! attention over a prompt; with the `cuda` feature, their CUDA launches
 //! live in `cuda_ops`), the layers it is built from (`layers`: linear, RMSNorm; `fused`:
 //! the SiLU gate and the attention-state merge as one op each), and a count
 //! of the tensor operations one decode step runs ([`op_count`]).
@@ -16,6 +17,7 @@ mod fused;
 pub mod kv;
 mod layers;
 pub mod op_count;
+pub mod prompt_attention;
 pub mod qwen3;
 
 pub use kv::{blocks_for, KvPool, PromptKv, BLOCK_TOKENS};

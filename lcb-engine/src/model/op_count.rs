@@ -14,7 +14,9 @@
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
-use super::{Batch, DecodeGroup, DecodeRow, KvPool, PromptKv, Qwen3Model, BLOCK_TOKENS};
+use super::{
+    Batch, DecodeAttention, DecodeGroup, DecodeRow, KvPool, PromptKv, Qwen3Model, BLOCK_TOKENS,
+};
 use crate::config::Qwen3Config;
 use crate::error::{Error, Result};
 use crate::rng::DrawKey;
@@ -59,7 +61,9 @@ fn tensors_created<T>(f: impl FnOnce() -> Result<T>) -> Result<(usize, T)> {
 
 /// Counts one decode step of `rows` samples of one `prompt_tokens`-token prompt (each at its
 /// first generated token) through a random-weight model of shape `cfg` on `device`, sampled
-/// at temperature 1. The attention budget is the model's (`attention_budget`, or unlimited).
+/// at temperature 1, attending as `attention` says (the engine's default is
+/// [`DecodeAttention::Shared`]). The attention budget is the model's (`attention_budget`, or
+/// unlimited).
 pub fn count_decode_step(
     cfg: &Qwen3Config,
     dtype: DType,
@@ -67,6 +71,7 @@ pub fn count_decode_step(
     rows: usize,
     prompt_tokens: usize,
     attention_budget: Option<usize>,
+    attention: DecodeAttention,
 ) -> Result<DecodeStepOps> {
     if rows == 0 || prompt_tokens == 0 {
         return Err(Error::Invalid(
@@ -78,6 +83,7 @@ pub fn count_decode_step(
     if let Some(budget) = attention_budget {
         model.set_attention_budget(budget);
     }
+    model.set_decode_attention(attention);
     let prompt_blocks: Vec<u32> = (0..prompt_tokens.div_ceil(BLOCK_TOKENS) as u32).collect();
     let first_own = prompt_blocks.len() as u32;
     let own: Vec<[u32; 1]> = (0..rows as u32).map(|r| [first_own + r]).collect();

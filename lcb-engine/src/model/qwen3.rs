@@ -11,6 +11,7 @@ use candle_nn::VarBuilder;
 use super::attention::{self, SuffixTables};
 use super::kv::{KvPlace, KvPool, PromptKv};
 use super::layers::{transpose, Linear, RmsNorm, StoredLinear};
+use super::prompt_attention::{prompt_attention_merged, PromptTiles};
 use super::Batch;
 use crate::config::Qwen3Config;
 use crate::error::{Error, Result};
@@ -63,6 +64,10 @@ pub enum DecodeAttention {
     Shared,
     /// Each row separately over prompt + own keys with one softmax (reference for tests).
     Naive,
+    /// lcb's kernels: each row's own keys (the suffix kernel), then its prompt by tiles of
+    /// rows in one kernel that merges the two ([`super::prompt_attention`]). What a GPU runs
+    /// with `LCB_CUDA_KERNELS=1`; on the CPU the kernels' twins (for tests).
+    Kernels,
 }
 
 /// The logits a step produced, f32 on the model's device.
@@ -86,6 +91,8 @@ struct StepTensors {
     suffix: SuffixTables,
     /// The padded suffix path's gather index and mask, when that path runs.
     suffix_padded: Option<(Tensor, Tensor)>,
+    /// The decode rows in tiles for the prompt-attention kernel, when that path runs.
+    prompt_tiles: Option<PromptTiles>,
     /// Per group: its rows as an index tensor.
     group_rows: Vec<Tensor>,
     /// Maps decode row `i` to its place in the groups' concatenated outputs (`None` when
@@ -182,9 +189,21 @@ impl Qwen3Model {
         self.dtype
     }
 
-    /// Chooses how decode rows attend over their prompt (tests compare both).
+    /// Chooses how decode rows attend over their prompt (tests compare them).
     pub fn set_decode_attention(&mut self, mode: DecodeAttention) {
         self.decode_attention = mode;
+    }
+
+    /// The decode attention this step runs: the kernels on a GPU when they are switched on.
+    fn decode_attention_now(&self) -> DecodeAttention {
+        match self.decode_attention {
+            DecodeAttention::Shared
+                if self.device.is_cuda() && attention::cuda_kernels_enabled() =>
+            {
+                DecodeAttention::Kernels
+            }
+            mode => mode,
+        }
     }
 
     /// Bounds the score matrices of decode rows' attention over their prompt: at most
@@ -305,28 +324,21 @@ impl Qwen3Model {
             batch.decode.iter().map(|r| r.suffix_pos + 1).collect(),
             &batch.decode.iter().map(|r| r.blocks).collect::<Vec<_>>(),
         );
+        let decode_attention = self.decode_attention_now();
         let suffix_padded = (rows > 0
-            && self.decode_attention == DecodeAttention::Shared
+            && decode_attention == DecodeAttention::Shared
             && attention::suffix_attention_is_padded(dev, self.dtype))
         .then(|| attention::padded_inputs(&suffix, dev))
         .transpose()?;
-        let group_rows = batch
-            .groups
-            .iter()
-            .map(|g| {
-                let idx: Vec<u32> = g.rows.iter().map(|&r| r as u32).collect();
-                Tensor::from_vec(idx, g.rows.len(), dev)
-            })
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        let order: Vec<usize> = batch.groups.iter().flat_map(|g| g.rows.clone()).collect();
-        let gather_back = if order.iter().enumerate().all(|(i, &r)| i == r) {
-            None
+        let prompt_tiles = (rows > 0 && decode_attention == DecodeAttention::Kernels)
+            .then(|| PromptTiles::new(&batch.groups, rows, self.cfg.group_size()))
+            .transpose()?;
+        // The matmul path's per-group row indices and the order back (the kernels index
+        // rows themselves).
+        let (group_rows, gather_back) = if prompt_tiles.is_some() {
+            (Vec::new(), None)
         } else {
-            let mut back = vec![0u32; rows];
-            for (place, &row) in order.iter().enumerate() {
-                back[row] = place as u32;
-            }
-            Some(Tensor::from_vec(back, rows, dev)?)
+            self.group_indices(batch, rows)?
         };
         let mut wanted: Vec<u32> = (0..rows as u32).collect();
         if let Some(chunk) = &batch.prefill {
@@ -345,11 +357,37 @@ impl Qwen3Model {
             write_index,
             suffix,
             suffix_padded,
+            prompt_tiles,
             group_rows,
             gather_back,
             prefill_mask,
             logit_rows,
         })
+    }
+
+    /// Per group its rows as an index tensor, and the index that puts the groups'
+    /// concatenated outputs back in row order (`None` when they already are).
+    fn group_indices(&self, batch: &Batch, rows: usize) -> Result<(Vec<Tensor>, Option<Tensor>)> {
+        let dev = &self.device;
+        let group_rows = batch
+            .groups
+            .iter()
+            .map(|g| {
+                let idx: Vec<u32> = g.rows.iter().map(|&r| r as u32).collect();
+                Tensor::from_vec(idx, g.rows.len(), dev)
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let order: Vec<usize> = batch.groups.iter().flat_map(|g| g.rows.clone()).collect();
+        let gather_back = if order.iter().enumerate().all(|(i, &r)| i == r) {
+            None
+        } else {
+            let mut back = vec![0u32; rows];
+            for (place, &row) in order.iter().enumerate() {
+                back[row] = place as u32;
+            }
+            Some(Tensor::from_vec(back, rows, dev)?)
+        };
+        Ok((group_rows, gather_back))
     }
 
     fn layer_forward(
@@ -434,6 +472,10 @@ impl Qwen3Model {
         step: &StepTensors,
     ) -> Result<Tensor> {
         let (k_pool, v_pool) = pool.layer(layer);
+        if let Some(tiles) = &step.prompt_tiles {
+            let own = attention::suffix_attention_packed(q, k_pool, v_pool, &step.suffix)?;
+            return prompt_attention_merged(q, k_pool, v_pool, tiles, &own);
+        }
         if self.decode_attention == DecodeAttention::Naive {
             let mut out = vec![None; step.decode_rows];
             for group in &batch.groups {
