@@ -1,6 +1,12 @@
-// Fused elementwise operations of a layer: the CUDA twins of `SiluMul` and `MergeStates` in
-// `src/model/fused.rs` (same formulas, rounded at the same places; expf is the GPU's).
+// Fused elementwise operations of a layer: the CUDA twins of `QkvHeads`, `SiluMul` and
+// `MergeStates` in `src/model/fused.rs` (same formulas; expf is the GPU's, and the q/k
+// normalisation and rotation round to T once per step where the CPU rounds every product).
 //
+//   qkv_heads_T    qkv (n, (q_heads + 2 kv_heads) * d) T, norms (2, d) T, cos, sin (n, d/2) T
+//                  -> out: queries (n, q_heads, d), then keys (n, kv_heads, d), then values
+//                  (n, kv_heads, d), T: q/k heads RMS-normalised (weights norms[0], norms[1]),
+//                  rotated (RoPE, halves), queries scaled; one warp per (row, head), each lane
+//                  holding rotation pairs (p, p + d/2); d even, up to 512
 //   silu_mul_T     src (rows, 2 * half) T, contiguous -> out (rows, half) T:
 //                  silu(gate) * up, silu rounded to T first (as candle's separate ops)
 //   merge_states   a, b (rows, head_dim) f32, lses (rows, 2) f32 -> out (rows, head_dim) f32:
@@ -11,6 +17,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math.h>
+
+#define PAIRS 8  // rotation pairs per lane: head_dim up to 512
 
 __device__ __forceinline__ float to_f32(float x) { return x; }
 __device__ __forceinline__ float to_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
@@ -23,6 +31,70 @@ template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(flo
 template <> __device__ __forceinline__ __half from_f32<__half>(float x) {
   return __float2half(x);
 }
+
+template <typename T>
+__device__ void qkv_heads(const T* __restrict__ qkv, const T* __restrict__ norms,
+                          const T* __restrict__ cos, const T* __restrict__ sin,
+                          T* __restrict__ out, long long n, int q_heads, int kv_heads, int d,
+                          float eps, float scale) {
+  const int all = q_heads + 2 * kv_heads;
+  const long long warp = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  if (warp >= n * all) return;
+  const long long row = warp / all;
+  const int h = (int)(warp % all);
+  const int half = d / 2;
+  const T* src = qkv + warp * d;
+  if (h >= q_heads + kv_heads) {  // a value head: copied
+    T* dst = out + n * (q_heads + kv_heads) * d + (row * kv_heads + (h - q_heads - kv_heads)) * d;
+    for (int i = lane; i < d; i += 32) dst[i] = src[i];
+    return;
+  }
+  // Lane `lane` holds the rotation pairs (p, p + half) for p = lane, lane + 32, ...
+  float x1[PAIRS], x2[PAIRS];
+  float sum2 = 0.f;
+#pragma unroll
+  for (int j = 0; j < PAIRS; ++j) {
+    const int p = lane + 32 * j;
+    x1[j] = p < half ? to_f32(src[p]) : 0.f;
+    x2[j] = p < half ? to_f32(src[p + half]) : 0.f;
+    sum2 += x1[j] * x1[j] + x2[j] * x2[j];
+  }
+  for (int o = 16; o > 0; o /= 2) sum2 += __shfl_xor_sync(0xffffffffu, sum2, o);
+  const float m = to_f32(from_f32<T>(sqrtf(sum2 / d + eps)));
+  const bool query = h < q_heads;
+  const T* w = norms + (query ? 0 : d);
+  T* dst = query ? out + (row * q_heads + h) * d
+                 : out + n * q_heads * d + (row * kv_heads + (h - q_heads)) * d;
+  auto normed = [&](float x, int i) {
+    return to_f32(from_f32<T>(to_f32(from_f32<T>(x / m)) * to_f32(w[i])));
+  };
+#pragma unroll
+  for (int j = 0; j < PAIRS; ++j) {
+    const int p = lane + 32 * j;
+    if (p >= half) break;
+    const float a = normed(x1[j], p), b = normed(x2[j], p + half);
+    const float c = to_f32(cos[row * half + p]), s = to_f32(sin[row * half + p]);
+    float y1 = a * c - b * s, y2 = a * s + b * c;
+    if (query) {
+      y1 = to_f32(from_f32<T>(y1)) * scale;
+      y2 = to_f32(from_f32<T>(y2)) * scale;
+    }
+    dst[p] = from_f32<T>(y1);
+    dst[p + half] = from_f32<T>(y2);
+  }
+}
+
+#define QKV_HEADS(NAME, T)                                                                 \
+  extern "C" __global__ void NAME(const T* qkv, const T* norms, const T* cos, const T* sin, \
+                                  T* out, long long n, int q_heads, int kv_heads, int d,    \
+                                  float eps, float scale) {                                 \
+    qkv_heads<T>(qkv, norms, cos, sin, out, n, q_heads, kv_heads, d, eps, scale);           \
+  }
+
+QKV_HEADS(qkv_heads_f32, float)
+QKV_HEADS(qkv_heads_bf16, __nv_bfloat16)
+QKV_HEADS(qkv_heads_f16, __half)
 
 template <typename T>
 __device__ void silu_mul(const T* __restrict__ src, T* __restrict__ out, long long rows,

@@ -304,3 +304,79 @@ pub(crate) fn prompt_attention(
         Shape::from((rows, kv_heads, group, head_dim)),
     ))
 }
+
+/// The CUDA forward of `fused::QkvHeads` (shapes checked by the caller; `n` rows).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn qkv_heads(
+    qkv: &CudaStorage,
+    qkv_l: &Layout,
+    norms: &CudaStorage,
+    norms_l: &Layout,
+    cos: &CudaStorage,
+    cos_l: &Layout,
+    sin: &CudaStorage,
+    sin_l: &Layout,
+    n: usize,
+    heads: super::fused::Heads,
+) -> candle_core::Result<(CudaStorage, Shape)> {
+    let d = heads.head_dim;
+    if !d.is_multiple_of(2) || d > 512 {
+        candle_core::bail!("qkv heads kernel: head_dim {d} (even, up to 512)");
+    }
+    let dev = qkv.device().clone();
+    let all = heads.q_heads + 2 * heads.kv_heads;
+    let count = n * all * d;
+    let warps = n * all;
+    let cfg = LaunchConfig {
+        grid_dim: ((warps * 32).div_ceil(256) as u32, 1, 1),
+        block_dim: (256, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    let ranges = [
+        contiguous_range("qkv heads", qkv_l)?,
+        contiguous_range("qkv heads", norms_l)?,
+        contiguous_range("qkv heads", cos_l)?,
+        contiguous_range("qkv heads", sin_l)?,
+    ];
+    let (rows, q_heads, kv_heads, dim) = (
+        n as i64,
+        heads.q_heads as i32,
+        heads.kv_heads as i32,
+        d as i32,
+    );
+    let (eps, scale) = (heads.eps, heads.scale as f32);
+    macro_rules! launch {
+        ($t:ty, $name:literal) => {{
+            let func = dev.get_or_load_custom_func($name, "lcb_fused", FUSED_PTX)?;
+            let out = dev.alloc_zeros::<$t>(count)?;
+            let qkv = qkv.as_cuda_slice::<$t>()?.slice(ranges[0].clone());
+            let norms = norms.as_cuda_slice::<$t>()?.slice(ranges[1].clone());
+            let cos = cos.as_cuda_slice::<$t>()?.slice(ranges[2].clone());
+            let sin = sin.as_cuda_slice::<$t>()?.slice(ranges[3].clone());
+            let mut b = func.builder();
+            b.arg(&qkv);
+            b.arg(&norms);
+            b.arg(&cos);
+            b.arg(&sin);
+            b.arg(&out);
+            b.arg(&rows);
+            b.arg(&q_heads);
+            b.arg(&kv_heads);
+            b.arg(&dim);
+            b.arg(&eps);
+            b.arg(&scale);
+            // SAFETY: warp `w < n * all` reads head `w` of the projection (`d` values), the
+            // two norm weights and its row's `d / 2` rotation values, all inside the checked
+            // ranges (shapes checked by the caller), and writes its head's `d` outputs.
+            unsafe { b.launch(cfg) }.w()?;
+            CudaStorage::wrap_cuda_slice(out, dev.clone())
+        }};
+    }
+    let out = match qkv.dtype() {
+        DType::F32 => launch!(f32, "qkv_heads_f32"),
+        DType::BF16 => launch!(bf16, "qkv_heads_bf16"),
+        DType::F16 => launch!(f16, "qkv_heads_f16"),
+        other => candle_core::bail!("qkv heads kernel: unsupported dtype {other:?}"),
+    };
+    Ok((out, Shape::from(count)))
+}

@@ -1,7 +1,9 @@
 //! Fused elementwise operations of a layer: each is one candle op (one kernel on a GPU)
 //! where candle's own ops take several, each with a tensor to allocate and a pass over
-//! memory. [`silu_mul`] is the MLP's gate, `silu(gate) * up`, read straight out of the fused
-//! gate/up projection; [`merge`] joins two attention states over disjoint keys by their
+//! memory. [`qkv_heads`] splits the fused q/k/v projection into heads, normalises the query
+//! and key heads (Qwen3's q/k RMSNorm), rotates them (RoPE) and scales the queries;
+//! [`silu_mul`] is the MLP's gate, `silu(gate) * up`, read straight out of the fused gate/up
+//! projection; [`merge`] joins two attention states over disjoint keys by their
 //! log-sum-exps.
 //!
 //! The CPU twins compute exactly what candle's separate ops computed on the CPU (the same
@@ -16,6 +18,51 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 
+/// The shape of a layer's attention heads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Heads {
+    pub q_heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    /// The q/k RMSNorm's epsilon.
+    pub eps: f32,
+    /// The queries' scale, `1/sqrt(head_dim)`.
+    pub scale: f64,
+}
+
+/// Queries `(n, q_heads, head_dim)` (normalised by `norms[0]`, rotated, scaled), keys
+/// `(n, kv_heads, head_dim)` (normalised by `norms[1]`, rotated) and values `(n, kv_heads,
+/// head_dim)` from the fused projection `qkv` `(n, (q_heads + 2 kv_heads) * head_dim)`; `cos`
+/// and `sin` `(n, 1, head_dim / 2)` hold each row's rotation. All contiguous, in `qkv`'s
+/// dtype: one op writes the three one after the other.
+pub(crate) fn qkv_heads(
+    qkv: &Tensor,
+    norms: &Tensor,
+    cos: &Tensor,
+    sin: &Tensor,
+    heads: Heads,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let n = qkv.dim(0)?;
+    let d = heads.head_dim;
+    let op = QkvHeads {
+        heads,
+        cos: cos.contiguous()?,
+        sin: sin.contiguous()?,
+    };
+    let out = qkv
+        .contiguous()?
+        .apply_op2_no_bwd(&norms.contiguous()?, &op)?;
+    let (q_len, kv_len) = (n * heads.q_heads * d, n * heads.kv_heads * d);
+    let q = out.narrow(0, 0, q_len)?.reshape((n, heads.q_heads, d))?;
+    let k = out
+        .narrow(0, q_len, kv_len)?
+        .reshape((n, heads.kv_heads, d))?;
+    let v = out
+        .narrow(0, q_len + kv_len, kv_len)?
+        .reshape((n, heads.kv_heads, d))?;
+    Ok((q, k, v))
+}
+
 /// `silu(gate_up[:, :i]) * gate_up[:, i:]` for `gate_up` `(rows, 2i)`: `(rows, i)`, same dtype.
 pub(crate) fn silu_mul(gate_up: &Tensor) -> Result<Tensor> {
     Ok(gate_up.contiguous()?.apply_op1_no_bwd(&SiluMul)?)
@@ -29,6 +76,195 @@ pub fn merge(out_a: &Tensor, lse_a: &Tensor, out_b: &Tensor, lse_b: &Tensor) -> 
     Ok(out_a
         .contiguous()?
         .apply_op3_no_bwd(&out_b.contiguous()?, &lses, &MergeStates)?)
+}
+
+/// The op of [`qkv_heads`] on `(qkv, norms)`; the step's rotation rides along.
+struct QkvHeads {
+    heads: Heads,
+    cos: Tensor,
+    sin: Tensor,
+}
+
+/// A float type the CPU twins compute in, with candle's CPU arithmetic.
+trait Float:
+    Copy
+    + Send
+    + Sync
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + candle_core::WithDType
+{
+}
+impl<T> Float for T where
+    T: Copy
+        + Send
+        + Sync
+        + std::ops::Add<Output = T>
+        + std::ops::Sub<Output = T>
+        + std::ops::Mul<Output = T>
+        + std::ops::Div<Output = T>
+        + candle_core::WithDType
+{
+}
+
+impl QkvHeads {
+    /// The CPU twin: for every row and head, what candle-nn's `rms_norm` (the sum of squares
+    /// in f32, `x / m * w` in `T`), `rope` (`x1 cos - x2 sin`, `x1 sin + x2 cos` in `T`) and
+    /// the queries' affine scale (`x * s + 0` in `T`) computed, in that order.
+    fn cpu<T: Float>(
+        &self,
+        qkv: &[T],
+        norms: &[T],
+        cos: &[T],
+        sin: &[T],
+    ) -> candle_core::Result<Vec<T>> {
+        let Heads {
+            q_heads,
+            kv_heads,
+            head_dim: d,
+            eps,
+            scale,
+        } = self.heads;
+        let all = q_heads + 2 * kv_heads;
+        let n = qkv.len() / (all * d);
+        let half = d / 2;
+        let (scale, zero) = (T::from_f64(scale), T::from_f64(0.0));
+        let mut out = vec![zero; qkv.len()];
+        // Output order: every row's query heads, then keys, then values.
+        let (q_out, rest) = out.split_at_mut(n * q_heads * d);
+        let (k_out, v_out) = rest.split_at_mut(n * kv_heads * d);
+        let rotate = |src: &[T], norm: &[T], row: usize, dst: &mut [T], scaled: bool| {
+            let sum2: f32 = src
+                .iter()
+                .map(|&v| {
+                    let v = v.to_f64() as f32;
+                    v * v
+                })
+                .sum();
+            let m = T::from_f64(f64::from((sum2 / d as f32 + eps).sqrt()));
+            let normed: Vec<T> = src.iter().zip(norm).map(|(&s, &w)| s / m * w).collect();
+            let (c, s) = (&cos[row * half..][..half], &sin[row * half..][..half]);
+            for i in 0..half {
+                let (x1, x2) = (normed[i], normed[i + half]);
+                dst[i] = x1 * c[i] - x2 * s[i];
+                dst[i + half] = x1 * s[i] + x2 * c[i];
+            }
+            if scaled {
+                for x in dst.iter_mut() {
+                    *x = *x * scale + zero;
+                }
+            }
+        };
+        let (q_norm, k_norm) = norms.split_at(d);
+        q_out
+            .par_chunks_mut(q_heads * d)
+            .zip(k_out.par_chunks_mut(kv_heads * d))
+            .zip(v_out.par_chunks_mut(kv_heads * d))
+            .enumerate()
+            .for_each(|(row, ((q, k), v))| {
+                let src = &qkv[row * all * d..(row + 1) * all * d];
+                for h in 0..q_heads {
+                    rotate(&src[h * d..][..d], q_norm, row, &mut q[h * d..][..d], true);
+                }
+                for h in 0..kv_heads {
+                    let at = (q_heads + h) * d;
+                    rotate(&src[at..][..d], k_norm, row, &mut k[h * d..][..d], false);
+                }
+                v.copy_from_slice(&src[(q_heads + kv_heads) * d..]);
+            });
+        Ok(out)
+    }
+
+    fn check(&self, qkv: &Layout, norms: &Layout) -> candle_core::Result<usize> {
+        let Heads {
+            q_heads,
+            kv_heads,
+            head_dim: d,
+            ..
+        } = self.heads;
+        let (n, width) = qkv.shape().dims2()?;
+        let rotation = [n, 1, d / 2];
+        if width != (q_heads + 2 * kv_heads) * d
+            || norms.shape().dims() != [2, d]
+            || !d.is_multiple_of(2)
+            || self.cos.dims() != rotation
+            || self.sin.dims() != rotation
+        {
+            candle_core::bail!(
+                "qkv heads: projection {:?}, norms {:?}, rotation {:?} for {q_heads} + 2 x {kv_heads} heads of {d}",
+                qkv.shape(),
+                norms.shape(),
+                self.cos.dims()
+            );
+        }
+        Ok(n)
+    }
+}
+
+impl candle_core::CustomOp2 for QkvHeads {
+    fn name(&self) -> &'static str {
+        "qkv-heads"
+    }
+
+    fn cpu_fwd(
+        &self,
+        qkv: &CpuStorage,
+        qkv_l: &Layout,
+        norms: &CpuStorage,
+        norms_l: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        self.check(qkv_l, norms_l)?;
+        let (cos_s, cos_l) = self.cos.storage_and_layout();
+        let (sin_s, sin_l) = self.sin.storage_and_layout();
+        let (candle_core::Storage::Cpu(cos), candle_core::Storage::Cpu(sin)) = (&*cos_s, &*sin_s)
+        else {
+            candle_core::bail!("qkv heads: the rotation on another device");
+        };
+        macro_rules! run {
+            ($t:ty, $variant:ident) => {{
+                let part = |s: &'_ CpuStorage, l: &Layout| -> candle_core::Result<Vec<$t>> {
+                    let (start, end) = offsets("qkv heads", l)?;
+                    Ok(s.as_slice::<$t>()?[start..end].to_vec())
+                };
+                let out = self.cpu::<$t>(
+                    &part(qkv, qkv_l)?,
+                    &part(norms, norms_l)?,
+                    &part(cos, cos_l)?,
+                    &part(sin, sin_l)?,
+                )?;
+                CpuStorage::$variant(out)
+            }};
+        }
+        let out = match qkv {
+            CpuStorage::F32(_) => run!(f32, F32),
+            CpuStorage::BF16(_) => run!(half::bf16, BF16),
+            CpuStorage::F16(_) => run!(half::f16, F16),
+            other => candle_core::bail!("qkv heads: unsupported dtype {:?}", other.dtype()),
+        };
+        Ok((out, Shape::from(qkv_l.shape().elem_count())))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        qkv: &candle_core::CudaStorage,
+        qkv_l: &Layout,
+        norms: &candle_core::CudaStorage,
+        norms_l: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        let n = self.check(qkv_l, norms_l)?;
+        let (cos_s, cos_l) = self.cos.storage_and_layout();
+        let (sin_s, sin_l) = self.sin.storage_and_layout();
+        let (candle_core::Storage::Cuda(cos), candle_core::Storage::Cuda(sin)) = (&*cos_s, &*sin_s)
+        else {
+            candle_core::bail!("qkv heads: the rotation on another device");
+        };
+        super::cuda_ops::qkv_heads(
+            qkv, qkv_l, norms, norms_l, cos, cos_l, sin, sin_l, n, self.heads,
+        )
+    }
 }
 
 /// The op of [`silu_mul`].
@@ -208,8 +444,67 @@ mod tests {
             .collect()
     }
 
+    /// The separate ops of the layer before the fusion: per-head RMSNorm, RoPE, scale.
+    fn qkv_heads_separate(
+        qkv: &Tensor,
+        norms: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        h: Heads,
+    ) -> (Tensor, Tensor, Tensor) {
+        let (n, d) = (qkv.dim(0).unwrap(), h.head_dim);
+        let heads = |offset: usize, count: usize, norm: usize| {
+            let t = qkv
+                .narrow(1, offset * d, count * d)
+                .unwrap()
+                .contiguous()
+                .unwrap();
+            let w = norms.get(norm).unwrap();
+            let t =
+                candle_nn::ops::rms_norm(&t.reshape((n * count, d)).unwrap(), &w, h.eps).unwrap();
+            candle_nn::rotary_emb::rope(&t.reshape((n, count, 1, d)).unwrap(), cos, sin)
+                .unwrap()
+                .reshape((n, count, d))
+                .unwrap()
+        };
+        let q = (heads(0, h.q_heads, 0) * h.scale).unwrap();
+        let k = heads(h.q_heads, h.kv_heads, 1);
+        let v = qkv
+            .narrow(1, (h.q_heads + h.kv_heads) * d, h.kv_heads * d)
+            .unwrap()
+            .reshape((n, h.kv_heads, d))
+            .unwrap();
+        (q, k, v)
+    }
+
+    fn qkv_inputs(n: usize, h: Heads) -> (Tensor, Tensor, Tensor, Tensor) {
+        let d = h.head_dim;
+        let qkv = random(&[n, (h.q_heads + 2 * h.kv_heads) * d], 11, 4.0);
+        let norms = (random(&[2, d], 12, 0.5) + 1.0).unwrap();
+        let angles = random(&[n, 1, d / 2], 13, 3.0);
+        (qkv, norms, angles.cos().unwrap(), angles.sin().unwrap())
+    }
+
+    const HEADS: Heads = Heads {
+        q_heads: 4,
+        kv_heads: 2,
+        head_dim: 64,
+        eps: 1e-6,
+        scale: 0.125,
+    };
+
     #[test]
     fn the_fused_ops_give_the_separate_ops_bits_on_the_cpu() {
+        let (qkv, norms, cos, sin) = qkv_inputs(9, HEADS);
+        for dtype in [DType::F32, DType::BF16, DType::F16] {
+            let t = |x: &Tensor| x.to_dtype(dtype).unwrap();
+            let (q, k, v) = qkv_heads(&t(&qkv), &t(&norms), &t(&cos), &t(&sin), HEADS).unwrap();
+            let (wq, wk, wv) = qkv_heads_separate(&t(&qkv), &t(&norms), &t(&cos), &t(&sin), HEADS);
+            assert_eq!(q.dims(), &[9, 4, 64]);
+            assert_eq!(bits(&q), bits(&wq), "{dtype:?} queries");
+            assert_eq!(bits(&k), bits(&wk), "{dtype:?} keys");
+            assert_eq!(bits(&v), bits(&wv), "{dtype:?} values");
+        }
         let gate_up = random(&[7, 2 * 40], 1, 6.0);
         for dtype in [DType::F32, DType::BF16, DType::F16] {
             let x = gate_up.to_dtype(dtype).unwrap();
@@ -267,6 +562,37 @@ mod tests {
                 .to_scalar()
                 .unwrap()
         };
+        // Qwen3's heads, and the fixture model's narrow ones (pairs across lanes).
+        let qwen3 = Heads {
+            q_heads: 16,
+            kv_heads: 8,
+            head_dim: 128,
+            ..HEADS
+        };
+        let narrow = Heads {
+            head_dim: 32,
+            ..HEADS
+        };
+        for (heads, (dtype, tolerance)) in [qwen3, narrow].into_iter().flat_map(|h| {
+            [(DType::F32, 1e-5), (DType::BF16, 0.1), (DType::F16, 0.02)].map(|t| (h, t))
+        }) {
+            let (qkv, norms, cos, sin) = qkv_inputs(37, heads);
+            let t = |x: &Tensor| x.to_dtype(dtype).unwrap();
+            let want = qkv_heads(&t(&qkv), &t(&norms), &t(&cos), &t(&sin), heads).unwrap();
+            let g = |x: &Tensor| t(x).to_device(&gpu).unwrap();
+            let got = qkv_heads(&g(&qkv), &g(&norms), &g(&cos), &g(&sin), heads).unwrap();
+            for (name, got, want) in [
+                ("q", &got.0, &want.0),
+                ("k", &got.1, &want.1),
+                ("v", &got.2, &want.2),
+            ] {
+                assert!(
+                    max_diff(got, want) <= tolerance,
+                    "qkv heads {dtype:?} d {} {name}",
+                    heads.head_dim
+                );
+            }
+        }
         let gate_up = random(&[33, 2 * 3072], 6, 6.0);
         for (dtype, tolerance) in [(DType::F32, 1e-5), (DType::BF16, 0.05), (DType::F16, 0.01)] {
             let x = gate_up.to_dtype(dtype).unwrap();

@@ -9,6 +9,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
 use super::attention::{self, SuffixTables};
+use super::fused;
 use super::kv::{KvPlace, KvPool, PromptKv};
 use super::layers::{transpose, Linear, RmsNorm, StoredLinear};
 use super::prompt_attention::{prompt_attention_merged, PromptTiles};
@@ -21,8 +22,9 @@ use crate::error::{Error, Result};
 struct Layer {
     input_norm: RmsNorm,
     qkv: Linear,
-    q_norm: RmsNorm,
-    k_norm: RmsNorm,
+    /// Qwen3's per-head q and k RMSNorm weights, `(2, head_dim)`.
+    qk_norms: Tensor,
+    qk_eps: f32,
     o_proj: Linear,
     post_norm: RmsNorm,
     gate_up: Linear,
@@ -45,8 +47,14 @@ impl Layer {
         Ok(Layer {
             input_norm: RmsNorm::load(vb.pp("input_layernorm"), h, cfg.rms_norm_eps)?,
             qkv: StoredLinear::fuse(&[q, k, v])?.transposed()?,
-            q_norm: RmsNorm::load(attn.pp("q_norm"), d, cfg.rms_norm_eps)?,
-            k_norm: RmsNorm::load(attn.pp("k_norm"), d, cfg.rms_norm_eps)?,
+            qk_norms: Tensor::stack(
+                &[
+                    attn.pp("q_norm").get(d, "weight")?,
+                    attn.pp("k_norm").get(d, "weight")?,
+                ],
+                0,
+            )?,
+            qk_eps: cfg.rms_norm_eps as f32,
             o_proj: StoredLinear::load(&attn.pp("o_proj"), h, q_heads * d, bias)?.transposed()?,
             post_norm: RmsNorm::load(vb.pp("post_attention_layernorm"), h, cfg.rms_norm_eps)?,
             gate_up: StoredLinear::fuse(&[gate, up])?.transposed()?,
@@ -408,22 +416,21 @@ impl Qwen3Model {
         let group = cfg.group_size();
         let n = x.dim(0)?;
         let qkv = layer.qkv.forward(&layer.input_norm.forward(x)?)?;
-        // Per-head RMSNorm, then RoPE at each row's own position (norm → RoPE → cache).
-        let heads = |offset: usize, count: usize, norm: &RmsNorm| -> Result<Tensor> {
-            let t = qkv.narrow(1, offset * d, count * d)?.contiguous()?;
-            let t = norm.forward(&t.reshape((n * count, d))?)?;
-            Ok(candle_nn::rotary_emb::rope(
-                &t.reshape((n, count, 1, d))?,
-                &step.cos,
-                &step.sin,
-            )?)
-        };
-        let scale = 1.0 / (d as f64).sqrt();
-        let q = (heads(0, q_heads, &layer.q_norm)? * scale)?;
-        let k = heads(q_heads, kv_heads, &layer.k_norm)?;
-        let v = qkv
-            .narrow(1, (q_heads + kv_heads) * d, kv_heads * d)?
-            .contiguous()?;
+        // Per-head RMSNorm, then RoPE at each row's own position (norm → RoPE → cache), the
+        // queries scaled: one op.
+        let (q, k, v) = fused::qkv_heads(
+            &qkv,
+            &layer.qk_norms,
+            &step.cos,
+            &step.sin,
+            fused::Heads {
+                q_heads,
+                kv_heads,
+                head_dim: d,
+                eps: layer.qk_eps,
+                scale: 1.0 / (d as f64).sqrt(),
+            },
+        )?;
         let rows = step.decode_rows;
         // Every row's new key/value into the pool first: decode rows read their own, the
         // prefill chunk reads the prompt up to and including itself.
@@ -457,7 +464,7 @@ impl Qwen3Model {
         };
         let x = (x + layer.o_proj.forward(&attn)?)?;
         let gate_up = layer.gate_up.forward(&layer.post_norm.forward(&x)?)?;
-        let act = super::fused::silu_mul(&gate_up)?;
+        let act = fused::silu_mul(&gate_up)?;
         Ok((x + layer.down.forward(&act)?)?)
     }
 
@@ -473,8 +480,10 @@ impl Qwen3Model {
     ) -> Result<Tensor> {
         let (k_pool, v_pool) = pool.layer(layer);
         if let Some(tiles) = &step.prompt_tiles {
-            let own = attention::suffix_attention_packed(q, k_pool, v_pool, &step.suffix)?;
-            return prompt_attention_merged(q, k_pool, v_pool, tiles, &own);
+            // Both kernels take f32 queries: convert once.
+            let q = q.to_dtype(DType::F32)?.contiguous()?;
+            let own = attention::suffix_attention_packed(&q, k_pool, v_pool, &step.suffix)?;
+            return prompt_attention_merged(&q, k_pool, v_pool, tiles, &own);
         }
         if self.decode_attention == DecodeAttention::Naive {
             let mut out = vec![None; step.decode_rows];
@@ -533,7 +542,7 @@ impl Qwen3Model {
             })
         };
         let (shared, shared_lse) = (cat(outs)?, cat(lses)?);
-        super::fused::merge(&shared, &shared_lse, &own, &own_lse)
+        fused::merge(&shared, &shared_lse, &own, &own_lse)
     }
 
     /// [`attention::prefix_attention`] in as few calls as keep each call's scores
