@@ -135,28 +135,31 @@ impl QkvHeads {
         // Output order: every row's query heads, then keys, then values.
         let (q_out, rest) = out.split_at_mut(n * q_heads * d);
         let (k_out, v_out) = rest.split_at_mut(n * kv_heads * d);
-        let rotate = |src: &[T], norm: &[T], row: usize, dst: &mut [T], scaled: bool| {
-            let sum2: f32 = src
-                .iter()
-                .map(|&v| {
-                    let v = v.to_f64() as f32;
-                    v * v
-                })
-                .sum();
-            let m = T::from_f64(f64::from((sum2 / d as f32 + eps).sqrt()));
-            let normed: Vec<T> = src.iter().zip(norm).map(|(&s, &w)| s / m * w).collect();
-            let (c, s) = (&cos[row * half..][..half], &sin[row * half..][..half]);
-            for i in 0..half {
-                let (x1, x2) = (normed[i], normed[i + half]);
-                dst[i] = x1 * c[i] - x2 * s[i];
-                dst[i + half] = x1 * s[i] + x2 * c[i];
-            }
-            if scaled {
-                for x in dst.iter_mut() {
-                    *x = *x * scale + zero;
+        let rotate =
+            |src: &[T], norm: &[T], row: usize, dst: &mut [T], scaled: bool, normed: &mut [T]| {
+                let sum2: f32 = src
+                    .iter()
+                    .map(|&v| {
+                        let v = v.to_f64() as f32;
+                        v * v
+                    })
+                    .sum();
+                let m = T::from_f64(f64::from((sum2 / d as f32 + eps).sqrt()));
+                for ((x, &s), &w) in normed.iter_mut().zip(src).zip(norm) {
+                    *x = s / m * w;
                 }
-            }
-        };
+                let (c, s) = (&cos[row * half..][..half], &sin[row * half..][..half]);
+                for i in 0..half {
+                    let (x1, x2) = (normed[i], normed[i + half]);
+                    dst[i] = x1 * c[i] - x2 * s[i];
+                    dst[i + half] = x1 * s[i] + x2 * c[i];
+                }
+                if scaled {
+                    for x in dst.iter_mut() {
+                        *x = *x * scale + zero;
+                    }
+                }
+            };
         let (q_norm, k_norm) = norms.split_at(d);
         q_out
             .par_chunks_mut(q_heads * d)
@@ -165,12 +168,14 @@ impl QkvHeads {
             .enumerate()
             .for_each(|(row, ((q, k), v))| {
                 let src = &qkv[row * all * d..(row + 1) * all * d];
+                let mut normed = vec![zero; d];
                 for h in 0..q_heads {
-                    rotate(&src[h * d..][..d], q_norm, row, &mut q[h * d..][..d], true);
+                    let (x, y) = (&src[h * d..][..d], &mut q[h * d..][..d]);
+                    rotate(x, q_norm, row, y, true, &mut normed);
                 }
                 for h in 0..kv_heads {
-                    let at = (q_heads + h) * d;
-                    rotate(&src[at..][..d], k_norm, row, &mut k[h * d..][..d], false);
+                    let (x, y) = (&src[(q_heads + h) * d..][..d], &mut k[h * d..][..d]);
+                    rotate(x, k_norm, row, y, false, &mut normed);
                 }
                 v.copy_from_slice(&src[(q_heads + kv_heads) * d..]);
             });
