@@ -58,31 +58,20 @@ __device__ __forceinline__ float from_order_key(unsigned k) {
   return __uint_as_float((k & 0x80000000u) ? (k & 0x7fffffffu) : ~k);
 }
 
-__device__ __forceinline__ float warp_sum(float x) {
-  for (int o = 16; o > 0; o /= 2) x += __shfl_xor_sync(0xffffffffu, x, o);
-  return x;
-}
-__device__ __forceinline__ unsigned warp_sum_u(unsigned x) {
+template <typename T>
+__device__ __forceinline__ T warp_sum(T x) {
   for (int o = 16; o > 0; o /= 2) x += __shfl_xor_sync(0xffffffffu, x, o);
   return x;
 }
 
-// Block-wide reductions through `scratch` (WARPS entries); every thread gets the result.
-__device__ float block_sum(float x, float* scratch) {
+// A block-wide sum through `scratch` (WARPS entries); every thread gets the result.
+template <typename T>
+__device__ T block_sum(T x, T* scratch) {
   x = warp_sum(x);
   __syncthreads();
   if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = x;
   __syncthreads();
-  float total = 0.f;
-  for (int w = 0; w < WARPS; ++w) total += scratch[w];
-  return total;
-}
-__device__ unsigned block_sum_u(unsigned x, unsigned* scratch) {
-  x = warp_sum_u(x);
-  __syncthreads();
-  if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = x;
-  __syncthreads();
-  unsigned total = 0;
+  T total = 0;
   for (int w = 0; w < WARPS; ++w) total += scratch[w];
   return total;
 }
@@ -123,7 +112,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     tops[warp] = top;
     bottoms[warp] = bottom;
   }
-  nan = block_sum_u(nan, scratch_u);  // synchronises: tops and bottoms are written
+  nan = block_sum(nan, scratch_u);  // synchronises: tops and bottoms are written
   const float max = [&] {
     float m = -INFINITY;
     for (int w = 0; w < WARPS; ++w) m = fmaxf(m, tops[w]);
@@ -162,14 +151,14 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     unsigned lo = order_key(min_logit), hi = order_key(max);
     unsigned at_max = 0;
     for (int i = tid; i < vocab; i += THREADS) at_max += (x[i] == max);
-    if (block_sum_u(at_max, scratch_u) >= top_k) lo = hi;
+    if (block_sum(at_max, scratch_u) >= top_k) lo = hi;
     else {
       // Invariant: count(>= lo) >= k, count(>= hi) < k.
       while (hi - lo > 1) {
         const unsigned mid = lo + (hi - lo) / 2;
         unsigned n = 0;
         for (int i = tid; i < vocab; i += THREADS) n += (order_key(x[i]) >= mid);
-        if (block_sum_u(n, scratch_u) >= top_k) lo = mid;
+        if (block_sum(n, scratch_u) >= top_k) lo = mid;
         else hi = mid;
       }
     }

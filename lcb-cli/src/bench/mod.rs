@@ -107,6 +107,15 @@ impl BenchOptions {
     }
 }
 
+impl BenchOptions {
+    /// The dtype the engine computes in on `device`: the one asked for or the device's
+    /// default, as the device can compute it.
+    fn dtype(&self, device: DeviceSpec) -> DType {
+        let requested = self.engine.dtype.unwrap_or_else(|| device.default_dtype());
+        device.compute_dtype(requested)
+    }
+}
+
 /// Peak resident memory of this process since the last reset (Linux `VmHWM`).
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -229,11 +238,7 @@ fn model_config(model: &BenchModel) -> Result<Qwen3Config> {
 /// device with the engine's dtype and attention budget, and what one more layer adds.
 pub fn count_ops(options: &BenchOptions) -> Result<Value> {
     let device = options.device()?;
-    let requested = options
-        .engine
-        .dtype
-        .unwrap_or_else(|| device.default_dtype());
-    let dtype = device.compute_dtype(requested);
+    let dtype = options.dtype(device);
     let cfg = model_config(&options.model)?;
     let config = EngineConfig {
         dtype: Some(dtype),
@@ -294,11 +299,7 @@ pub fn run(options: &BenchOptions) -> Result<Value> {
         bail!("prompt tokens and temperatures must not be empty");
     }
     let device = options.device()?;
-    let requested = options
-        .engine
-        .dtype
-        .unwrap_or_else(|| device.default_dtype());
-    let dtype = device.compute_dtype(requested);
+    let dtype = options.dtype(device);
     let setup_start = Instant::now();
     let mut loaded = load(options, dtype)?;
     let cfg = loaded.cfg.clone();

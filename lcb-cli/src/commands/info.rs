@@ -94,29 +94,29 @@ enum InfoShape {
 
 /// Runs `lcb info`.
 pub fn run(args: InfoArgs) -> Result<ExitCode> {
-    let (cfg, model_name, counts, source) = match (&args.model, args.prompt_tokens) {
-        (None, Some(tokens)) => (
+    // The model: its shape, its name, and its files when it has them.
+    let (cfg, model_name, files) = match &args.model {
+        None => (
             Qwen3Config::qwen3_0_6b(),
             "Qwen3-0.6B shape".to_owned(),
-            vec![(0, tokens)],
-            format!("one {tokens}-token prompt"),
+            None,
         ),
-        (Some(model), given) => {
+        Some(model) => {
             let hub = HubOptions::default();
             let files = ModelFiles::resolve(&ModelSource::parse(model)?, &hub)
                 .with_context(|| format!("cannot find the model `{model}`"))?;
-            let cfg = files.config()?;
-            let (counts, source) = match given {
-                Some(tokens) => (vec![(0, tokens)], format!("one {tokens}-token prompt")),
-                None => {
-                    let source = args.problems.required();
-                    (
-                        prompt_counts(&args, source, &files, &cfg)?,
-                        source.to_owned(),
-                    )
-                }
-            };
-            (cfg, model.clone(), counts, source)
+            (files.config()?, model.clone(), Some(files))
+        }
+    };
+    // The prompts: one of --prompt-tokens, or each selected problem's, rendered and counted.
+    let (counts, source) = match (args.prompt_tokens, &files) {
+        (Some(tokens), _) => (vec![(0, tokens)], format!("one {tokens}-token prompt")),
+        (None, Some(files)) => {
+            let source = args.problems.required();
+            (
+                prompt_counts(&args, source, files, &cfg)?,
+                source.to_owned(),
+            )
         }
         (None, None) => bail!("lcb info needs --model, or --shape with --prompt-tokens"),
     };

@@ -353,6 +353,18 @@ impl MergeStates {
     }
 }
 
+/// One query's merge of states `a` and `b` (log-sum-exps `lse_a`, `lse_b`) into `out`, as
+/// the separate ops computed it: maximum, two exps, their sum, weighted sum, divide. The CPU
+/// twins of the merging kernels all merge through this.
+pub(super) fn merge_state(out: &mut [f32], a: &[f32], lse_a: f32, b: &[f32], lse_b: f32) {
+    let max = lse_a.max(lse_b);
+    let (w_a, w_b) = ((lse_a - max).exp(), (lse_b - max).exp());
+    let total = w_a + w_b;
+    for ((o, a), b) in out.iter_mut().zip(a).zip(b) {
+        *o = (a * w_a + b * w_b) / total;
+    }
+}
+
 impl CustomOp3 for MergeStates {
     fn name(&self) -> &'static str {
         "merge-attention-states"
@@ -377,15 +389,7 @@ impl CustomOp3 for MergeStates {
         out.par_chunks_mut(head_dim)
             .zip(a.par_chunks(head_dim).zip(b.par_chunks(head_dim)))
             .zip(lses.par_chunks(2))
-            .for_each(|((o, (a, b)), lse)| {
-                // As the separate ops did: maximum, two exps, their sum, weighted sum, divide.
-                let max = lse[0].max(lse[1]);
-                let (w_a, w_b) = ((lse[0] - max).exp(), (lse[1] - max).exp());
-                let total = w_a + w_b;
-                for ((o, a), b) in o.iter_mut().zip(a).zip(b) {
-                    *o = (a * w_a + b * w_b) / total;
-                }
-            });
+            .for_each(|((o, (a, b)), lse)| merge_state(o, a, lse[0], b, lse[1]));
         Ok((CpuStorage::F32(out), a_l.shape().clone()))
     }
 

@@ -8,13 +8,14 @@
 //! heads of its rows (up to 16 queries), scores them with an online softmax (no score
 //! matrix), and merges the result with the row's own state (the suffix kernel's packed
 //! output) by log-sum-exp. Its CPU twin computes the same with [`super::attention::attend`]
-//! and the merge formula of [`super::fused`]; on the CPU the engine keeps the matmul path
+//! and `fused::merge_state`; on the CPU the engine keeps the matmul path
 //! (faster there), and the tests run this one to check it against both.
 
 use candle_core::{CpuStorage, DType, Layout, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
 use super::attention::attend;
+use super::fused::merge_state;
 use super::kv::{PromptKv, BLOCK_TOKENS};
 use super::DecodeGroup;
 use crate::error::{Error, Result};
@@ -219,15 +220,13 @@ impl candle_core::CustomOp3 for PromptAttention {
                         let query = &q[index * head_dim..(index + 1) * head_dim];
                         attend(query, |j| &k[at(j)], |j| &v[at(j)], &mut scores, &mut state);
                         let mine = &own[index * (head_dim + 1)..(index + 1) * (head_dim + 1)];
-                        // As `fused::merge`: weights exp(lse - max), weighted sum, divide.
-                        let (lse_a, lse_b) = (state[head_dim], mine[head_dim]);
-                        let max = lse_a.max(lse_b);
-                        let (w_a, w_b) = ((lse_a - max).exp(), (lse_b - max).exp());
-                        let total = w_a + w_b;
-                        let o = &mut out[(head * group + g) * head_dim..][..head_dim];
-                        for ((o, a), b) in o.iter_mut().zip(&state).zip(mine) {
-                            *o = (a * w_a + b * w_b) / total;
-                        }
+                        merge_state(
+                            &mut out[(head * group + g) * head_dim..][..head_dim],
+                            &state[..head_dim],
+                            state[head_dim],
+                            &mine[..head_dim],
+                            mine[head_dim],
+                        );
                     }
                 }
             });
