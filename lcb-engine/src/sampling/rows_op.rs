@@ -141,6 +141,9 @@ pub fn sample_tensor_rows(
     params: &[SamplerParams],
     keys: &[DrawKey],
 ) -> Result<Vec<Sampled>> {
+    if logits.dim(0)? == 0 {
+        return Ok(Vec::new());
+    }
     let logits = logits.to_dtype(candle_core::DType::F32)?.contiguous()?;
     let out = logits.apply_op1_no_bwd(&SampleRows { params, keys })?;
     let pairs = out.to_vec2::<f32>()?;
