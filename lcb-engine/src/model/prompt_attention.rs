@@ -23,13 +23,12 @@ use crate::error::{Error, Result};
 /// Row slots per tile entry (the kernel's TILE_ROWS).
 pub(crate) const TILE_ROWS: usize = 16;
 /// Queries one kernel block holds (the kernel's QUERIES).
-const TILE_QUERIES: usize = 16;
+pub(crate) const TILE_QUERIES: usize = 16;
 /// Words per tile entry: first block, run length, prompt length, then the rows.
 pub(crate) const TILE_WORDS: usize = 3 + TILE_ROWS;
 /// Rows without a row index in a tile entry.
 pub(crate) const NO_ROW: u32 = u32::MAX;
 /// The largest head dimension the kernel takes.
-#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 pub(crate) const MAX_HEAD_DIM: usize = 128;
 
 /// A step's decode rows in tiles of rows that share a prompt, for the kernel.

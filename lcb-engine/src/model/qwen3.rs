@@ -12,7 +12,7 @@ use super::attention::{self, SuffixTables};
 use super::fused;
 use super::kv::{KvPlace, KvPool, PromptKv};
 use super::layers::{transpose, Linear, RmsNorm, StoredLinear};
-use super::prompt_attention::{prompt_attention_merged, PromptTiles};
+use super::prompt_attention::{self, prompt_attention_merged, PromptTiles};
 use super::Batch;
 use crate::config::Qwen3Config;
 use crate::error::{Error, Result};
@@ -202,11 +202,14 @@ impl Qwen3Model {
         self.decode_attention = mode;
     }
 
-    /// The decode attention this step runs: the kernels on a GPU when they are switched on.
+    /// The decode attention this step runs: the kernels on a GPU when they are switched on
+    /// and take the model's heads.
     fn decode_attention_now(&self) -> DecodeAttention {
+        let kernels_fit = self.cfg.head_dim <= prompt_attention::MAX_HEAD_DIM
+            && self.cfg.group_size() <= prompt_attention::TILE_QUERIES;
         match self.decode_attention {
             DecodeAttention::Shared
-                if self.device.is_cuda() && attention::cuda_kernels_enabled() =>
+                if self.device.is_cuda() && attention::cuda_kernels_enabled() && kernels_fit =>
             {
                 DecodeAttention::Kernels
             }
