@@ -8,92 +8,116 @@
 //   tables (rows, width)                           u32: each row's blocks, in order
 //   out    (rows, kv_heads, group, head_dim+1)     f32: output, then log-sum-exp
 //
-// One warp per query row (row, kv head, group member): the `group` query heads of a key/value
-// head read the same keys and values (no repeated K/V). Lanes split head_dim; the softmax is
-// computed online (running max and sum) in one pass over the slot's keys, in f32.
+// One warp per (row, kv head, chunk of up to GROUP_CHUNK query heads of the group): each key
+// and value the warp loads serves every query head of its chunk (one chunk for Qwen3's
+// groups of 2 and 4). Lanes split head_dim (PER_LANE values each: 4 up to 128 dims, 8 up
+// to 256); the softmax is computed online (running max and sum per query) in one pass over
+// the row's keys, in f32.
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math.h>
 
-#define MAX_PER_LANE 8  // head_dim up to 256
 #define BLOCK 16        // positions per cache block (BLOCK_TOKENS in src/model/kv.rs)
+#define GROUP_CHUNK 4   // query heads per warp
 
 __device__ __forceinline__ float to_f32(float x) { return x; }
 __device__ __forceinline__ float to_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
 __device__ __forceinline__ float to_f32(__half x) { return __half2float(x); }
 
-template <typename T>
+template <typename T, int PER_LANE>
 __device__ void suffix_attention(const float* __restrict__ q, const T* __restrict__ k,
                                  const T* __restrict__ v, const unsigned int* __restrict__ lens,
                                  const unsigned int* __restrict__ tables,
                                  float* __restrict__ out, int rows, int kv_heads, int group,
                                  int head_dim, int width) {
+  const int chunks = (group + GROUP_CHUNK - 1) / GROUP_CHUNK;
   const long long warp = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
   const int lane = threadIdx.x % 32;
-  const long long total = (long long)rows * kv_heads * group;
+  const long long total = (long long)rows * kv_heads * chunks;
   if (warp >= total) return;
-  const int head = (int)((warp / group) % kv_heads);
-  const int row = (int)(warp / ((long long)group * kv_heads));
+  const int chunk = (int)(warp % chunks);
+  const int head = (int)((warp / chunks) % kv_heads);
+  const int row = (int)(warp / ((long long)chunks * kv_heads));
+  const int g0 = chunk * GROUP_CHUNK;
+  const int count = min(GROUP_CHUNK, group - g0);
   int len = (int)lens[row];
   len = len < 1 ? 1 : (len > width * BLOCK ? width * BLOCK : len);
   const unsigned int* table = tables + (long long)row * width;
-  const int per_lane = (head_dim + 31) / 32;
 
-  const float* query = q + warp * head_dim;
-  float qv[MAX_PER_LANE];
-  float acc[MAX_PER_LANE];
+  // Query g of the chunk: (row, head, g0 + g).
+  const long long first_query = ((long long)row * kv_heads + head) * group + g0;
+  float qv[GROUP_CHUNK][PER_LANE];
+  float acc[GROUP_CHUNK][PER_LANE];
+  float running_max[GROUP_CHUNK], sum[GROUP_CHUNK];
 #pragma unroll
-  for (int i = 0; i < MAX_PER_LANE; ++i) {
-    const int d = lane + 32 * i;
-    qv[i] = (i < per_lane && d < head_dim) ? query[d] : 0.f;
-    acc[i] = 0.f;
+  for (int g = 0; g < GROUP_CHUNK; ++g) {
+    const float* query = q + (first_query + g) * head_dim;
+#pragma unroll
+    for (int i = 0; i < PER_LANE; ++i) {
+      const int d = lane + 32 * i;
+      qv[g][i] = (g < count && d < head_dim) ? query[d] : 0.f;
+      acc[g][i] = 0.f;
+    }
+    running_max[g] = -INFINITY;
+    sum[g] = 0.f;
   }
-  float running_max = -INFINITY;
-  float sum = 0.f;
   for (int j = 0; j < len; ++j) {
     // Position j: offset j % BLOCK of block table[j / BLOCK], this head.
     const long long at =
         (((long long)table[j / BLOCK] * kv_heads + head) * BLOCK + j % BLOCK) * head_dim;
-    const T* key = k + at;
-    float dot = 0.f;
+    float key[PER_LANE], value[PER_LANE];
 #pragma unroll
-    for (int i = 0; i < MAX_PER_LANE; ++i) {
+    for (int i = 0; i < PER_LANE; ++i) {
       const int d = lane + 32 * i;
-      if (i < per_lane && d < head_dim) dot += qv[i] * to_f32(key[d]);
+      key[i] = d < head_dim ? to_f32(k[at + d]) : 0.f;
+      value[i] = d < head_dim ? to_f32(v[at + d]) : 0.f;
     }
 #pragma unroll
-    for (int offset = 16; offset > 0; offset /= 2) dot += __shfl_xor_sync(0xffffffff, dot, offset);
-    const float new_max = fmaxf(running_max, dot);
-    const float rescale = expf(running_max - new_max);  // 0 on the first key
-    const float p = expf(dot - new_max);
-    sum = sum * rescale + p;
-    const T* value = v + at;
+    for (int g = 0; g < GROUP_CHUNK; ++g) {
+      if (g >= count) break;
+      float dot = 0.f;
 #pragma unroll
-    for (int i = 0; i < MAX_PER_LANE; ++i) {
-      const int d = lane + 32 * i;
-      if (i < per_lane && d < head_dim) acc[i] = acc[i] * rescale + p * to_f32(value[d]);
+      for (int i = 0; i < PER_LANE; ++i) dot += qv[g][i] * key[i];
+#pragma unroll
+      for (int offset = 16; offset > 0; offset /= 2)
+        dot += __shfl_xor_sync(0xffffffff, dot, offset);
+      const float new_max = fmaxf(running_max[g], dot);
+      const float rescale = expf(running_max[g] - new_max);  // 0 on the first key
+      const float p = expf(dot - new_max);
+      sum[g] = sum[g] * rescale + p;
+#pragma unroll
+      for (int i = 0; i < PER_LANE; ++i) acc[g][i] = acc[g][i] * rescale + p * value[i];
+      running_max[g] = new_max;
     }
-    running_max = new_max;
   }
-  float* o = out + warp * (head_dim + 1);
-  const float inv = 1.f / sum;
 #pragma unroll
-  for (int i = 0; i < MAX_PER_LANE; ++i) {
-    const int d = lane + 32 * i;
-    if (i < per_lane && d < head_dim) o[d] = acc[i] * inv;
+  for (int g = 0; g < GROUP_CHUNK; ++g) {
+    if (g >= count) break;
+    float* o = out + (first_query + g) * (head_dim + 1);
+    const float inv = 1.f / sum[g];
+#pragma unroll
+    for (int i = 0; i < PER_LANE; ++i) {
+      const int d = lane + 32 * i;
+      if (d < head_dim) o[d] = acc[g][i] * inv;
+    }
+    if (lane == 0) o[head_dim] = running_max[g] + logf(sum[g]);
   }
-  if (lane == 0) o[head_dim] = running_max + logf(sum);
 }
 
-#define SUFFIX_ATTENTION(NAME, T)                                                          \
-  extern "C" __global__ void NAME(const float* q, const T* k, const T* v,                  \
-                                  const unsigned int* lens, const unsigned int* tables,    \
-                                  float* out, int rows, int kv_heads, int group,           \
-                                  int head_dim, int width) {                               \
-    suffix_attention<T>(q, k, v, lens, tables, out, rows, kv_heads, group, head_dim, width); \
+#define SUFFIX_ATTENTION(NAME, T, PER_LANE)                                                \
+  extern "C" __global__ void NAME(const float* q, const T* k, const T* v,                   \
+                                  const unsigned int* lens, const unsigned int* tables,     \
+                                  float* out, int rows, int kv_heads, int group,            \
+                                  int head_dim, int width) {                                \
+    suffix_attention<T, PER_LANE>(q, k, v, lens, tables, out, rows, kv_heads, group,        \
+                                  head_dim, width);                                         \
   }
 
-SUFFIX_ATTENTION(suffix_attention_f32, float)
-SUFFIX_ATTENTION(suffix_attention_bf16, __nv_bfloat16)
-SUFFIX_ATTENTION(suffix_attention_f16, __half)
+// Up to 128 dims (4 per lane) and up to 256 (8 per lane).
+SUFFIX_ATTENTION(suffix_attention_f32_d128, float, 4)
+SUFFIX_ATTENTION(suffix_attention_bf16_d128, __nv_bfloat16, 4)
+SUFFIX_ATTENTION(suffix_attention_f16_d128, __half, 4)
+SUFFIX_ATTENTION(suffix_attention_f32_d256, float, 8)
+SUFFIX_ATTENTION(suffix_attention_bf16_d256, __nv_bfloat16, 8)
+SUFFIX_ATTENTION(suffix_attention_f16_d256, __half, 8)

@@ -488,7 +488,16 @@ mod tests {
     /// Random queries, block pools and ragged rows: 5 rows, 2 key/value heads, groups of 3;
     /// the rows' blocks interleaved through a pool of 12, in no particular order.
     fn inputs(device: &Device) -> (Tensor, Tensor, Tensor, SuffixTables) {
-        let (rows, kv_heads, group, head_dim, blocks) = (5, 2, 3, 40, 12);
+        inputs_shaped(device, 3, 40)
+    }
+
+    /// [`inputs`] with other group sizes and head dimensions.
+    fn inputs_shaped(
+        device: &Device,
+        group: usize,
+        head_dim: usize,
+    ) -> (Tensor, Tensor, Tensor, SuffixTables) {
+        let (rows, kv_heads, blocks) = (5, 2, 12);
         let lens = vec![1, 40, 17, 4, 33];
         let tables: Vec<Vec<u32>> =
             vec![vec![7], vec![0, 11, 3], vec![5, 9], vec![2], vec![10, 1, 6]];
@@ -619,29 +628,36 @@ mod tests {
                 return;
             }
         };
-        let (q, k, v, tables) = inputs(&Device::Cpu);
-        for (dtype, tolerance) in [(DType::F32, 1e-5), (DType::BF16, 1e-5), (DType::F16, 1e-5)] {
-            // The CPU twin reads the same rounded values, in f32.
-            let k = k.to_dtype(dtype).unwrap();
-            let v = v.to_dtype(dtype).unwrap();
-            let (want_out, want_lse) = suffix_attention_kernel(
-                &q,
-                &k.to_dtype(DType::F32).unwrap(),
-                &v.to_dtype(DType::F32).unwrap(),
-                &tables,
-            )
-            .unwrap();
-            let (out, lse) = suffix_attention_kernel(
-                &q.to_device(&gpu).unwrap(),
-                &k.to_device(&gpu).unwrap(),
-                &v.to_device(&gpu).unwrap(),
-                &tables,
-            )
-            .unwrap();
-            let out = out.to_device(&Device::Cpu).unwrap();
-            let lse = lse.to_device(&Device::Cpu).unwrap();
-            assert!(max_diff(&out, &want_out) < tolerance, "{dtype:?} output");
-            assert!(max_diff(&lse, &want_lse) < tolerance, "{dtype:?} lse");
+        // Groups of 3 (one chunk of query heads per warp, partly filled), 5 (two chunks), and
+        // 200 dims (eight values per lane).
+        for (group, head_dim) in [(3, 40), (5, 128), (2, 200)] {
+            let (q, k, v, tables) = inputs_shaped(&Device::Cpu, group, head_dim);
+            // f32 sums in another order: about 1e-6 relative, on log-sum-exps up to ~10.
+            for dtype in [DType::F32, DType::BF16, DType::F16] {
+                let tolerance = 5e-5;
+                // The CPU twin reads the same rounded values, in f32.
+                let k = k.to_dtype(dtype).unwrap();
+                let v = v.to_dtype(dtype).unwrap();
+                let (want_out, want_lse) = suffix_attention_kernel(
+                    &q,
+                    &k.to_dtype(DType::F32).unwrap(),
+                    &v.to_dtype(DType::F32).unwrap(),
+                    &tables,
+                )
+                .unwrap();
+                let (out, lse) = suffix_attention_kernel(
+                    &q.to_device(&gpu).unwrap(),
+                    &k.to_device(&gpu).unwrap(),
+                    &v.to_device(&gpu).unwrap(),
+                    &tables,
+                )
+                .unwrap();
+                let out = out.to_device(&Device::Cpu).unwrap();
+                let lse = lse.to_device(&Device::Cpu).unwrap();
+                let shape = format!("{dtype:?}, group {group}, {head_dim} dims");
+                assert!(max_diff(&out, &want_out) < tolerance, "{shape}: output");
+                assert!(max_diff(&lse, &want_lse) < tolerance, "{shape}: lse");
+            }
         }
     }
 }

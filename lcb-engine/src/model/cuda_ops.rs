@@ -15,8 +15,11 @@ use super::prompt_attention::PromptAttention;
 /// PTX of `kernels/suffix_attention.cu`.
 const SUFFIX_ATTENTION_PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/suffix_attention.ptx"));
 
-/// Threads per block: 4 warps, one query row each.
+/// Threads per block of the suffix kernel: 4 warps.
 const BLOCK: u32 = 128;
+
+/// Query heads one warp of the suffix kernel serves (the kernel's GROUP_CHUNK).
+const SUFFIX_GROUP_CHUNK: usize = 4;
 
 /// The CUDA forward of [`SuffixAttention`].
 pub(crate) fn suffix_attention(
@@ -67,7 +70,8 @@ pub(crate) fn suffix_attention(
     })?;
     let out_len = rows * kv_heads * group * (head_dim + 1);
     let out = dev.alloc_zeros::<f32>(out_len)?;
-    let warps = (rows * kv_heads * group) as u32;
+    // One warp per row, key/value head and chunk of up to four of its query heads.
+    let warps = (rows * kv_heads * group.div_ceil(SUFFIX_GROUP_CHUNK)) as u32;
     let cfg = LaunchConfig {
         grid_dim: ((warps * 32).div_ceil(BLOCK), 1, 1),
         block_dim: (BLOCK, 1, 1),
@@ -104,11 +108,15 @@ pub(crate) fn suffix_attention(
             unsafe { b.launch(cfg) }.w()?;
         }};
     }
-    match k.dtype() {
-        DType::F32 => launch!(f32, "suffix_attention_f32"),
-        DType::BF16 => launch!(bf16, "suffix_attention_bf16"),
-        DType::F16 => launch!(f16, "suffix_attention_f16"),
-        other => candle_core::bail!("suffix attention kernel: unsupported dtype {other:?}"),
+    // Four values per lane up to 128 dims, eight up to 256.
+    match (k.dtype(), head_dim <= 128) {
+        (DType::F32, true) => launch!(f32, "suffix_attention_f32_d128"),
+        (DType::BF16, true) => launch!(bf16, "suffix_attention_bf16_d128"),
+        (DType::F16, true) => launch!(f16, "suffix_attention_f16_d128"),
+        (DType::F32, false) => launch!(f32, "suffix_attention_f32_d256"),
+        (DType::BF16, false) => launch!(bf16, "suffix_attention_bf16_d256"),
+        (DType::F16, false) => launch!(f16, "suffix_attention_f16_d256"),
+        (other, _) => candle_core::bail!("suffix attention kernel: unsupported dtype {other:?}"),
     }
     Ok((
         CudaStorage::wrap_cuda_slice(out, dev),
