@@ -420,7 +420,8 @@ mod tests {
                 let got = prompt_attention_merged(&on(&c.q), &on(&k), &on(&v), &tiles, &on(&c.own))
                     .unwrap();
                 let diff = max_diff(&got, &want);
-                assert!(diff < 1e-5, "group {group} {dtype:?}: {diff}");
+                // As the twin against the matmul path: sums in another order, states up to ~3.
+                assert!(diff < 5e-5, "group {group} {dtype:?}: {diff}");
             }
         }
     }
