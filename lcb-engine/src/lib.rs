@@ -63,6 +63,7 @@ pub mod engine;
 pub mod error;
 pub mod loader;
 pub mod model;
+mod op_inputs;
 pub mod prompt_encoder;
 pub mod rng;
 pub mod sampling;

@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use super::kv::{blocks_for, BLOCK_TOKENS};
 
 use crate::error::Result;
+use crate::op_inputs::cpu_slice;
 
 /// Softmax over the last dimension of f32 `scores`, with its log-sum-exp
 /// (`max + ln Σ exp(s - max)`, kept as a trailing dimension of size 1).
@@ -417,17 +418,9 @@ impl candle_core::CustomOp3 for SuffixAttention {
         if block_tokens != BLOCK_TOKENS {
             candle_core::bail!("suffix attention: blocks of {block_tokens} positions");
         }
-        let contiguous = |l: &Layout| -> candle_core::Result<(usize, usize)> {
-            l.contiguous_offsets().ok_or_else(|| {
-                candle_core::Error::Msg("suffix attention needs contiguous inputs".into())
-            })
-        };
-        let (q0, q1) = contiguous(q_l)?;
-        let (k0, k1) = contiguous(k_l)?;
-        let (v0, v1) = contiguous(v_l)?;
-        let q = &q.as_slice::<f32>()?[q0..q1];
-        let k = &k.as_slice::<f32>()?[k0..k1];
-        let v = &v.as_slice::<f32>()?[v0..v1];
+        let q = cpu_slice::<f32>("suffix attention", q, q_l)?;
+        let k = cpu_slice::<f32>("suffix attention", k, k_l)?;
+        let v = cpu_slice::<f32>("suffix attention", v, v_l)?;
         let t = &self.tables;
         t.check(rows, blocks)?;
         let out_width = head_dim + 1;

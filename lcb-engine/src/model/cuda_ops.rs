@@ -11,6 +11,7 @@ use half::{bf16, f16};
 use super::attention::SuffixAttention;
 use super::kv::BLOCK_TOKENS;
 use super::prompt_attention::PromptAttention;
+use crate::op_inputs::contiguous_range;
 
 /// PTX of `kernels/suffix_attention.cu`.
 const SUFFIX_ATTENTION_PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/suffix_attention.ptx"));
@@ -51,14 +52,12 @@ pub(crate) fn suffix_attention(
             v.dtype()
         );
     }
-    let offsets = |l: &Layout| {
-        l.contiguous_offsets().ok_or_else(|| {
-            candle_core::Error::Msg("suffix attention needs contiguous inputs".into())
-        })
-    };
-    let (q0, q1) = offsets(q_l)?;
-    let (k0, k1) = offsets(k_l)?;
-    let (v0, v1) = offsets(v_l)?;
+    let op_name = "suffix attention";
+    let (q_range, k_range, v_range) = (
+        contiguous_range(op_name, q_l)?,
+        contiguous_range(op_name, k_l)?,
+        contiguous_range(op_name, v_l)?,
+    );
     let dev = q.device().clone();
     let lens: Vec<u32> = t.lens.iter().map(|&l| l as u32).collect();
     let lens = dev.clone_htod(&lens)?;
@@ -77,7 +76,7 @@ pub(crate) fn suffix_attention(
         block_dim: (BLOCK, 1, 1),
         shared_mem_bytes: 0,
     };
-    let q_slice = q.as_cuda_slice::<f32>()?.slice(q0..q1);
+    let q_slice = q.as_cuda_slice::<f32>()?.slice(q_range);
     let dims = [
         rows as i32,
         kv_heads as i32,
@@ -89,8 +88,8 @@ pub(crate) fn suffix_attention(
         ($t:ty, $name:literal) => {{
             let func =
                 dev.get_or_load_custom_func($name, "lcb_suffix_attention", SUFFIX_ATTENTION_PTX)?;
-            let k_slice = k.as_cuda_slice::<$t>()?.slice(k0..k1);
-            let v_slice = v.as_cuda_slice::<$t>()?.slice(v0..v1);
+            let k_slice = k.as_cuda_slice::<$t>()?.slice(k_range.clone());
+            let v_slice = v.as_cuda_slice::<$t>()?.slice(v_range.clone());
             let mut b = func.builder();
             b.arg(&q_slice);
             b.arg(&k_slice);
@@ -134,13 +133,6 @@ fn elementwise(count: usize) -> LaunchConfig {
         block_dim: (256, 1, 1),
         shared_mem_bytes: 0,
     }
-}
-
-/// The contiguous range of a layout, or an error naming the op.
-fn contiguous_range(op: &str, l: &Layout) -> candle_core::Result<std::ops::Range<usize>> {
-    l.contiguous_offsets()
-        .map(|(start, end)| start..end)
-        .ok_or_else(|| candle_core::Error::Msg(format!("{op} needs contiguous inputs")))
 }
 
 /// The contiguous f32 data of `s` under layout `l`, or an error naming the op.

@@ -17,6 +17,7 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Shape, Tensor, D};
 use rayon::prelude::*;
 
 use crate::error::Result;
+use crate::op_inputs::{contiguous_range, cpu_slice};
 
 /// The shape of a layer's attention heads.
 #[derive(Debug, Clone, Copy)]
@@ -113,13 +114,7 @@ impl QkvHeads {
     /// The CPU twin: for every row and head, what candle-nn's `rms_norm` (the sum of squares
     /// in f32, `x / m * w` in `T`), `rope` (`x1 cos - x2 sin`, `x1 sin + x2 cos` in `T`) and
     /// the queries' affine scale (`x * s + 0` in `T`) computed, in that order.
-    fn cpu<T: Float>(
-        &self,
-        qkv: &[T],
-        norms: &[T],
-        cos: &[T],
-        sin: &[T],
-    ) -> candle_core::Result<Vec<T>> {
+    fn cpu<T: Float>(&self, qkv: &[T], norms: &[T], cos: &[T], sin: &[T]) -> Vec<T> {
         let Heads {
             q_heads,
             kv_heads,
@@ -179,7 +174,7 @@ impl QkvHeads {
                 }
                 v.copy_from_slice(&src[(q_heads + kv_heads) * d..]);
             });
-        Ok(out)
+        out
     }
 
     fn check(&self, qkv: &Layout, norms: &Layout) -> candle_core::Result<usize> {
@@ -229,16 +224,13 @@ impl candle_core::CustomOp2 for QkvHeads {
         };
         macro_rules! run {
             ($t:ty, $variant:ident) => {{
-                let part = |s: &'_ CpuStorage, l: &Layout| -> candle_core::Result<Vec<$t>> {
-                    let (start, end) = offsets("qkv heads", l)?;
-                    Ok(s.as_slice::<$t>()?[start..end].to_vec())
-                };
+                let part = |s, l| cpu_slice::<$t>("qkv heads", s, l);
                 let out = self.cpu::<$t>(
-                    &part(qkv, qkv_l)?,
-                    &part(norms, norms_l)?,
-                    &part(cos, cos_l)?,
-                    &part(sin, sin_l)?,
-                )?;
+                    part(qkv, qkv_l)?,
+                    part(norms, norms_l)?,
+                    part(cos, cos_l)?,
+                    part(sin, sin_l)?,
+                );
                 CpuStorage::$variant(out)
             }};
         }
@@ -275,13 +267,6 @@ impl candle_core::CustomOp2 for QkvHeads {
 /// The op of [`silu_mul`].
 struct SiluMul;
 
-/// The offsets of a contiguous layout, or an error naming the op.
-fn offsets(op: &str, layout: &Layout) -> candle_core::Result<(usize, usize)> {
-    layout
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg(format!("{op} needs contiguous inputs")))
-}
-
 /// Each row `[gate | up]` of `src` as `silu(gate) * up`, in `T`'s arithmetic.
 fn silu_mul_rows<T: Copy + Send + Sync + std::ops::Mul<Output = T>>(
     src: &[T],
@@ -311,13 +296,11 @@ impl CustomOp1 for SiluMul {
             candle_core::bail!("silu-mul: an odd width {width}");
         }
         let half = width / 2;
-        let (start, end) = offsets("silu-mul", layout)?;
+        let range = contiguous_range("silu-mul", layout)?;
         let out = match storage {
-            CpuStorage::F32(s) => CpuStorage::F32(silu_mul_rows(&s[start..end], half, Silu::f32)),
-            CpuStorage::BF16(s) => {
-                CpuStorage::BF16(silu_mul_rows(&s[start..end], half, Silu::bf16))
-            }
-            CpuStorage::F16(s) => CpuStorage::F16(silu_mul_rows(&s[start..end], half, Silu::f16)),
+            CpuStorage::F32(s) => CpuStorage::F32(silu_mul_rows(&s[range], half, Silu::f32)),
+            CpuStorage::BF16(s) => CpuStorage::BF16(silu_mul_rows(&s[range], half, Silu::bf16)),
+            CpuStorage::F16(s) => CpuStorage::F16(silu_mul_rows(&s[range], half, Silu::f16)),
             other => candle_core::bail!("silu-mul: unsupported dtype {:?}", other.dtype()),
         };
         Ok((out, Shape::from((rows, half))))
@@ -380,10 +363,7 @@ impl CustomOp3 for MergeStates {
         lses_l: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (_, head_dim) = Self::dims(a_l, b_l, lses_l)?;
-        let slice = |s: &CpuStorage, l: &Layout| -> candle_core::Result<Vec<f32>> {
-            let (start, end) = offsets("merge", l)?;
-            Ok(s.as_slice::<f32>()?[start..end].to_vec())
-        };
+        let slice = |s, l| cpu_slice::<f32>("merge", s, l);
         let (a, b, lses) = (slice(a, a_l)?, slice(b, b_l)?, slice(lses, lses_l)?);
         let mut out = vec![0f32; a.len()];
         out.par_chunks_mut(head_dim)

@@ -42,7 +42,7 @@ pub struct PromptKv<'a> {
 
 impl PromptKv<'_> {
     /// The run's first block and length, checked: consecutive blocks that hold `len`.
-    fn run(&self) -> Result<(usize, usize)> {
+    pub(crate) fn run(&self) -> Result<(usize, usize)> {
         let first = *self
             .blocks
             .first()

@@ -16,9 +16,10 @@ use rayon::prelude::*;
 
 use super::attention::attend;
 use super::fused::merge_state;
-use super::kv::{PromptKv, BLOCK_TOKENS};
+use super::kv::BLOCK_TOKENS;
 use super::DecodeGroup;
 use crate::error::{Error, Result};
+use crate::op_inputs::cpu_slice;
 
 /// Row slots per tile entry (the kernel's TILE_ROWS).
 pub(crate) const TILE_ROWS: usize = 16;
@@ -55,7 +56,8 @@ impl PromptTiles {
         let mut entries = Vec::new();
         let mut row_prompts = vec![None; rows];
         for g in groups {
-            let prompt = run_of(g.prefix)?;
+            let (first, count) = g.prefix.run()?;
+            let prompt = (first as u32, count as u32, g.prefix.len as u32);
             for chunk in g.rows.chunks(rows_per_tile) {
                 entries.extend([prompt.0, prompt.1, prompt.2]);
                 for slot in 0..TILE_ROWS {
@@ -80,15 +82,6 @@ impl PromptTiles {
     pub fn tiles(&self) -> usize {
         self.entries.len() / TILE_WORDS
     }
-}
-
-/// A prompt's `(first block, run blocks, length)`.
-fn run_of(prompt: PromptKv<'_>) -> Result<(u32, u32, u32)> {
-    let first = *prompt
-        .blocks
-        .first()
-        .ok_or_else(|| Error::Invalid("a prompt without blocks".into()))?;
-    Ok((first, prompt.blocks.len() as u32, prompt.len as u32))
 }
 
 /// Attention of the decode rows' queries `q` `(rows, kv_heads, group, head_dim)` over their
@@ -166,12 +159,6 @@ impl PromptAttention {
     }
 }
 
-/// `(start, end)` of a contiguous layout.
-fn contiguous(l: &Layout) -> candle_core::Result<(usize, usize)> {
-    l.contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg("prompt attention needs contiguous inputs".into()))
-}
-
 impl candle_core::CustomOp3 for PromptAttention {
     fn name(&self) -> &'static str {
         "lcb-prompt-attention"
@@ -188,10 +175,7 @@ impl candle_core::CustomOp3 for PromptAttention {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (rows, kv_heads, group, head_dim) = self.dims(q_l, k_l, v_l)?;
         self.check_runs(k_l.shape().dims()[0])?;
-        let slice = |s: &'_ CpuStorage, l: &Layout| -> candle_core::Result<Vec<f32>> {
-            let (start, end) = contiguous(l)?;
-            Ok(s.as_slice::<f32>()?[start..end].to_vec())
-        };
+        let slice = |s, l| cpu_slice::<f32>("prompt attention", s, l);
         let (q, k, v) = (slice(q, q_l)?, slice(k, k_l)?, slice(v, v_l)?);
         let (own_storage, own_l) = self.own.storage_and_layout();
         let own = match &*own_storage {
@@ -256,6 +240,7 @@ mod tests {
     use super::*;
     use crate::model::attention::prefix_attention;
     use crate::model::fused::merge;
+    use crate::model::kv::PromptKv;
 
     fn random(shape: &[usize], seed: u64, scale: f32, device: &Device) -> Tensor {
         let mut rng = crate::rng::SplitMix64::new(seed);

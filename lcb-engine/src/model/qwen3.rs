@@ -24,7 +24,6 @@ struct Layer {
     qkv: Linear,
     /// Qwen3's per-head q and k RMSNorm weights, `(2, head_dim)`.
     qk_norms: Tensor,
-    qk_eps: f32,
     o_proj: Linear,
     post_norm: RmsNorm,
     gate_up: Linear,
@@ -54,7 +53,6 @@ impl Layer {
                 ],
                 0,
             )?,
-            qk_eps: cfg.rms_norm_eps as f32,
             o_proj: StoredLinear::load(&attn.pp("o_proj"), h, q_heads * d, bias)?.transposed()?,
             post_norm: RmsNorm::load(vb.pp("post_attention_layernorm"), h, cfg.rms_norm_eps)?,
             gate_up: StoredLinear::fuse(&[gate, up])?.transposed()?,
@@ -430,7 +428,7 @@ impl Qwen3Model {
                 q_heads,
                 kv_heads,
                 head_dim: d,
-                eps: layer.qk_eps,
+                eps: cfg.rms_norm_eps as f32,
                 scale: 1.0 / (d as f64).sqrt(),
             },
         )?;

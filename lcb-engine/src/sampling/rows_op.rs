@@ -7,6 +7,7 @@ use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 
 use super::{sample_rows, Sampled, SamplerParams};
 use crate::error::{Error, Result};
+use crate::op_inputs::cpu_slice;
 use crate::rng::DrawKey;
 
 /// Tokens travel as f32 (the op has one output): exact below 2²⁴.
@@ -30,16 +31,10 @@ impl SampleRows<'_> {
             );
         }
         if vocab == 0 || vocab >= MAX_VOCAB {
-            candle_core::bail!("sampling: a vocabulary of {vocab} tokens (at most {MAX_VOCAB})");
+            candle_core::bail!("sampling: a vocabulary of {vocab} tokens (below {MAX_VOCAB})");
         }
         Ok((rows, vocab))
     }
-}
-
-fn contiguous(layout: &Layout) -> candle_core::Result<(usize, usize)> {
-    layout
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg("sampling needs contiguous logits".into()))
 }
 
 impl CustomOp1 for SampleRows<'_> {
@@ -53,8 +48,7 @@ impl CustomOp1 for SampleRows<'_> {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (rows, vocab) = self.rows_and_vocab(layout)?;
-        let (start, end) = contiguous(layout)?;
-        let logits = &storage.as_slice::<f32>()?[start..end];
+        let logits = cpu_slice::<f32>("sampling", storage, layout)?;
         let out = sample_rows(logits, vocab, self.params, self.keys)
             .into_iter()
             .flat_map(|s| [s.token as f32, s.logprob])
@@ -72,6 +66,8 @@ impl CustomOp1 for SampleRows<'_> {
         use candle_core::cuda_backend::cudarc::driver::{LaunchConfig, PushKernelArg};
         use candle_core::cuda_backend::WrapErr;
 
+        use crate::op_inputs::contiguous_range;
+
         /// PTX of `kernels/sample_rows.cu`.
         const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/sample_rows.ptx"));
         /// The kernel's THREADS, CHUNK and MAX_CHUNKS.
@@ -82,7 +78,7 @@ impl CustomOp1 for SampleRows<'_> {
         if vocab > MAX_KERNEL_VOCAB {
             candle_core::bail!("the sampling kernel takes vocabularies up to {MAX_KERNEL_VOCAB}");
         }
-        let (start, end) = contiguous(layout)?;
+        let range = contiguous_range("sampling", layout)?;
         let dev = storage.device().clone();
         // One upload per step: nine u32 per row (see the kernel's header).
         let params: Vec<u32> = self
@@ -111,7 +107,7 @@ impl CustomOp1 for SampleRows<'_> {
             .collect();
         let params = dev.clone_htod(&params)?;
         let out = dev.alloc_zeros::<f32>(rows * 2)?;
-        let logits = storage.as_cuda_slice::<f32>()?.slice(start..end);
+        let logits = storage.as_cuda_slice::<f32>()?.slice(range);
         let func = dev.get_or_load_custom_func("sample_rows", "lcb_sample_rows", PTX)?;
         let mut b = func.builder();
         b.arg(&logits);
