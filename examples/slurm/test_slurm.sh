@@ -107,6 +107,18 @@ cluster_started=1
 echo "slurm: starting the single-node cluster ($SETUP)"
 "$SETUP" start >"$WORK/cluster-start.log" 2>&1 || { cat "$WORK/cluster-start.log" >&2; die "the cluster did not start"; }
 ok "cluster up ($(sinfo -h -o '%N %c CPUs %m MiB %T'))"
+# slurmctld restores the jobs in its state files: a cluster this test started may come up with
+# jobs left from an earlier lifetime (a run killed before its clean-up), holding the node so that
+# this test's jobs would wait behind them. They are nobody's now; cancel them and say so.
+if [ "$cluster_was_running" = 0 ] && [ -n "$(squeue -h -o %i)" ]; then
+  echo "slurm: jobs restored from an earlier run of the cluster, cancelled:"
+  squeue -o '%i %j %T %M' | sed 's/^/slurm:   /'
+  scancel $(squeue -h -o %i) || true
+  no_jobs() { [ -z "$(squeue -h -o %i)" ]; }
+  wait_until_idle=$(($(date +%s) + 60))
+  until no_jobs; do [ "$(date +%s)" -lt "$wait_until_idle" ] || die "restored jobs still queued after 60 s"; sleep 0.5; done
+  ok "restored jobs cancelled; node $(sinfo -h -o %T)"
+fi
 
 # ---- helpers --------------------------------------------------------------------------------
 field() { # field JOB NAME: one field of `scontrol show job` ("" once Slurm has forgotten it)
@@ -145,6 +157,23 @@ submit() { # submit VAR ARGS...: sbatch ARGS, the job id into VAR, remembered fo
   printf -v "$var" %s "$id"
 }
 show_log() { echo "--- $1" >&2; tail -n 15 "$1" >&2 2>/dev/null || echo "(no log)" >&2; }
+stuck() { # stuck MESSAGE JOB...: why the jobs have not ended (state, reason, node, logs), then die
+  local msg=$1 job; shift
+  {
+    echo "slurm: $(date -Is): $msg"
+    for job in "$@"; do
+      echo "--- job $job: $(scontrol show job -o "$job" 2>&1 | tr ' ' '\n' |
+        grep -E '^(JobState|Reason|RunTime|StartTime|Dependency|ExitCode|NodeList|StdOut)=' | tr '\n' ' ')"
+    done
+    echo "--- sinfo"; sinfo -N -o '%N %T %C %m %e %E' 2>&1
+    echo "--- squeue"; squeue -o '%i %T %r %M %j' 2>&1
+    echo "--- processes"; ps -eo pid,ppid,stat,etime,time,rss,args | grep -E '[l]cb|[p]ython|[s]lurm' | head -20
+    for f in logs/*.log; do [ -f "$f" ] && show_log "$f"; done 2>&1
+    echo "--- slurmctld.log"; tail -n 25 /var/log/slurm/slurmctld.log 2>&1
+    echo "--- slurmd.log"; tail -n 25 /var/log/slurm/slurmd.log 2>&1
+  } >&2
+  die "$msg"
+}
 ends_as() { # ends_as JOB "STATE EXIT" LOG: the recorded final state
   [ "${FINAL[$1]:-}" = "$2" ] && return 0
   echo "slurm: job $1 ended ${FINAL[$1]:-(not ended)}, expected $2" >&2; show_log "$3"; return 1
@@ -206,7 +235,8 @@ mkdir -p "$WORK/array" && cd "$WORK/array"
 ids=$("$HERE/submit.sh" --parsable --shards 2 --cpus 2 --max-running 1 --lcb "$LCB") || die "submit.sh failed"
 read -r ARRAY MERGE <<<"$ids"
 JOBS+=("$ARRAY" "$MERGE")
-wait_end 300 "${ARRAY}_0" "${ARRAY}_1" "$MERGE" || die "array $ARRAY / merge $MERGE did not end in 300 s"
+wait_end 300 "${ARRAY}_0" "${ARRAY}_1" "$MERGE" ||
+  stuck "array $ARRAY / merge $MERGE did not end in 300 s" "${ARRAY}_0" "${ARRAY}_1" "$MERGE"
 for k in 0 1; do
   check "array task $k completed" ends_as "${ARRAY}_$k" "COMPLETED 0:0" "logs/lcb-sweep-${ARRAY}_$k.log"
 done
@@ -244,7 +274,7 @@ submit DOOMED --dependency="afterok:$TL:$SC" --kill-on-invalid-dep=yes "$HERE/me
 wait_until 120 more_done_than results-shard-1 2 || { show_log "$SC_LOG"; die "shard 1 finished no questions in 120 s"; }
 at_cancel=$(questions_done results-shard-1)
 scancel "${SC}_1"
-wait_end 60 "${SC}_1" || die "cancelled task ${SC}_1 did not end in 60 s"
+wait_end 60 "${SC}_1" || stuck "cancelled task ${SC}_1 did not end in 60 s" "${SC}_1"
 # Exit code 143 is lcb's own (SIGTERM handled, files finished), not a SIGKILL after KillWait.
 check "scancel: task ended CANCELLED, lcb exiting 143 by itself" ends_as "${SC}_1" "CANCELLED 143:0" "$SC_LOG"
 check "scancel: lcb stopped cleanly on SIGTERM (its graders signalled too)" \
@@ -273,7 +303,7 @@ check "requeue: the running task stopped cleanly mid-sweep and went back to PEND
 scontrol update JobId="${RQ}_1" StartTime=now || die "could not release requeued task ${RQ}_1"
 
 # Shard 0: the time limit's signal.
-wait_end 150 "${TL}_0" || die "time-limited task ${TL}_0 did not end in 150 s"
+wait_end 150 "${TL}_0" || stuck "time-limited task ${TL}_0 did not end in 150 s" "${TL}_0"
 check "time limit: Slurm's --signal=B:TERM reached lcb, which exited 143 (FAILED), not TIMEOUT" \
   ends_as "${TL}_0" "FAILED 143:0" "$TL_LOG"
 signalled_mid_sweep() {
@@ -282,7 +312,7 @@ signalled_mid_sweep() {
   [ "$n" -lt 23 ] && grep -q "^interrupted: complete results are kept" "$TL_LOG"
 }
 check "time limit: lcb finished its files and stopped mid-sweep before the limit" signalled_mid_sweep
-wait_end 60 "$DOOMED" || die "merge job $DOOMED with an unmet dependency is still waiting"
+wait_end 60 "$DOOMED" || stuck "merge job $DOOMED with an unmet dependency is still waiting" "$DOOMED"
 check "the merge job depending on the failed tasks was cancelled, not run" \
   ends_as "$DOOMED" "CANCELLED 0:0" "logs/lcb-merge-$DOOMED.log"
 
@@ -290,7 +320,8 @@ check "the merge job depending on the failed tasks was cancelled, not run" \
 submit RS --array=0 --cpus-per-task=1 "$HERE/sweep_array.sbatch"
 RS_LOG=logs/lcb-sweep-${RS}_0.log
 submit MERGE2 --dependency="afterok:$RS:$RQ" --kill-on-invalid-dep=yes "$HERE/merge.sbatch"
-wait_end 300 "${RS}_0" "${RQ}_1" "$MERGE2" || die "resubmitted tasks / merge did not end in 300 s"
+wait_end 300 "${RS}_0" "${RQ}_1" "$MERGE2" ||
+  stuck "resubmitted tasks / merge did not end in 300 s" "${RS}_0" "${RQ}_1" "$MERGE2"
 check "resubmit: task ${RS}_0 (--array=0) completed shard 0" ends_as "${RS}_0" "COMPLETED 0:0" "$RS_LOG"
 requeue_completed() {
   ends_as "${RQ}_1" "COMPLETED 0:0" "$RQ_LOG" &&
