@@ -80,6 +80,8 @@ impl DeviceSpec {
                 let device = Device::new_cuda(*n)
                     .map_err(|e| Error::Invalid(format!("device {self}: {e}")))?;
                 without_event_tracking(&device);
+                keep_freed_memory(&device)
+                    .map_err(|e| Error::Invalid(format!("device {self}: {e}")))?;
                 Ok(device)
             }
         }
@@ -216,6 +218,51 @@ fn without_event_tracking(device: &Device) {
 
 #[cfg(not(feature = "cuda"))]
 fn without_event_tracking(_device: &Device) {}
+
+/// Makes the device's memory pool keep what a step frees for the next step.
+///
+/// cudarc allocates every tensor with `cuMemAllocAsync` from the device's default pool. That
+/// pool's release threshold is 0 by default: at every synchronisation (one per decode step,
+/// when the sampled tokens come back) it hands all freed memory back to the driver, and the
+/// next step's few hundred allocations map it in again. With no threshold the activations of
+/// one step are the buffers of the next: the reuse across steps a caching allocator gives,
+/// done by the driver. The pool grows to the largest step's working set and no further (the
+/// memory plan already reserves that).
+#[cfg(feature = "cuda")]
+fn keep_freed_memory(device: &Device) -> std::result::Result<(), String> {
+    use candle_core::cuda_backend::cudarc::driver::sys;
+    let Ok(cuda) = device.as_cuda_device() else {
+        return Ok(());
+    };
+    let stream = cuda.cuda_stream();
+    let context = stream.context();
+    if !context.has_async_alloc() {
+        return Ok(()); // cuMemAlloc, no pool: nothing to keep
+    }
+    context.bind_to_thread().map_err(|e| e.to_string())?;
+    let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
+    let mut threshold: u64 = u64::MAX;
+    // SAFETY: `pool` is written by the driver for this context's device; the attribute takes a
+    // pointer to a u64, which `threshold` is, alive across the call.
+    unsafe {
+        sys::cuDeviceGetDefaultMemPool(&mut pool, context.cu_device())
+            .result()
+            .map_err(|e| format!("its default memory pool: {e}"))?;
+        sys::cuMemPoolSetAttribute(
+            pool,
+            sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+            (&mut threshold as *mut u64).cast(),
+        )
+        .result()
+        .map_err(|e| format!("its memory pool's release threshold: {e}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn keep_freed_memory(_device: &Device) -> std::result::Result<(), String> {
+    Ok(())
+}
 
 #[cfg(feature = "cuda")]
 fn gpu_memory_info(device: &Device) -> std::result::Result<(u64, u64), String> {
