@@ -11,26 +11,16 @@
 //                  silu(gate) * up, silu rounded to T first (as candle's separate ops)
 //   merge_states   a, b (rows, head_dim) f32, lses (rows, 2) f32 -> out (rows, head_dim) f32:
 //                  (a * exp(lse_a - max) + b * exp(lse_b - max)) / (sum of both weights)
+//   add_rms_norm_T x, delta (rows, hidden) T, weight (hidden) T -> out (2, rows, hidden) T:
+//                  s = x + delta (rounded to T), then s / m * weight with m = sqrt(mean(s²)
+//                  + eps) rounded to T (as candle-nn's rms_norm); one block per row
 //
-// One thread per output element.
+// One thread per output element, except where said.
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-#include <math.h>
+#include "common.cuh"
 
 #define PAIRS 8  // rotation pairs per lane: head_dim up to 512
 
-__device__ __forceinline__ float to_f32(float x) { return x; }
-__device__ __forceinline__ float to_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ __forceinline__ float to_f32(__half x) { return __half2float(x); }
-template <typename T> __device__ __forceinline__ T from_f32(float x);
-template <> __device__ __forceinline__ float from_f32<float>(float x) { return x; }
-template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float x) {
-  return __float2bfloat16(x);
-}
-template <> __device__ __forceinline__ __half from_f32<__half>(float x) {
-  return __float2half(x);
-}
 
 template <typename T>
 __device__ void qkv_heads(const T* __restrict__ qkv, const T* __restrict__ norms,
@@ -60,7 +50,7 @@ __device__ void qkv_heads(const T* __restrict__ qkv, const T* __restrict__ norms
     x2[j] = p < half ? to_f32(src[p + half]) : 0.f;
     sum2 += x1[j] * x1[j] + x2[j] * x2[j];
   }
-  for (int o = 16; o > 0; o /= 2) sum2 += __shfl_xor_sync(0xffffffffu, sum2, o);
+  sum2 = warp_sum(sum2);
   const float m = to_f32(from_f32<T>(sqrtf(sum2 / d + eps)));
   const bool query = h < q_heads;
   const T* w = norms + (query ? 0 : d);
@@ -129,3 +119,37 @@ extern "C" __global__ void merge_states(const float* __restrict__ a, const float
   const float wa = expf(la - max), wb = expf(lb - max);
   out[i] = (a[i] * wa + b[i] * wb) / (wa + wb);
 }
+
+template <typename T>
+__device__ void add_rms_norm(const T* __restrict__ x, const T* __restrict__ delta,
+                             const T* __restrict__ weight, T* __restrict__ out, long long rows,
+                             int hidden, float eps) {
+  __shared__ float scratch[32];
+  const long long row = blockIdx.x;
+  const T* xr = x + row * hidden;
+  const T* dr = delta + row * hidden;
+  T* sum = out + row * hidden;
+  T* normed = out + (rows + row) * hidden;
+  float sum2 = 0.f;
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+    const T s = from_f32<T>(to_f32(xr[i]) + to_f32(dr[i]));
+    sum[i] = s;
+    const float v = to_f32(s);
+    sum2 += v * v;
+  }
+  sum2 = block_sum(sum2, scratch);
+  const float m = to_f32(from_f32<T>(sqrtf(sum2 / hidden + eps)));
+  // Each thread reads back only the sums it wrote.
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x)
+    normed[i] = from_f32<T>(to_f32(from_f32<T>(to_f32(sum[i]) / m)) * to_f32(weight[i]));
+}
+
+#define ADD_RMS_NORM(NAME, T)                                                                \
+  extern "C" __global__ void NAME(const T* x, const T* delta, const T* weight, T* out,       \
+                                  long long rows, int hidden, float eps) {                   \
+    add_rms_norm<T>(x, delta, weight, out, rows, hidden, eps);                              \
+  }
+
+ADD_RMS_NORM(add_rms_norm_f32, float)
+ADD_RMS_NORM(add_rms_norm_bf16, __nv_bfloat16)
+ADD_RMS_NORM(add_rms_norm_f16, __half)

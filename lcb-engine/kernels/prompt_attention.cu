@@ -19,9 +19,7 @@
 // accumulated with each lane holding head_dim / 32 dimensions. At the end each query's
 // prompt state is merged with its own by their log-sum-exps.
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-#include <math.h>
+#include "common.cuh"
 
 #define BLOCK 16        // positions per cache block (BLOCK_TOKENS in src/model/kv.rs)
 #define KEYS 32         // prompt positions per shared-memory step: one per lane
@@ -33,9 +31,6 @@
 #define TILE_ROWS 16    // row slots in a tile entry (rows_per_tile <= TILE_ROWS)
 #define NO_ROW 0xffffffffu
 
-__device__ __forceinline__ float to_f32(float x) { return x; }
-__device__ __forceinline__ float to_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ __forceinline__ float to_f32(__half x) { return __half2float(x); }
 
 template <typename T>
 __device__ void prompt_attention(const float* __restrict__ q, const T* __restrict__ k,
@@ -107,7 +102,7 @@ __device__ void prompt_attention(const float* __restrict__ q, const T* __restric
       const float rescale = expf(running_max[w] - new_max);  // 0 on the first step
       p[w] = valid ? expf(s - new_max) : 0.f;
       float tile_sum = p[w];
-      for (int o = 16; o > 0; o /= 2) tile_sum += __shfl_xor_sync(0xffffffffu, tile_sum, o);
+      tile_sum = warp_sum(tile_sum);
       sum[w] = sum[w] * rescale + tile_sum;
       running_max[w] = new_max;
 #pragma unroll

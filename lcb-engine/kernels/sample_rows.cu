@@ -16,7 +16,7 @@
 // the log-probability; then the inverse-CDF walk with one Philox uniform: chunk by chunk to
 // the one where the cumulative mass passes u * total, then token by token inside it.
 
-#include <math.h>
+#include "common.cuh"
 
 #define THREADS 512
 #define WARPS (THREADS / 32)
@@ -56,24 +56,6 @@ __device__ __forceinline__ unsigned order_key(float x) {
 }
 __device__ __forceinline__ float from_order_key(unsigned k) {
   return __uint_as_float((k & 0x80000000u) ? (k & 0x7fffffffu) : ~k);
-}
-
-template <typename T>
-__device__ __forceinline__ T warp_sum(T x) {
-  for (int o = 16; o > 0; o /= 2) x += __shfl_xor_sync(0xffffffffu, x, o);
-  return x;
-}
-
-// A block-wide sum through `scratch` (WARPS entries); every thread gets the result.
-template <typename T>
-__device__ T block_sum(T x, T* scratch) {
-  x = warp_sum(x);
-  __syncthreads();
-  if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = x;
-  __syncthreads();
-  T total = 0;
-  for (int w = 0; w < WARPS; ++w) total += scratch[w];
-  return total;
 }
 
 extern "C" __global__ void __launch_bounds__(THREADS)

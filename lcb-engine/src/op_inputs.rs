@@ -1,6 +1,7 @@
-//! The inputs of lcb's candle custom ops (attention, fused and sampling kernels and their
-//! CPU twins): each op reads its tensors' data in place, which needs contiguous layouts; a
-//! strided input is refused with the op's name.
+//! The buffers of lcb's candle custom ops (attention, fused and sampling kernels and their
+//! CPU twins): each op reads its tensors' data in place, which needs contiguous layouts (a
+//! strided input is refused with the op's name), and a CUDA kernel that writes every element
+//! of its output gets it unset.
 
 use std::ops::Range;
 
@@ -21,4 +22,18 @@ pub(crate) fn cpu_slice<'a, T: WithDType>(
     layout: &Layout,
 ) -> candle_core::Result<&'a [T]> {
     Ok(&storage.as_slice::<T>()?[contiguous_range(op, layout)?])
+}
+
+/// An output buffer of `len` elements for a CUDA kernel that writes every one of them.
+/// `alloc_zeros` would clear it first: one more launch (a memset) per op, per layer.
+///
+/// # Safety
+/// The kernel launched next must write all `len` elements before anything reads them.
+#[cfg(feature = "cuda")]
+pub(crate) unsafe fn kernel_output<T: candle_core::cuda_backend::cudarc::driver::DeviceRepr>(
+    dev: &candle_core::cuda_backend::CudaDevice,
+    len: usize,
+) -> candle_core::Result<candle_core::cuda_backend::cudarc::driver::CudaSlice<T>> {
+    // SAFETY: the caller's promise: nothing reads an element before the kernel writes it.
+    unsafe { dev.alloc::<T>(len) }
 }

@@ -189,19 +189,71 @@ pub fn cuda_kernels_enabled() -> bool {
 }
 
 /// [`SuffixAttention`] as the kernel returns it: `(rows, kv_heads, group, head_dim + 1)` f32,
-/// each output followed by its log-sum-exp.
+/// each output followed by its log-sum-exp. On a GPU, long rows are split
+/// ([`gpu_split_blocks`]); on the CPU each row is one piece.
 pub fn suffix_attention_packed(
     q: &Tensor,
     k_pool: &Tensor,
     v_pool: &Tensor,
     tables: &SuffixTables,
 ) -> Result<Tensor> {
+    let split_blocks = if q.device().is_cuda() {
+        let (rows, kv_heads, group, _) = q.dims4()?;
+        gpu_split_blocks(rows, kv_heads, group, tables.width)
+    } else {
+        None
+    };
+    suffix_attention_split(q, k_pool, v_pool, tables, split_blocks)
+}
+
+/// [`suffix_attention_packed`] with each row's positions cut into pieces of `split_blocks`
+/// blocks (`None`: one piece per row), attended separately and merged by log-sum-exp.
+pub fn suffix_attention_split(
+    q: &Tensor,
+    k_pool: &Tensor,
+    v_pool: &Tensor,
+    tables: &SuffixTables,
+    split_blocks: Option<usize>,
+) -> Result<Tensor> {
     let op = SuffixAttention {
         tables: tables.clone(),
+        split_blocks: split_blocks.map(|b| b.max(1)),
     };
     let q = q.to_dtype(DType::F32)?.contiguous()?;
     Ok(q.apply_op3_no_bwd(&k_pool.contiguous()?, &v_pool.contiguous()?, &op)?)
 }
+
+/// Warps the suffix kernel should have in flight to fill a GPU: about half of an H100's or
+/// H200's resident warps (132 SMs × 64); smaller GPUs are filled with room to spare.
+const GPU_WARPS: usize = 4096;
+
+/// The smallest piece worth splitting a row into: 4 blocks (64 positions). Below it, the
+/// merge costs more than the parallelism gains.
+const MIN_SPLIT_BLOCKS: usize = 4;
+
+/// Flash-decoding's split of the suffix kernel's rows on a GPU, in blocks per piece, or
+/// `None` to keep each row whole.
+///
+/// The kernel gives one warp to each (row, key/value head, chunk of four query heads) and
+/// walks the row's positions in order. With hundreds of rows that fills the GPU; at the end
+/// of a sweep, when a few long samples are left, a handful of warps would each walk
+/// thousands of positions while the rest of the GPU idles. Rows are then cut into pieces so
+/// that about [`GPU_WARPS`] warps run, each piece at least [`MIN_SPLIT_BLOCKS`] blocks, and a
+/// second kernel merges the pieces. The split depends on the batch (the rows' count and the
+/// longest row), as cuBLAS's choice of algorithm does: a sample's GPU numbers are the same
+/// for the same batch, not for every batch.
+pub fn gpu_split_blocks(rows: usize, kv_heads: usize, group: usize, width: usize) -> Option<usize> {
+    let warps = rows * kv_heads * group.div_ceil(SUFFIX_GROUP_CHUNK);
+    if warps == 0 || warps >= GPU_WARPS || width < 2 * MIN_SPLIT_BLOCKS {
+        return None;
+    }
+    let pieces = GPU_WARPS.div_ceil(warps);
+    let blocks = width.div_ceil(pieces).max(MIN_SPLIT_BLOCKS);
+    (blocks < width).then_some(blocks)
+}
+
+/// Query heads one warp of the suffix kernel serves (the kernel's GROUP_CHUNK).
+pub(crate) const SUFFIX_GROUP_CHUNK: usize = 4;
 
 /// [`SuffixAttention`] on `q` (any float dtype; computed in f32) and the pools: the output
 /// `(rows, kv_heads, group, head_dim)` and log-sum-exp `(rows, kv_heads, group, 1)`, f32.
@@ -346,6 +398,53 @@ pub fn naive_decode_attention(
 pub struct SuffixAttention {
     /// Each row's length and block table.
     pub tables: SuffixTables,
+    /// Pieces of this many blocks per row, merged by log-sum-exp (`None`: one piece). A row
+    /// of one piece gives the same bits either way.
+    pub split_blocks: Option<usize>,
+}
+
+impl SuffixAttention {
+    /// Positions per piece of the rows.
+    pub(crate) fn split_len(&self) -> usize {
+        self.split_blocks.map_or(self.tables.width.max(1), |b| {
+            b.min(self.tables.width.max(1))
+        }) * BLOCK_TOKENS
+    }
+
+    /// Pieces of the longest row: the second dimension of the kernel's partial results
+    /// (the CPU twin cuts each row by its own length instead).
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    pub(crate) fn splits(&self) -> usize {
+        (self.tables.width.max(1) * BLOCK_TOKENS).div_ceil(self.split_len())
+    }
+}
+
+/// Merges `n` attention states over disjoint positions, each `head_dim` outputs followed by
+/// its log-sum-exp (`partials[s * (head_dim + 1)..]`), into `out` (same layout): weights
+/// `exp(lse_s - max)`, in piece order. The CPU twin of `suffix_merge_splits` in
+/// `kernels/suffix_attention.cu`.
+pub(super) fn merge_pieces(partials: &[f32], n: usize, out: &mut [f32]) {
+    let width = out.len();
+    let head_dim = width - 1;
+    let lse = |s: usize| partials[s * width + head_dim];
+    let max = (0..n).map(lse).fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f32;
+    out[..head_dim].fill(0.0);
+    for s in 0..n {
+        let w = (lse(s) - max).exp();
+        sum += w;
+        for (o, x) in out[..head_dim]
+            .iter_mut()
+            .zip(&partials[s * width..s * width + head_dim])
+        {
+            *o += w * x;
+        }
+    }
+    let inv = 1.0 / sum;
+    for o in out[..head_dim].iter_mut() {
+        *o *= inv;
+    }
+    out[head_dim] = max + sum.ln();
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -425,6 +524,7 @@ impl candle_core::CustomOp3 for SuffixAttention {
         t.check(rows, blocks)?;
         let out_width = head_dim + 1;
         let block_len = BLOCK_TOKENS * head_dim;
+        let split_len = self.split_len();
         let mut out = vec![0f32; rows * kv_heads * group * out_width];
         out.par_chunks_mut(group * out_width)
             .enumerate()
@@ -440,16 +540,24 @@ impl candle_core::CustomOp3 for SuffixAttention {
                     debug_assert!(start + head_dim <= pool.len());
                     start..start + head_dim
                 };
-                let mut scores = vec![0f32; len];
+                let pieces = len.div_ceil(split_len);
+                let mut scores = vec![0f32; len.min(split_len)];
+                let mut partials = vec![0f32; if pieces > 1 { pieces * out_width } else { 0 }];
                 for g in 0..group {
                     let qo = ((row * kv_heads + head) * group + g) * head_dim;
-                    attend(
-                        &q[qo..qo + head_dim],
-                        |j| &k[at(k, j)],
-                        |j| &v[at(v, j)],
-                        &mut scores,
-                        &mut out[g * out_width..(g + 1) * out_width],
-                    );
+                    let query = &q[qo..qo + head_dim];
+                    let out = &mut out[g * out_width..(g + 1) * out_width];
+                    if pieces == 1 {
+                        attend(query, |j| &k[at(k, j)], |j| &v[at(v, j)], &mut scores, out);
+                        continue;
+                    }
+                    for (piece, partial) in partials.chunks_mut(out_width).enumerate() {
+                        let start = piece * split_len;
+                        let scores = &mut scores[..split_len.min(len - start)];
+                        let (key, value) = (|j| &k[at(k, start + j)], |j| &v[at(v, start + j)]);
+                        attend(query, key, value, scores, partial);
+                    }
+                    merge_pieces(&partials, pieces, out);
                 }
             });
         Ok((
@@ -594,6 +702,58 @@ mod tests {
     }
 
     #[test]
+    fn rows_cut_into_pieces_give_the_whole_rows_attention() {
+        let dev = Device::Cpu;
+        let (q, k, v, tables) = inputs(&dev);
+        let whole = suffix_attention_split(&q, &k, &v, &tables, None).unwrap();
+        // Pieces of one block: rows of 40, 17 and 33 positions in 3, 2 and 3 pieces.
+        for blocks in [1, 2] {
+            let split = suffix_attention_split(&q, &k, &v, &tables, Some(blocks)).unwrap();
+            assert!(max_diff(&split, &whole) < 1e-5, "{blocks} blocks per piece");
+            // Rows of one piece (1 and 4 positions) are computed exactly as whole rows.
+            for row in [0, 3] {
+                let (a, b) = (split.get(row).unwrap(), whole.get(row).unwrap());
+                assert_eq!(max_diff(&a, &b), 0.0, "row {row}");
+            }
+            // A cut row really is merged from pieces: not the same bits as whole.
+            assert!(max_diff(&split.get(1).unwrap(), &whole.get(1).unwrap()) > 0.0);
+        }
+    }
+
+    #[test]
+    fn the_gpu_split_fills_the_gpu_only_when_rows_are_few_and_long() {
+        // 512 rows × 8 key/value heads: 4,096 warps already.
+        assert_eq!(gpu_split_blocks(512, 8, 2, 128), None);
+        // Short rows are never cut, whatever the batch.
+        assert_eq!(gpu_split_blocks(4, 8, 2, 2 * MIN_SPLIT_BLOCKS - 1), None);
+        // A few long rows: pieces of at least MIN_SPLIT_BLOCKS, enough of them.
+        for (rows, width) in [(1, 128), (8, 128), (8, 20), (100, 64), (3, 1000)] {
+            let blocks = gpu_split_blocks(rows, 8, 2, width).expect("split");
+            assert!(
+                blocks >= MIN_SPLIT_BLOCKS && blocks < width,
+                "{rows} × {width}"
+            );
+            let pieces = width.div_ceil(blocks);
+            let warps = rows * 8 * pieces;
+            // Rounding pieces to whole blocks of at least 4 loses at most a quarter.
+            assert!(
+                4 * warps >= 3 * GPU_WARPS || blocks == MIN_SPLIT_BLOCKS,
+                "{rows} × {width}: {warps} warps"
+            );
+            let op = SuffixAttention {
+                tables: SuffixTables {
+                    lens: vec![width * BLOCK_TOKENS; rows],
+                    tables: vec![0; rows * width],
+                    width,
+                },
+                split_blocks: Some(blocks),
+            };
+            assert_eq!(op.splits(), pieces);
+            assert_eq!(op.split_len(), blocks * BLOCK_TOKENS);
+        }
+    }
+
+    #[test]
     fn merge_of_split_keys_equals_attention_over_all() {
         // Attention over 40 keys computed whole and as 23 + 17 merged by log-sum-exp.
         let (q, k, v, tables) = inputs(&Device::Cpu);
@@ -622,8 +782,18 @@ mod tests {
             }
         };
         // Groups of 3 (one chunk of query heads per warp, partly filled), 5 (two chunks), and
-        // 200 dims (eight values per lane).
-        for (group, head_dim) in [(3, 40), (5, 128), (2, 200)] {
+        // 200 dims (eight values per lane); rows whole, in pieces of one block (up to three
+        // per row, merged by the second kernel) and as the GPU's own split chooses.
+        let gpu_split = gpu_split_blocks(5, 2, 3, 3);
+        assert_eq!(gpu_split, None, "rows of 3 blocks are never cut");
+        for (group, head_dim, split) in [
+            (3, 40, None),
+            (5, 128, None),
+            (2, 200, None),
+            (3, 40, Some(1)),
+            (5, 128, Some(2)),
+            (2, 200, Some(1)),
+        ] {
             let (q, k, v, tables) = inputs_shaped(&Device::Cpu, group, head_dim);
             // f32 sums in another order: about 1e-6 relative, on log-sum-exps up to ~10.
             for dtype in [DType::F32, DType::BF16, DType::F16] {
@@ -631,25 +801,26 @@ mod tests {
                 // The CPU twin reads the same rounded values, in f32.
                 let k = k.to_dtype(dtype).unwrap();
                 let v = v.to_dtype(dtype).unwrap();
-                let (want_out, want_lse) = suffix_attention_kernel(
+                let want = suffix_attention_split(
                     &q,
                     &k.to_dtype(DType::F32).unwrap(),
                     &v.to_dtype(DType::F32).unwrap(),
                     &tables,
+                    split,
                 )
                 .unwrap();
-                let (out, lse) = suffix_attention_kernel(
+                let got = suffix_attention_split(
                     &q.to_device(&gpu).unwrap(),
                     &k.to_device(&gpu).unwrap(),
                     &v.to_device(&gpu).unwrap(),
                     &tables,
+                    split,
                 )
+                .unwrap()
+                .to_device(&Device::Cpu)
                 .unwrap();
-                let out = out.to_device(&Device::Cpu).unwrap();
-                let lse = lse.to_device(&Device::Cpu).unwrap();
-                let shape = format!("{dtype:?}, group {group}, {head_dim} dims");
-                assert!(max_diff(&out, &want_out) < tolerance, "{shape}: output");
-                assert!(max_diff(&lse, &want_lse) < tolerance, "{shape}: lse");
+                let shape = format!("{dtype:?}, group {group}, {head_dim} dims, split {split:?}");
+                assert!(max_diff(&got, &want) < tolerance, "{shape}");
             }
         }
     }

@@ -8,19 +8,16 @@ use candle_core::cuda_backend::WrapErr;
 use candle_core::{CudaStorage, DType, Layout, Shape};
 use half::{bf16, f16};
 
-use super::attention::SuffixAttention;
+use super::attention::{SuffixAttention, SUFFIX_GROUP_CHUNK};
 use super::kv::BLOCK_TOKENS;
 use super::prompt_attention::PromptAttention;
-use crate::op_inputs::contiguous_range;
+use crate::op_inputs::{contiguous_range, kernel_output};
 
 /// PTX of `kernels/suffix_attention.cu`.
 const SUFFIX_ATTENTION_PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/suffix_attention.ptx"));
 
 /// Threads per block of the suffix kernel: 4 warps.
 const BLOCK: u32 = 128;
-
-/// Query heads one warp of the suffix kernel serves (the kernel's GROUP_CHUNK).
-const SUFFIX_GROUP_CHUNK: usize = 4;
 
 /// The CUDA forward of [`SuffixAttention`].
 pub(crate) fn suffix_attention(
@@ -67,15 +64,15 @@ pub(crate) fn suffix_attention(
     } else {
         &t.tables
     })?;
+    let (split_len, splits) = (op.split_len(), op.splits());
     let out_len = rows * kv_heads * group * (head_dim + 1);
-    let out = dev.alloc_zeros::<f32>(out_len)?;
-    // One warp per row, key/value head and chunk of up to four of its query heads.
-    let warps = (rows * kv_heads * group.div_ceil(SUFFIX_GROUP_CHUNK)) as u32;
-    let cfg = LaunchConfig {
-        grid_dim: ((warps * 32).div_ceil(BLOCK), 1, 1),
-        block_dim: (BLOCK, 1, 1),
-        shared_mem_bytes: 0,
-    };
+    // With pieces, the kernel writes each piece's state and a second kernel merges them.
+    // SAFETY: with one piece per row every (row, head, query) slot is written by its piece-0
+    // warp; with more, the merge reads only the pieces that exist, each written by its warp.
+    let pieces = unsafe { kernel_output::<f32>(&dev, out_len * splits) }?;
+    // One warp per row, key/value head, chunk of up to four of its query heads, and piece.
+    let warps = rows * kv_heads * group.div_ceil(SUFFIX_GROUP_CHUNK) * splits;
+    let cfg = warps_config(warps);
     let q_slice = q.as_cuda_slice::<f32>()?.slice(q_range);
     let dims = [
         rows as i32,
@@ -83,6 +80,8 @@ pub(crate) fn suffix_attention(
         group as i32,
         head_dim as i32,
         t.width as i32,
+        split_len as i32,
+        splits as i32,
     ];
     macro_rules! launch {
         ($t:ty, $name:literal) => {{
@@ -96,14 +95,14 @@ pub(crate) fn suffix_attention(
             b.arg(&v_slice);
             b.arg(&lens);
             b.arg(&tables);
-            b.arg(&out);
+            b.arg(&pieces);
             for d in &dims {
                 b.arg(d);
             }
             // SAFETY: the kernel reads `rows * kv_heads * group * head_dim` query values and,
             // per row, `lens[row] <= width * BLOCK_TOKENS` positions through its `width`
             // table entries, each a block inside the pool (`check` above), all inside the
-            // contiguous slices checked above, and writes exactly `out_len` values.
+            // contiguous slices checked above, and writes at most `out_len * splits` values.
             unsafe { b.launch(cfg) }.w()?;
         }};
     }
@@ -117,10 +116,50 @@ pub(crate) fn suffix_attention(
         (DType::F16, false) => launch!(f16, "suffix_attention_f16_d256"),
         (other, _) => candle_core::bail!("suffix attention kernel: unsupported dtype {other:?}"),
     }
+    let out = if splits == 1 {
+        pieces
+    } else {
+        // SAFETY: one warp per query writes its `head_dim + 1` values.
+        let out = unsafe { kernel_output::<f32>(&dev, out_len) }?;
+        let func = dev.get_or_load_custom_func(
+            "suffix_merge_splits",
+            "lcb_suffix_attention",
+            SUFFIX_ATTENTION_PTX,
+        )?;
+        let mut b = func.builder();
+        b.arg(&pieces);
+        b.arg(&lens);
+        b.arg(&out);
+        let dims = [
+            rows as i32,
+            (kv_heads * group) as i32,
+            head_dim as i32,
+            t.width as i32,
+            split_len as i32,
+            splits as i32,
+        ];
+        for d in &dims {
+            b.arg(d);
+        }
+        // SAFETY: one warp per query (`rows * kv_heads * group`) reads its `splits` states of
+        // `head_dim + 1` in `pieces` (`out_len * splits` values) and writes its `head_dim + 1`
+        // in `out` (`out_len`).
+        unsafe { b.launch(warps_config(rows * kv_heads * group)) }.w()?;
+        out
+    };
     Ok((
         CudaStorage::wrap_cuda_slice(out, dev),
         Shape::from((rows, kv_heads, group, head_dim + 1)),
     ))
+}
+
+/// One warp per item, [`BLOCK`] threads per block.
+fn warps_config(warps: usize) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: ((warps * 32).div_ceil(BLOCK as usize) as u32, 1, 1),
+        block_dim: (BLOCK, 1, 1),
+        shared_mem_bytes: 0,
+    }
 }
 
 /// PTX of `kernels/fused.cu`.
@@ -159,7 +198,8 @@ pub(crate) fn silu_mul(src: &CudaStorage, l: &Layout) -> candle_core::Result<(Cu
         ($t:ty, $name:literal) => {{
             let func = dev.get_or_load_custom_func($name, "lcb_fused", FUSED_PTX)?;
             let input = src.as_cuda_slice::<$t>()?.slice(range.clone());
-            let out = dev.alloc_zeros::<$t>(count)?;
+            // SAFETY: thread `i < count` writes `out[i]`.
+            let out = unsafe { kernel_output::<$t>(&dev, count) }?;
             let mut b = func.builder();
             b.arg(&input);
             b.arg(&out);
@@ -201,7 +241,8 @@ pub(crate) fn merge_states(
         f32_view("merge", lses, lses_l)?,
     );
     let count = rows * head_dim;
-    let out = dev.alloc_zeros::<f32>(count)?;
+    // SAFETY: thread `i < count` writes `out[i]`.
+    let out = unsafe { kernel_output::<f32>(&dev, count) }?;
     let func = dev.get_or_load_custom_func("merge_states", "lcb_fused", FUSED_PTX)?;
     let mut builder = func.builder();
     builder.arg(&a_s);
@@ -348,7 +389,10 @@ pub(crate) fn qkv_heads(
     macro_rules! launch {
         ($t:ty, $name:literal) => {{
             let func = dev.get_or_load_custom_func($name, "lcb_fused", FUSED_PTX)?;
-            let out = dev.alloc_zeros::<$t>(count)?;
+            // SAFETY: the warp of (row, head) writes that head's `d` values (`d <= 512`: the
+            // kernel's 8 rotation pairs per lane cover it), for every query, key and value
+            // head of every row.
+            let out = unsafe { kernel_output::<$t>(&dev, count) }?;
             let qkv = qkv.as_cuda_slice::<$t>()?.slice(ranges[0].clone());
             let norms = norms.as_cuda_slice::<$t>()?.slice(ranges[1].clone());
             let cos = cos.as_cuda_slice::<$t>()?.slice(ranges[2].clone());
@@ -379,4 +423,57 @@ pub(crate) fn qkv_heads(
         other => candle_core::bail!("qkv heads kernel: unsupported dtype {other:?}"),
     };
     Ok((out, Shape::from(count)))
+}
+
+/// The CUDA forward of `fused::AddRmsNorm`: `x`, `delta` `(rows, hidden)` and `weight`
+/// `(hidden)`, each at its data range (checked by the caller), to `(2 * rows, hidden)`.
+pub(crate) fn add_rms_norm(
+    inputs: [&CudaStorage; 3],
+    ranges: [std::ops::Range<usize>; 3],
+    rows: usize,
+    hidden: usize,
+    eps: f32,
+) -> candle_core::Result<(CudaStorage, Shape)> {
+    let dev = inputs[0].device().clone();
+    let count = 2 * rows * hidden;
+    let (rows_arg, hidden_arg) = (rows as i64, hidden as i32);
+    // One block per row; 256 threads cover Qwen3's hidden sizes in 4 to 20 steps each.
+    let cfg = LaunchConfig {
+        grid_dim: (rows as u32, 1, 1),
+        block_dim: (256, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    macro_rules! launch {
+        ($t:ty, $name:literal) => {{
+            let func = dev.get_or_load_custom_func($name, "lcb_fused", FUSED_PTX)?;
+            // SAFETY: block `r` writes the `hidden` sums and normalised values of row `r`.
+            let out = unsafe { kernel_output::<$t>(&dev, count) }?;
+            let slice = |i: usize| -> candle_core::Result<_> {
+                Ok(inputs[i].as_cuda_slice::<$t>()?.slice(ranges[i].clone()))
+            };
+            let (x, delta, weight) = (slice(0)?, slice(1)?, slice(2)?);
+            let mut b = func.builder();
+            b.arg(&x);
+            b.arg(&delta);
+            b.arg(&weight);
+            b.arg(&out);
+            b.arg(&rows_arg);
+            b.arg(&hidden_arg);
+            b.arg(&eps);
+            // SAFETY: block `r < rows` reads row `r` of `x` and `delta` and all of `weight`,
+            // inside the ranges given (`rows * hidden`, `rows * hidden`, `hidden` values), and
+            // writes `out[r * hidden..]` and `out[(rows + r) * hidden..]`, `hidden` each.
+            if rows > 0 {
+                unsafe { b.launch(cfg) }.w()?;
+            }
+            CudaStorage::wrap_cuda_slice(out, dev.clone())
+        }};
+    }
+    let out = match inputs[1].dtype() {
+        DType::F32 => launch!(f32, "add_rms_norm_f32"),
+        DType::BF16 => launch!(bf16, "add_rms_norm_bf16"),
+        DType::F16 => launch!(f16, "add_rms_norm_f16"),
+        other => candle_core::bail!("add-rms-norm kernel: unsupported dtype {other:?}"),
+    };
+    Ok((out, Shape::from((2 * rows, hidden))))
 }

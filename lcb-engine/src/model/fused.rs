@@ -4,7 +4,8 @@
 //! and key heads (Qwen3's q/k RMSNorm), rotates them (RoPE) and scales the queries;
 //! [`silu_mul`] is the MLP's gate, `silu(gate) * up`, read straight out of the fused gate/up
 //! projection; [`merge`] joins two attention states over disjoint keys by their
-//! log-sum-exps.
+//! log-sum-exps; [`add_rms_norm`] adds a block's output to the residual stream and
+//! normalises the sum for the next block.
 //!
 //! The CPU twins compute exactly what candle's separate ops computed on the CPU (the same
 //! formulas, rounded at the same places), so fusing changes no number there; the CUDA kernels
@@ -132,17 +133,7 @@ impl QkvHeads {
         let (k_out, v_out) = rest.split_at_mut(n * kv_heads * d);
         let rotate =
             |src: &[T], norm: &[T], row: usize, dst: &mut [T], scaled: bool, normed: &mut [T]| {
-                let sum2: f32 = src
-                    .iter()
-                    .map(|&v| {
-                        let v = v.to_f64() as f32;
-                        v * v
-                    })
-                    .sum();
-                let m = T::from_f64(f64::from((sum2 / d as f32 + eps).sqrt()));
-                for ((x, &s), &w) in normed.iter_mut().zip(src).zip(norm) {
-                    *x = s / m * w;
-                }
+                rms_row(src, norm, eps, normed);
                 let (c, s) = (&cos[row * half..][..half], &sin[row * half..][..half]);
                 for i in 0..half {
                     let (x1, x2) = (normed[i], normed[i + half]);
@@ -261,6 +252,146 @@ impl candle_core::CustomOp2 for QkvHeads {
         super::cuda_ops::qkv_heads(
             qkv, qkv_l, norms, norms_l, cos, cos_l, sin, sin_l, n, self.heads,
         )
+    }
+}
+
+/// `x + delta` (the residual stream after a block) and its RMSNorm with `weight` (the next
+/// block's input) in one op where candle takes an add and a norm: `(2 * rows, hidden)`, the
+/// sums then the normalised rows, in `delta`'s dtype (one narrow, one view, takes the norms).
+///
+/// `x` is `(rows, hidden)`, or a previous result of this op, whose sums it reads: the
+/// residual stream passes from block to block without a view of it being made, so each
+/// block's two norms are two tensors, as the add and norm they replace were one each (and
+/// `lcb bench --count-ops` sees launches, not views, go down).
+pub(crate) fn add_rms_norm(
+    x: &Tensor,
+    delta: &Tensor,
+    weight: &Tensor,
+    eps: f32,
+) -> Result<Tensor> {
+    Ok(x.contiguous()?.apply_op3_no_bwd(
+        &delta.contiguous()?,
+        &weight.contiguous()?,
+        &AddRmsNorm { eps },
+    )?)
+}
+
+/// RMSNorm of one row as candle-nn's CPU `rms_norm` computes it: the mean of the squares in
+/// f32, then `x / m * w` in `T`.
+fn rms_row<T: Float>(src: &[T], weight: &[T], eps: f32, dst: &mut [T]) {
+    let sum2: f32 = src
+        .iter()
+        .map(|&v| {
+            let v = v.to_f64() as f32;
+            v * v
+        })
+        .sum();
+    let m = T::from_f64(f64::from((sum2 / src.len() as f32 + eps).sqrt()));
+    for ((x, &s), &w) in dst.iter_mut().zip(src).zip(weight) {
+        *x = s / m * w;
+    }
+}
+
+/// The op of [`add_rms_norm`]: inputs `x`, `delta`, `weight`.
+struct AddRmsNorm {
+    eps: f32,
+}
+
+impl AddRmsNorm {
+    /// The CPU twin: candle's `x + delta` (in `T`), then [`rms_row`] of each sum.
+    fn cpu<T: Float>(&self, x: &[T], delta: &[T], weight: &[T]) -> Vec<T> {
+        let hidden = weight.len();
+        let mut out = vec![T::from_f64(0.0); 2 * x.len()];
+        let (sums, normed) = out.split_at_mut(x.len());
+        sums.par_chunks_mut(hidden)
+            .zip(normed.par_chunks_mut(hidden))
+            .zip(x.par_chunks(hidden).zip(delta.par_chunks(hidden)))
+            .for_each(|((sum, normed), (x, delta))| {
+                for ((s, &a), &b) in sum.iter_mut().zip(x).zip(delta) {
+                    *s = a + b;
+                }
+                rms_row(sum, weight, self.eps, normed);
+            });
+        out
+    }
+
+    /// `(rows, hidden)` of matching inputs, and where `x`'s rows lie in its storage: all of
+    /// a `(rows, hidden)` `x`, the sums (first half) of a `(2 * rows, hidden)` one.
+    fn check(
+        &self,
+        x: &Layout,
+        delta: &Layout,
+        weight: &Layout,
+    ) -> candle_core::Result<(usize, usize, std::ops::Range<usize>)> {
+        let (rows, hidden) = delta.shape().dims2()?;
+        let fits = match x.shape().dims() {
+            &[r, h] => (r == rows || r == 2 * rows) && h == hidden,
+            _ => false,
+        };
+        if !fits || weight.shape().dims() != [hidden] {
+            candle_core::bail!(
+                "add-rms-norm: x {:?}, delta {:?}, weight {:?}",
+                x.shape(),
+                delta.shape(),
+                weight.shape()
+            );
+        }
+        let start = contiguous_range("add-rms-norm", x)?.start;
+        Ok((rows, hidden, start..start + rows * hidden))
+    }
+}
+
+impl CustomOp3 for AddRmsNorm {
+    fn name(&self) -> &'static str {
+        "add-rms-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        x_l: &Layout,
+        delta: &CpuStorage,
+        delta_l: &Layout,
+        weight: &CpuStorage,
+        weight_l: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (rows, hidden, x_rows) = self.check(x_l, delta_l, weight_l)?;
+        macro_rules! run {
+            ($t:ty, $variant:ident) => {{
+                let part = |s, l| cpu_slice::<$t>("add-rms-norm", s, l);
+                CpuStorage::$variant(self.cpu::<$t>(
+                    &x.as_slice::<$t>()?[x_rows.clone()],
+                    part(delta, delta_l)?,
+                    part(weight, weight_l)?,
+                ))
+            }};
+        }
+        let out = match x {
+            CpuStorage::F32(_) => run!(f32, F32),
+            CpuStorage::BF16(_) => run!(half::bf16, BF16),
+            CpuStorage::F16(_) => run!(half::f16, F16),
+            other => candle_core::bail!("add-rms-norm: unsupported dtype {:?}", other.dtype()),
+        };
+        Ok((out, Shape::from((2 * rows, hidden))))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        x: &candle_core::CudaStorage,
+        x_l: &Layout,
+        delta: &candle_core::CudaStorage,
+        delta_l: &Layout,
+        weight: &candle_core::CudaStorage,
+        weight_l: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        let (rows, hidden, x_rows) = self.check(x_l, delta_l, weight_l)?;
+        let ranges = [
+            x_rows,
+            contiguous_range("add-rms-norm", delta_l)?,
+            contiguous_range("add-rms-norm", weight_l)?,
+        ];
+        super::cuda_ops::add_rms_norm([x, delta, weight], ranges, rows, hidden, self.eps)
     }
 }
 
@@ -519,6 +650,28 @@ mod tests {
             packed.narrow(3, 16, 1).unwrap(),
         );
         assert_eq!(bits(&merge(&a, &la, &bv, &lbv).unwrap()), bits(&fused));
+        // Residual add + RMSNorm, over more than 32 rows (candle's norm goes parallel there).
+        let (x, delta) = (random(&[40, 96], 14, 3.0), random(&[40, 96], 15, 3.0));
+        let weight = (random(&[96], 16, 0.5) + 1.0).unwrap();
+        for dtype in [DType::F32, DType::BF16, DType::F16] {
+            let t = |x: &Tensor| x.to_dtype(dtype).unwrap();
+            let out = add_rms_norm(&t(&x), &t(&delta), &t(&weight), 1e-6).unwrap();
+            let want_sum = (t(&x) + t(&delta)).unwrap();
+            let want = candle_nn::ops::rms_norm(&want_sum, &t(&weight), 1e-6).unwrap();
+            assert_eq!((out.dims(), out.dtype()), (&[80, 96][..], dtype));
+            let half = |t: &Tensor, i: usize| t.narrow(0, i * 40, 40).unwrap();
+            assert_eq!(bits(&half(&out, 0)), bits(&want_sum), "{dtype:?} sum");
+            assert_eq!(bits(&half(&out, 1)), bits(&want), "{dtype:?} norm");
+            // A result taken as the next `x` is read by its sums: x + delta + delta.
+            let again = add_rms_norm(&out, &t(&delta), &t(&weight), 1e-6).unwrap();
+            let want_sum = (&want_sum + t(&delta)).unwrap();
+            let want = candle_nn::ops::rms_norm(&want_sum, &t(&weight), 1e-6).unwrap();
+            assert_eq!(bits(&half(&again, 0)), bits(&want_sum), "{dtype:?} sum 2");
+            assert_eq!(bits(&half(&again, 1)), bits(&want), "{dtype:?} norm 2");
+        }
+        // Mismatched shapes are refused, naming the op.
+        let err = add_rms_norm(&x, &delta.narrow(0, 0, 39).unwrap(), &weight, 1e-6).unwrap_err();
+        assert!(err.to_string().contains("add-rms-norm"), "{err}");
     }
 
     /// The CUDA kernels against their CPU twins. Skips (with a message) where no GPU is
@@ -601,5 +754,33 @@ mod tests {
         let on = |t: &Tensor| t.to_device(&gpu).unwrap();
         let got = merge(&on(&a), &on(&la), &on(&b), &on(&lb)).unwrap();
         assert!(max_diff(&got, &want) <= 1e-5, "merge");
+        // Qwen3-0.6B's hidden size (4 steps of 256 threads) and an odd one.
+        for hidden in [1024, 1000] {
+            let (x, delta) = (
+                random(&[70, hidden], 17, 3.0),
+                random(&[70, hidden], 18, 3.0),
+            );
+            let weight = (random(&[hidden], 19, 0.5) + 1.0).unwrap();
+            for (dtype, tolerance) in [(DType::F32, 1e-5), (DType::BF16, 0.05), (DType::F16, 0.01)]
+            {
+                let t = |x: &Tensor| x.to_dtype(dtype).unwrap();
+                let g = |x: &Tensor| t(x).to_device(&gpu).unwrap();
+                let want = add_rms_norm(&t(&x), &t(&delta), &t(&weight), 1e-6).unwrap();
+                let got = add_rms_norm(&g(&x), &g(&delta), &g(&weight), 1e-6).unwrap();
+                // Chained: the second reads the first's sums.
+                let want2 = add_rms_norm(&want, &t(&x), &t(&weight), 1e-6).unwrap();
+                let got2 = add_rms_norm(&got, &g(&x), &g(&weight), 1e-6).unwrap();
+                for (name, got, want) in [("", &got, &want), (" chained", &got2, &want2)] {
+                    let (got, want) = (got.to_device(&Device::Cpu).unwrap(), want);
+                    let what = format!("{dtype:?} {hidden}{name}");
+                    // The sums are one rounding of the same f32 sum: equal.
+                    let half = |t: &Tensor, i: usize| t.narrow(0, i * 70, 70).unwrap();
+                    let (gs, ws) = (half(&got, 0), half(want, 0));
+                    assert_eq!(max_diff(&gs, &ws), 0.0, "add {what}");
+                    let (gn, wn) = (half(&got, 1), half(want, 1));
+                    assert!(max_diff(&gn, &wn) <= tolerance, "rms-norm {what}");
+                }
+            }
+        }
     }
 }

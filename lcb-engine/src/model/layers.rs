@@ -1,5 +1,6 @@
 //! The layers Qwen3 is built from, candle-nn style: a linear layer stored the way lcb's
-//! matmuls need it, RMSNorm, and the tiled transpose that prepares weights at load time.
+//! matmuls need it, RMSNorm (alone or fused with the residual add before it), and the tiled
+//! transpose that prepares weights at load time.
 
 use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
@@ -117,6 +118,18 @@ impl RmsNorm {
             &self.weight,
             self.eps,
         )?)
+    }
+
+    /// The residual stream `x + delta` and its norm, as one op
+    /// ([`add_rms_norm`](super::fused::add_rms_norm)): the same numbers as adding and then
+    /// calling [`forward`](Self::forward) on the CPU. `x` is `(rows, hidden)` or the stream
+    /// an earlier call returned; returns the new stream (to pass on as the next `x`) and the
+    /// normalised rows.
+    pub(super) fn add_forward(&self, x: &Tensor, delta: &Tensor) -> Result<(Tensor, Tensor)> {
+        let packed = super::fused::add_rms_norm(x, delta, &self.weight, self.eps)?;
+        let rows = delta.dim(0)?;
+        let normed = packed.narrow(0, rows, rows)?;
+        Ok((packed, normed))
     }
 }
 

@@ -231,8 +231,20 @@ impl Qwen3Model {
             .index_select(&step.tokens, 1)?
             .t()?
             .contiguous()?;
+        // `x` is the residual stream (after the first block, packed with its norm), `normed`
+        // the next block's input: each block's output is added and the sum normalised in one
+        // op, the last one by the final norm.
+        let mut normed = match self.layers.first() {
+            Some(first) => first.input_norm.forward(&x)?,
+            None => self.norm.forward(&x)?,
+        };
         for (index, layer) in self.layers.iter().enumerate() {
-            x = self.layer_forward(index, layer, &x, batch, pool, &step)?;
+            let next_norm = self
+                .layers
+                .get(index + 1)
+                .map_or(&self.norm, |next| &next.input_norm);
+            (x, normed) =
+                self.layer_forward(index, layer, (&x, &normed), next_norm, batch, pool, &step)?;
         }
         let Some(rows) = &step.logit_rows else {
             return Ok(StepLogits {
@@ -240,11 +252,10 @@ impl Qwen3Model {
                 prefill: None,
             });
         };
-        let picked = x.index_select(rows, 0)?;
-        let logits = self
-            .lm_head
-            .forward(&self.norm.forward(&picked)?)?
-            .to_dtype(DType::F32)?;
+        // RMSNorm is per row: the final norm of every row, then the rows asked for, is the
+        // final norm of those rows.
+        let picked = normed.index_select(rows, 0)?;
+        let logits = self.lm_head.forward(&picked)?.to_dtype(DType::F32)?;
         let decode = (step.decode_rows > 0)
             .then(|| logits.narrow(0, 0, step.decode_rows))
             .transpose()?;
@@ -399,15 +410,20 @@ impl Qwen3Model {
         Ok((group_rows, gather_back))
     }
 
+    /// One decoder block: from the residual stream `x` and its input norm `normed` to the
+    /// stream after the block and its norm by `next_norm` (the next block's input norm, or
+    /// the final norm).
+    #[allow(clippy::too_many_arguments)]
     fn layer_forward(
         &self,
         index: usize,
         layer: &Layer,
-        x: &Tensor,
+        (x, normed): (&Tensor, &Tensor),
+        next_norm: &RmsNorm,
         batch: &Batch,
         pool: &KvPool,
         step: &StepTensors,
-    ) -> Result<Tensor> {
+    ) -> Result<(Tensor, Tensor)> {
         let cfg = &self.cfg;
         let (d, q_heads, kv_heads) = (
             cfg.head_dim,
@@ -415,8 +431,8 @@ impl Qwen3Model {
             cfg.num_key_value_heads,
         );
         let group = cfg.group_size();
-        let n = x.dim(0)?;
-        let qkv = layer.qkv.forward(&layer.input_norm.forward(x)?)?;
+        let n = normed.dim(0)?;
+        let qkv = layer.qkv.forward(normed)?;
         // Per-head RMSNorm, then RoPE at each row's own position (norm → RoPE → cache), the
         // queries scaled: one op.
         let (q, k, v) = fused::qkv_heads(
@@ -463,10 +479,12 @@ impl Qwen3Model {
         } else {
             Tensor::cat(&parts, 0)?
         };
-        let x = (x + layer.o_proj.forward(&attn)?)?;
-        let gate_up = layer.gate_up.forward(&layer.post_norm.forward(&x)?)?;
+        let (x, normed) = layer
+            .post_norm
+            .add_forward(x, &layer.o_proj.forward(&attn)?)?;
+        let gate_up = layer.gate_up.forward(&normed)?;
         let act = fused::silu_mul(&gate_up)?;
-        Ok((x + layer.down.forward(&act)?)?)
+        next_norm.add_forward(&x, &layer.down.forward(&act)?)
     }
 
     /// Attention of the decode rows' queries `(rows, kv_heads, group, head_dim)` over their

@@ -106,7 +106,8 @@ impl CustomOp1 for SampleRows<'_> {
             })
             .collect();
         let params = dev.clone_htod(&params)?;
-        let out = dev.alloc_zeros::<f32>(rows * 2)?;
+        // SAFETY: block `r` writes `out[2r..2r + 2]`, for every row.
+        let out = unsafe { crate::op_inputs::kernel_output::<f32>(&dev, rows * 2) }?;
         let logits = storage.as_cuda_slice::<f32>()?.slice(range);
         let func = dev.get_or_load_custom_func("sample_rows", "lcb_sample_rows", PTX)?;
         let mut b = func.builder();
