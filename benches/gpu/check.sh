@@ -52,6 +52,13 @@ LCB_CUDA_KERNELS=1 timeout 90 "$W/lcb" bench --device cuda:0 --shape 0.6b --samp
     --new-tokens 128 >"$OUT/bench-0.6b-512x128-kernels.json"
 echo "rc=$?"; cat "$OUT/bench-0.6b-512x128-kernels.json"
 
+# Where a step's time goes: each phase alone, device synchronised around it (METHOD.md's
+# "time variants"), rows 256 tokens into their answers, both attention paths.
+step "time per phase of a decode step, Qwen3-0.6B shape, bf16, 512 rows at own token 256"
+timeout 60 "$W/lcb" bench --time-phases --device cuda:0 --shape 0.6b --samples 512 \
+    --new-tokens 256 >"$OUT/time-phases-0.6b-512-at-256.json"
+echo "rc=$?"; cat "$OUT/time-phases-0.6b-512-at-256.json"
+
 # The paged cache decides how many of 2,048 samples decode at once (the report's
 # peak_decode_rows, kv_blocks and preempted_samples say what it did).
 step "2,048 samples x 128 new tokens, kernel on, as many at once as the memory holds"

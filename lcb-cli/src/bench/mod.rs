@@ -24,6 +24,7 @@ use lcb_engine::device::{dtype_name, DeviceSpec};
 use lcb_engine::engine::{EngineParts, MemoryPlan, Weights};
 use lcb_engine::loader::{ModelFiles, ModelSource};
 use lcb_engine::model::op_count::count_decode_step;
+use lcb_engine::model::step_phases::time_decode_steps;
 use lcb_engine::model::DecodeAttention;
 use lcb_engine::rng::SplitMix64;
 use lcb_engine::scheduler::RequestTiming;
@@ -233,61 +234,152 @@ fn model_config(model: &BenchModel) -> Result<Qwen3Config> {
     })
 }
 
+/// The decode step `--count-ops` and `--time-phases` measure: the device, dtype, model shape
+/// and attention budget of the workload, and its rows (`samples`, or as many as the engine
+/// decodes at once).
+struct MeasuredStep {
+    device: DeviceSpec,
+    on: Device,
+    dtype: DType,
+    cfg: Qwen3Config,
+    rows: usize,
+    attention_budget: usize,
+}
+
+impl MeasuredStep {
+    fn new(options: &BenchOptions) -> Result<Self> {
+        let device = options.device()?;
+        let dtype = options.dtype(device);
+        let cfg = model_config(&options.model)?;
+        let config = EngineConfig {
+            dtype: Some(dtype),
+            max_new_tokens: options.new_tokens,
+            max_slots: options.engine.max_slots.or(Some(options.samples)),
+            max_prompt_tokens: options.prompt_tokens,
+            ..options.engine.clone()
+        };
+        let plan = MemoryPlan::for_devices(&cfg, dtype, &config)?;
+        Ok(MeasuredStep {
+            device,
+            on: device.open()?,
+            dtype,
+            cfg,
+            rows: options.samples.min(plan.max_rows),
+            attention_budget: plan.attention_budget,
+        })
+    }
+
+    /// The settings every report of the step carries.
+    fn settings(&self, options: &BenchOptions) -> Value {
+        json!({
+            "device": self.device.to_string(),
+            "dtype": dtype_name(self.dtype),
+            "layers": self.cfg.num_hidden_layers,
+            "decode_rows": self.rows,
+            "prompt_tokens": options.prompt_tokens,
+            "attention_budget": self.attention_budget,
+        })
+    }
+}
+
+/// Adds `extra`'s fields to the JSON object `base`.
+fn with_fields(mut base: Value, extra: Value) -> Value {
+    if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
+        base.extend(extra);
+    }
+    base
+}
+
 /// `lcb bench --count-ops`: the tensor operations of one decode step of the workload's rows
-/// (`samples`, or as many as the engine decodes at once) against one prompt, on the measured
-/// device with the engine's dtype and attention budget, and what one more layer adds.
+/// against one prompt, on the measured device with the engine's dtype and attention budget,
+/// and what one more layer adds.
 pub fn count_ops(options: &BenchOptions) -> Result<Value> {
-    let device = options.device()?;
-    let dtype = options.dtype(device);
-    let cfg = model_config(&options.model)?;
-    let config = EngineConfig {
-        dtype: Some(dtype),
-        max_new_tokens: options.new_tokens,
-        max_slots: options.engine.max_slots.or(Some(options.samples)),
-        max_prompt_tokens: options.prompt_tokens,
-        ..options.engine.clone()
-    };
-    let plan = MemoryPlan::for_devices(&cfg, dtype, &config)?;
-    let rows = options.samples.min(plan.max_rows);
-    let on = device.open()?;
+    let step = MeasuredStep::new(options)?;
     let count = |cfg: &Qwen3Config, attention| {
         count_decode_step(
             cfg,
-            dtype,
-            &on,
-            rows,
+            step.dtype,
+            &step.on,
+            step.rows,
             options.prompt_tokens,
-            Some(plan.attention_budget),
+            Some(step.attention_budget),
             attention,
         )
     };
     let layers = |n: usize| Qwen3Config {
         num_hidden_layers: n,
-        ..cfg.clone()
+        ..step.cfg.clone()
     };
     let per_layer = |attention| -> Result<usize> {
         Ok(count(&layers(2), attention)?.forward - count(&layers(1), attention)?.forward)
     };
-    let ops = count(&cfg, DecodeAttention::Shared)?;
-    let kernels = count(&cfg, DecodeAttention::Kernels)?;
-    Ok(json!({
+    let ops = count(&step.cfg, DecodeAttention::Shared)?;
+    let kernels = count(&step.cfg, DecodeAttention::Kernels)?;
+    let what = json!({
         "what": "tensors created by one decode step (op results, views, uploads; a non-view op is one GPU kernel launch or more)",
-        "device": device.to_string(),
-        "dtype": dtype_name(dtype),
-        "layers": cfg.num_hidden_layers,
-        "decode_rows": rows,
-        "prompt_tokens": options.prompt_tokens,
-        "attention_budget": plan.attention_budget,
-        "forward": ops.forward,
-        "per_layer": per_layer(DecodeAttention::Shared)?,
-        "sampling": ops.sampling,
-        "total": ops.total(),
-        "with_lcb_kernels": {
-            "forward": kernels.forward,
-            "per_layer": per_layer(DecodeAttention::Kernels)?,
-            "total": kernels.total(),
-        },
-    }))
+    });
+    Ok(with_fields(
+        with_fields(what, step.settings(options)),
+        json!({
+            "forward": ops.forward,
+            "per_layer": per_layer(DecodeAttention::Shared)?,
+            "sampling": ops.sampling,
+            "total": ops.total(),
+            "with_lcb_kernels": {
+                "forward": kernels.forward,
+                "per_layer": per_layer(DecodeAttention::Kernels)?,
+                "total": kernels.total(),
+            },
+        }),
+    ))
+}
+
+/// Timed steps per path of `--time-phases` (after a warm-up step).
+const PHASE_STEPS: usize = 5;
+
+/// `lcb bench --time-phases`: where a decode step's time goes, on the engine's path and on
+/// lcb's kernels' path: each phase timed alone (device synchronised around it), per step,
+/// beside an untimed step and the output tokens/s it implies. The rows feed their
+/// `new_tokens`-th own token, so their own attention spans that many positions.
+pub fn time_phases(options: &BenchOptions) -> Result<Value> {
+    let step = MeasuredStep::new(options)?;
+    let time = |attention| -> Result<Value> {
+        let times = time_decode_steps(
+            &step.cfg,
+            step.dtype,
+            &step.on,
+            step.rows,
+            options.prompt_tokens,
+            options.new_tokens,
+            Some(step.attention_budget),
+            attention,
+            PHASE_STEPS,
+        )?;
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        let phased: f64 = times.phases.iter().map(|(_, d)| ms(*d)).sum();
+        let phases: serde_json::Map<String, Value> = times
+            .phases
+            .iter()
+            .map(|(name, d)| (name.to_string(), json!(ms(*d))))
+            .collect();
+        Ok(json!({
+            "step_ms": ms(times.step),
+            "output_tokens_per_s": step.rows as f64 / times.step.as_secs_f64(),
+            "phases_ms": phases,
+            "phases_total_ms": phased,
+        }))
+    };
+    let what = json!({
+        "what": "one decode step, untimed (median of 5), and each of its phases timed alone with the device synchronised around it (mean of 5 steps; the phases add up to more than the untimed step)",
+    });
+    Ok(with_fields(
+        with_fields(what, step.settings(options)),
+        json!({
+            "own_tokens": options.new_tokens,
+            "engine": time(DecodeAttention::Shared)?,
+            "with_lcb_kernels": time(DecodeAttention::Kernels)?,
+        }),
+    ))
 }
 
 /// Runs the benchmark and returns its JSON report.

@@ -26,6 +26,7 @@ use crate::bench::{self, BenchModel, BenchOptions, REFERENCE_TEMPERATURES};
 ///   lcb bench --shape tiny --samples 256 --new-tokens 64
 ///   lcb bench --model Qwen/Qwen3-0.6B --device cuda:0 --samples 512 --new-tokens 300
 ///   lcb bench --count-ops --samples 512
+///   lcb bench --time-phases --device cuda:0 --samples 512 --new-tokens 256
 #[derive(clap::Args)]
 #[command(
     mut_arg("devices", |a| singular_device(a, "Device: `cpu` or `cuda:N`")),
@@ -82,6 +83,13 @@ pub struct BenchArgs {
     /// their CPU twins on the CPU).
     #[arg(long, conflicts_with_all = ["ab", "compare"])]
     count_ops: bool,
+    /// Instead of the workload, time decode steps of --samples rows, each at its
+    /// --new-tokens-th own token, and each phase of the step alone (q/k/v, cache write,
+    /// attention over own tokens and over the prompt, output projection, MLP, output layer,
+    /// sampling; the device synchronised around each): where a step's time goes, on the
+    /// engine's path and with lcb's attention kernels.
+    #[arg(long, conflicts_with_all = ["ab", "compare", "count_ops"])]
+    time_phases: bool,
     /// Measured rounds per side for --ab.
     #[arg(long, value_name = "K", default_value_t = 5, requires = "ab", value_parser = at_least_two)]
     rounds: usize,
@@ -133,6 +141,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     };
     let report = if args.count_ops {
         bench::count_ops(&options)?
+    } else if args.time_phases {
+        bench::time_phases(&options)?
     } else {
         bench::run(&options)?
     };

@@ -103,7 +103,9 @@ pub(crate) fn suffix_attention(
             // per row, `lens[row] <= width * BLOCK_TOKENS` positions through its `width`
             // table entries, each a block inside the pool (`check` above), all inside the
             // contiguous slices checked above, and writes at most `out_len * splits` values.
-            unsafe { b.launch(cfg) }.w()?;
+            if warps > 0 {
+                unsafe { b.launch(cfg) }.w()?;
+            }
         }};
     }
     // Four values per lane up to 128 dims, eight up to 256.

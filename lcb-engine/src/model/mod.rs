@@ -2,8 +2,9 @@
 //! ([`kv`]), attention kernels ([`attention`]; [`prompt_attention`], the GPU's one-kernel
 //! attention over a prompt; with the `cuda` feature, their CUDA launches
 //! live in `cuda_ops`), the layers it is built from (`layers`: linear, RMSNorm; `fused`:
-//! the SiLU gate and the attention-state merge as one op each), and a count
-//! of the tensor operations one decode step runs ([`op_count`]).
+//! q/k/v heads, the SiLU gate, the attention-state merge and the residual add + RMSNorm as
+//! one op each), and two measures of a decode step (`step_fixture`): the tensor operations
+//! it runs ([`op_count`]) and where its time goes ([`step_phases`]).
 //!
 //! A step's work is described on the host by a [`Batch`]: decode rows (one new token per
 //! active sample, each with its block table and attached to the prompt it samples from) and
@@ -19,6 +20,8 @@ mod layers;
 pub mod op_count;
 pub mod prompt_attention;
 pub mod qwen3;
+mod step_fixture;
+pub mod step_phases;
 
 pub use kv::{blocks_for, KvPool, PromptKv, BLOCK_TOKENS};
 pub use qwen3::{DecodeAttention, Qwen3Model, StepLogits};

@@ -12,15 +12,12 @@
 //! --count-ops` runs it alone, and its test has a test binary to itself.
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
 
-use super::{
-    Batch, DecodeAttention, DecodeGroup, DecodeRow, KvPool, PromptKv, Qwen3Model, BLOCK_TOKENS,
-};
+use super::step_fixture::DecodeStepFixture;
+use super::DecodeAttention;
 use crate::config::Qwen3Config;
 use crate::error::{Error, Result};
-use crate::rng::DrawKey;
-use crate::sampling::{sample_tensor_rows, SamplerParams};
+use crate::sampling::sample_tensor_rows;
 
 /// What one decode step created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,64 +70,20 @@ pub fn count_decode_step(
     attention_budget: Option<usize>,
     attention: DecodeAttention,
 ) -> Result<DecodeStepOps> {
-    if rows == 0 || prompt_tokens == 0 {
-        return Err(Error::Invalid(
-            "counting a decode step needs at least one row and one prompt token".into(),
-        ));
-    }
-    let weights = crate::synthetic::random_weights(cfg, 0, dtype, device)?;
-    let mut model = Qwen3Model::load(cfg, VarBuilder::from_tensors(weights, dtype, device))?;
-    if let Some(budget) = attention_budget {
-        model.set_attention_budget(budget);
-    }
-    model.set_decode_attention(attention);
-    let prompt_blocks: Vec<u32> = (0..prompt_tokens.div_ceil(BLOCK_TOKENS) as u32).collect();
-    let first_own = prompt_blocks.len() as u32;
-    let own: Vec<[u32; 1]> = (0..rows as u32).map(|r| [first_own + r]).collect();
-    let pool = KvPool::new(cfg, prompt_blocks.len() + rows, dtype, device)?;
-    let batch = Batch {
-        decode: own
-            .iter()
-            .map(|blocks| DecodeRow {
-                token: 0,
-                suffix_pos: 0,
-                blocks,
-            })
-            .collect(),
-        groups: vec![DecodeGroup {
-            prefix: PromptKv {
-                blocks: &prompt_blocks,
-                len: prompt_tokens,
-            },
-            rows: (0..rows).collect(),
-        }],
-        prefill: None,
-    };
-    let params = vec![
-        SamplerParams {
-            temperature: 1.0,
-            ..SamplerParams::GREEDY
-        };
-        rows
-    ];
-    let keys: Vec<DrawKey> = (0..rows as u64)
-        .map(|index| DrawKey {
-            seed: 0,
-            stream: 0,
-            index,
-            step: 0,
-        })
-        .collect();
+    let fixture = DecodeStepFixture::new(
+        cfg,
+        dtype,
+        device,
+        rows,
+        prompt_tokens,
+        0,
+        attention_budget,
+        attention,
+    )?;
     // A first step warms whatever is created once (kernels loaded, caches).
-    let step = || {
-        let logits = model
-            .forward(&batch, &pool)?
-            .decode
-            .ok_or_else(|| Error::Invalid("a decode step returned no logits".into()))?;
-        Ok(logits)
-    };
-    step()?;
-    let (forward, logits) = tensors_created(step)?;
-    let (sampling, _) = tensors_created(|| sample_tensor_rows(&logits, &params, &keys))?;
+    fixture.forward()?;
+    let (forward, logits) = tensors_created(|| fixture.forward())?;
+    let (sampling, _) =
+        tensors_created(|| sample_tensor_rows(&logits, &fixture.params, &fixture.keys))?;
     Ok(DecodeStepOps { forward, sampling })
 }

@@ -13,6 +13,7 @@ use super::fused;
 use super::kv::{KvPlace, KvPool, PromptKv};
 use super::layers::{transpose, Linear, RmsNorm, StoredLinear};
 use super::prompt_attention::{self, prompt_attention_merged, PromptTiles};
+use super::step_phases::PhaseClock;
 use super::Batch;
 use crate::config::Qwen3Config;
 use crate::error::{Error, Result};
@@ -126,6 +127,8 @@ pub struct Qwen3Model {
     /// Most query rows × keys one prompt-attention call scores (per head); more decode rows
     /// than fit go through in several calls.
     attention_budget: usize,
+    /// When set, each phase of a step is timed (the device synchronised around it).
+    phases: Option<PhaseClock>,
 }
 
 impl std::fmt::Debug for Qwen3Model {
@@ -177,6 +180,7 @@ impl Qwen3Model {
             dtype,
             decode_attention: DecodeAttention::Shared,
             attention_budget: usize::MAX,
+            phases: None,
         })
     }
 
@@ -215,6 +219,25 @@ impl Qwen3Model {
         }
     }
 
+    /// Times every phase of the steps from now on ([`PhaseClock`]; slower: the device is
+    /// synchronised around each phase), or stops timing.
+    pub fn time_phases(&mut self, on: bool) {
+        self.phases = on.then(|| PhaseClock::new(&self.device));
+    }
+
+    /// The phases' times since timing started (`None` when not timing).
+    pub fn phase_clock(&self) -> Option<&PhaseClock> {
+        self.phases.as_ref()
+    }
+
+    /// Runs `f` as phase `name` of the step: timed when timing is on.
+    fn phase<T>(&self, name: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        match &self.phases {
+            Some(clock) => clock.time(name, f),
+            None => f(),
+        }
+    }
+
     /// Bounds the score matrices of decode rows' attention over their prompt: at most
     /// `budget` decode rows × prompt keys per query head in one call (the memory the engine reserved for
     /// them). Only rows of a prompt longer than the memory plan expected are split.
@@ -225,19 +248,21 @@ impl Qwen3Model {
     /// Runs one step: writes the new keys/values into `pool` (decode rows' own blocks and
     /// the prefill chunk's prompt blocks), and returns the logits asked for.
     pub fn forward(&self, batch: &Batch, pool: &KvPool) -> Result<StepLogits> {
-        let step = self.prepare(batch, pool)?;
-        let mut x = self
-            .embed_t
-            .index_select(&step.tokens, 1)?
-            .t()?
-            .contiguous()?;
+        let step = self.phase("inputs", || self.prepare(batch, pool))?;
+        let mut x = self.phase("embedding", || {
+            Ok(self
+                .embed_t
+                .index_select(&step.tokens, 1)?
+                .t()?
+                .contiguous()?)
+        })?;
         // `x` is the residual stream (after the first block, packed with its norm), `normed`
         // the next block's input: each block's output is added and the sum normalised in one
         // op, the last one by the final norm.
-        let mut normed = match self.layers.first() {
-            Some(first) => first.input_norm.forward(&x)?,
-            None => self.norm.forward(&x)?,
-        };
+        let mut normed = self.phase("embedding", || match self.layers.first() {
+            Some(first) => first.input_norm.forward(&x),
+            None => self.norm.forward(&x),
+        })?;
         for (index, layer) in self.layers.iter().enumerate() {
             let next_norm = self
                 .layers
@@ -254,8 +279,10 @@ impl Qwen3Model {
         };
         // RMSNorm is per row: the final norm of every row, then the rows asked for, is the
         // final norm of those rows.
-        let picked = normed.index_select(rows, 0)?;
-        let logits = self.lm_head.forward(&picked)?.to_dtype(DType::F32)?;
+        let logits = self.phase("output projection", || {
+            let picked = normed.index_select(rows, 0)?;
+            Ok(self.lm_head.forward(&picked)?.to_dtype(DType::F32)?)
+        })?;
         let decode = (step.decode_rows > 0)
             .then(|| logits.narrow(0, 0, step.decode_rows))
             .transpose()?;
@@ -432,31 +459,35 @@ impl Qwen3Model {
         );
         let group = cfg.group_size();
         let n = normed.dim(0)?;
-        let qkv = layer.qkv.forward(normed)?;
-        // Per-head RMSNorm, then RoPE at each row's own position (norm → RoPE → cache), the
-        // queries scaled: one op.
-        let (q, k, v) = fused::qkv_heads(
-            &qkv,
-            &layer.qk_norms,
-            &step.cos,
-            &step.sin,
-            fused::Heads {
-                q_heads,
-                kv_heads,
-                head_dim: d,
-                eps: cfg.rms_norm_eps as f32,
-                scale: 1.0 / (d as f64).sqrt(),
-            },
-        )?;
+        let (q, k, v) = self.phase("q/k/v", || {
+            let qkv = layer.qkv.forward(normed)?;
+            // Per-head RMSNorm, then RoPE at each row's own position (norm → RoPE → cache),
+            // the queries scaled: one op.
+            fused::qkv_heads(
+                &qkv,
+                &layer.qk_norms,
+                &step.cos,
+                &step.sin,
+                fused::Heads {
+                    q_heads,
+                    kv_heads,
+                    head_dim: d,
+                    eps: cfg.rms_norm_eps as f32,
+                    scale: 1.0 / (d as f64).sqrt(),
+                },
+            )
+        })?;
         let rows = step.decode_rows;
         // Every row's new key/value into the pool first: decode rows read their own, the
         // prefill chunk reads the prompt up to and including itself.
-        pool.write(
-            index,
-            &k.reshape((n, kv_heads, d))?,
-            &v.reshape((n, kv_heads, d))?,
-            &step.write_index,
-        )?;
+        self.phase("cache write", || {
+            pool.write(
+                index,
+                &k.reshape((n, kv_heads, d))?,
+                &v.reshape((n, kv_heads, d))?,
+                &step.write_index,
+            )
+        })?;
         let mut parts = Vec::with_capacity(2);
         if rows > 0 {
             let q = q.narrow(0, 0, rows)?.reshape((rows, kv_heads, group, d))?;
@@ -469,22 +500,28 @@ impl Qwen3Model {
                 len: chunk.start + len,
                 ..chunk.prefix
             };
-            let (pk, pv) = pool.prompt(index, upto)?;
-            let q = q.narrow(0, rows, len)?.reshape((len, kv_heads, group, d))?;
-            let mask = step.prefill_mask.as_ref().expect("prefill has a mask");
-            parts.push(attention::prefill_attention(&q, &pk, &pv, mask)?);
+            parts.push(self.phase("prefill attention", || {
+                let (pk, pv) = pool.prompt(index, upto)?;
+                let q = q.narrow(0, rows, len)?.reshape((len, kv_heads, group, d))?;
+                let mask = step.prefill_mask.as_ref().expect("prefill has a mask");
+                attention::prefill_attention(&q, &pk, &pv, mask)
+            })?);
         }
         let attn = if parts.len() == 1 {
             parts.pop().expect("one part")
         } else {
             Tensor::cat(&parts, 0)?
         };
-        let (x, normed) = layer
-            .post_norm
-            .add_forward(x, &layer.o_proj.forward(&attn)?)?;
-        let gate_up = layer.gate_up.forward(&normed)?;
-        let act = fused::silu_mul(&gate_up)?;
-        next_norm.add_forward(&x, &layer.down.forward(&act)?)
+        let (x, normed) = self.phase("output + norm", || {
+            layer
+                .post_norm
+                .add_forward(x, &layer.o_proj.forward(&attn)?)
+        })?;
+        self.phase("MLP + norm", || {
+            let gate_up = layer.gate_up.forward(&normed)?;
+            let act = fused::silu_mul(&gate_up)?;
+            next_norm.add_forward(&x, &layer.down.forward(&act)?)
+        })
     }
 
     /// Attention of the decode rows' queries `(rows, kv_heads, group, head_dim)` over their
@@ -501,8 +538,12 @@ impl Qwen3Model {
         if let Some(tiles) = &step.prompt_tiles {
             // Both kernels take f32 queries: convert once.
             let q = q.to_dtype(DType::F32)?.contiguous()?;
-            let own = attention::suffix_attention_packed(&q, k_pool, v_pool, &step.suffix)?;
-            return prompt_attention_merged(&q, k_pool, v_pool, tiles, &own);
+            let own = self.phase("attention: own tokens", || {
+                attention::suffix_attention_packed(&q, k_pool, v_pool, &step.suffix)
+            })?;
+            return self.phase("attention: prompt + merge", || {
+                prompt_attention_merged(&q, k_pool, v_pool, tiles, &own)
+            });
         }
         if self.decode_attention == DecodeAttention::Naive {
             let mut out = vec![None; step.decode_rows];
@@ -529,39 +570,43 @@ impl Qwen3Model {
                 .collect();
             return Ok(Tensor::cat(&out, 0)?);
         }
-        let (own, own_lse) = attention::suffix_attention(
-            q,
-            k_pool,
-            v_pool,
-            &step.suffix,
-            step.suffix_padded.as_ref(),
-        )?;
-        let mut outs = Vec::with_capacity(batch.groups.len());
-        let mut lses = Vec::with_capacity(batch.groups.len());
-        for (group, rows) in batch.groups.iter().zip(&step.group_rows) {
-            let (pk, pv) = pool.prompt(layer, group.prefix)?;
-            let q_group = if batch.groups.len() == 1 && step.gather_back.is_none() {
-                q.clone()
-            } else {
-                q.index_select(rows, 0)?
+        let (own, own_lse) = self.phase("attention: own tokens", || {
+            attention::suffix_attention(
+                q,
+                k_pool,
+                v_pool,
+                &step.suffix,
+                step.suffix_padded.as_ref(),
+            )
+        })?;
+        self.phase("attention: prompt + merge", || {
+            let mut outs = Vec::with_capacity(batch.groups.len());
+            let mut lses = Vec::with_capacity(batch.groups.len());
+            for (group, rows) in batch.groups.iter().zip(&step.group_rows) {
+                let (pk, pv) = pool.prompt(layer, group.prefix)?;
+                let q_group = if batch.groups.len() == 1 && step.gather_back.is_none() {
+                    q.clone()
+                } else {
+                    q.index_select(rows, 0)?
+                };
+                let (out, lse) = self.prefix_attention_within_budget(&q_group, &pk, &pv)?;
+                outs.push(out);
+                lses.push(lse);
+            }
+            let cat = |mut ts: Vec<Tensor>| -> Result<Tensor> {
+                let t = if ts.len() == 1 {
+                    ts.pop().expect("one group")
+                } else {
+                    Tensor::cat(&ts, 0)?
+                };
+                Ok(match &step.gather_back {
+                    Some(back) => t.index_select(back, 0)?,
+                    None => t,
+                })
             };
-            let (out, lse) = self.prefix_attention_within_budget(&q_group, &pk, &pv)?;
-            outs.push(out);
-            lses.push(lse);
-        }
-        let cat = |mut ts: Vec<Tensor>| -> Result<Tensor> {
-            let t = if ts.len() == 1 {
-                ts.pop().expect("one group")
-            } else {
-                Tensor::cat(&ts, 0)?
-            };
-            Ok(match &step.gather_back {
-                Some(back) => t.index_select(back, 0)?,
-                None => t,
-            })
-        };
-        let (shared, shared_lse) = (cat(outs)?, cat(lses)?);
-        fused::merge(&shared, &shared_lse, &own, &own_lse)
+            let (shared, shared_lse) = (cat(outs)?, cat(lses)?);
+            fused::merge(&shared, &shared_lse, &own, &own_lse)
+        })
     }
 
     /// [`attention::prefix_attention`] in as few calls as keep each call's scores
