@@ -8,7 +8,7 @@
 //                  rotated (RoPE, halves), queries scaled; one warp per (row, head), each lane
 //                  holding rotation pairs (p, p + d/2); d even, up to 512
 //   silu_mul_T     src (rows, 2 * half) T, contiguous -> out (rows, half) T:
-//                  silu(gate) * up, silu rounded to T first (as candle's separate ops)
+//                  silu(gate) * up, rounded to T where candle's separate ops round
 //   merge_states   a, b (rows, head_dim) f32, lses (rows, 2) f32 -> out (rows, head_dim) f32:
 //                  (a * exp(lse_a - max) + b * exp(lse_b - max)) / (sum of both weights)
 //   add_rms_norm_T x, delta (rows, hidden) T, weight (hidden) T -> out (2, rows, hidden) T:
@@ -67,8 +67,10 @@ __device__ void qkv_heads(const T* __restrict__ qkv, const T* __restrict__ norms
     const float c = to_f32(cos[row * half + p]), s = to_f32(sin[row * half + p]);
     float y1 = a * c - b * s, y2 = a * s + b * c;
     if (query) {
-      y1 = to_f32(from_f32<T>(y1)) * scale;
-      y2 = to_f32(from_f32<T>(y2)) * scale;
+      // The scale is a T, as candle's affine makes it: 1/sqrt(128) is not exact in bf16.
+      const float scale_t = to_f32(from_f32<T>(scale));
+      y1 = to_f32(from_f32<T>(y1)) * scale_t;
+      y2 = to_f32(from_f32<T>(y2)) * scale_t;
     }
     dst[p] = from_f32<T>(y1);
     dst[p + half] = from_f32<T>(y2);
@@ -95,7 +97,11 @@ __device__ void silu_mul(const T* __restrict__ src, T* __restrict__ out, long lo
   const int j = (int)(i % half);
   const T* line = src + row * 2 * half;
   const float g = to_f32(line[j]);
-  const float silu = to_f32(from_f32<T>(g / (1.f + expf(-g))));
+  // candle's Silu in T rounds the exponential, the denominator and the quotient (in f32
+  // these roundings do nothing).
+  const float e = to_f32(from_f32<T>(expf(-g)));
+  const float den = to_f32(from_f32<T>(1.f + e));
+  const float silu = to_f32(from_f32<T>(g / den));
   out[i] = from_f32<T>(silu * to_f32(line[half + j]));
 }
 

@@ -404,6 +404,32 @@ pub struct SuffixAttention {
 }
 
 impl SuffixAttention {
+    /// `(rows, kv_heads, group, head_dim)` of the queries, and the pools' block count, once
+    /// the pools are checked to hold blocks of [`BLOCK_TOKENS`] positions of the queries'
+    /// key/value heads and width (the kernels index them with the queries' shape) and the
+    /// tables to stay inside them.
+    pub(crate) fn dims(
+        &self,
+        q: &Layout,
+        k: &Layout,
+        v: &Layout,
+    ) -> candle_core::Result<((usize, usize, usize, usize), usize)> {
+        let (rows, kv_heads, group, head_dim) = q.shape().dims4()?;
+        let (blocks, pool_heads, block_tokens, pool_dim) = k.shape().dims4()?;
+        if (pool_heads, block_tokens, pool_dim) != (kv_heads, BLOCK_TOKENS, head_dim)
+            || v.shape() != k.shape()
+        {
+            candle_core::bail!(
+                "suffix attention: pools {:?} and {:?} for queries {:?} (want (blocks, {kv_heads}, {BLOCK_TOKENS}, {head_dim}))",
+                k.shape(),
+                v.shape(),
+                q.shape()
+            );
+        }
+        self.tables.check(rows, blocks)?;
+        Ok(((rows, kv_heads, group, head_dim), blocks))
+    }
+
     /// Positions per piece of the rows.
     pub(crate) fn split_len(&self) -> usize {
         self.split_blocks.map_or(self.tables.width.max(1), |b| {
@@ -512,16 +538,11 @@ impl candle_core::CustomOp3 for SuffixAttention {
         v: &CpuStorage,
         v_l: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (rows, kv_heads, group, head_dim) = q_l.shape().dims4()?;
-        let (blocks, _, block_tokens, _) = k_l.shape().dims4()?;
-        if block_tokens != BLOCK_TOKENS {
-            candle_core::bail!("suffix attention: blocks of {block_tokens} positions");
-        }
+        let ((rows, kv_heads, group, head_dim), _) = self.dims(q_l, k_l, v_l)?;
         let q = cpu_slice::<f32>("suffix attention", q, q_l)?;
         let k = cpu_slice::<f32>("suffix attention", k, k_l)?;
         let v = cpu_slice::<f32>("suffix attention", v, v_l)?;
         let t = &self.tables;
-        t.check(rows, blocks)?;
         let out_width = head_dim + 1;
         let block_len = BLOCK_TOKENS * head_dim;
         let split_len = self.split_len();
@@ -699,6 +720,12 @@ mod tests {
         // Tables that point outside the pool are refused, not read.
         let bad = SuffixTables::new(vec![3], &[&[99]]);
         assert!(suffix_attention_kernel(&q.narrow(0, 0, 1).unwrap(), &k, &v, &bad).is_err());
+        // So are pools of other heads or widths than the queries'.
+        let one_head = k.narrow(1, 0, 1).unwrap().contiguous().unwrap();
+        let err = suffix_attention_kernel(&q, &one_head, &one_head, &tables).unwrap_err();
+        assert!(err.to_string().contains("pools"), "{err}");
+        let narrow = k.narrow(3, 0, 32).unwrap().contiguous().unwrap();
+        assert!(suffix_attention_kernel(&q, &narrow, &narrow, &tables).is_err());
     }
 
     #[test]

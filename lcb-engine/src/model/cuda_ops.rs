@@ -9,7 +9,6 @@ use candle_core::{CudaStorage, DType, Layout, Shape};
 use half::{bf16, f16};
 
 use super::attention::{SuffixAttention, SUFFIX_GROUP_CHUNK};
-use super::kv::BLOCK_TOKENS;
 use super::prompt_attention::PromptAttention;
 use crate::op_inputs::{contiguous_range, kernel_output};
 
@@ -29,18 +28,11 @@ pub(crate) fn suffix_attention(
     v: &CudaStorage,
     v_l: &Layout,
 ) -> candle_core::Result<(CudaStorage, Shape)> {
-    let (rows, kv_heads, group, head_dim) = q_l.shape().dims4()?;
-    let (blocks, _, block_tokens, _) = k_l.shape().dims4()?;
-    if block_tokens != BLOCK_TOKENS || v_l.shape() != k_l.shape() {
-        candle_core::bail!(
-            "suffix attention: k, v pools of matching (blocks, heads, {BLOCK_TOKENS}, dims)"
-        );
-    }
+    let ((rows, kv_heads, group, head_dim), _) = op.dims(q_l, k_l, v_l)?;
     if head_dim > 256 {
         candle_core::bail!("suffix attention kernel: head_dim {head_dim} > 256");
     }
     let t = &op.tables;
-    t.check(rows, blocks)?;
     if q.dtype() != DType::F32 || k.dtype() != v.dtype() {
         candle_core::bail!(
             "suffix attention kernel: q must be f32 and k, v one dtype (got {:?}, {:?}, {:?})",
@@ -210,7 +202,9 @@ pub(crate) fn silu_mul(src: &CudaStorage, l: &Layout) -> candle_core::Result<(Cu
             // SAFETY: thread `i < rows * half` reads `src[row * 2 * half + j]` and
             // `src[row * 2 * half + half + j]` inside the contiguous range checked above, and
             // writes `out[i]`.
-            unsafe { b.launch(elementwise(count)) }.w()?;
+            if count > 0 {
+                unsafe { b.launch(elementwise(count)) }.w()?;
+            }
             CudaStorage::wrap_cuda_slice(out, dev.clone())
         }};
     }
@@ -256,7 +250,9 @@ pub(crate) fn merge_states(
     builder.arg(&dim_arg);
     // SAFETY: thread `i < rows * head_dim` reads `a[i]`, `b[i]` and `lses[2 * (i / head_dim)
     // ..+2]`, all inside the ranges checked (shapes by the caller), and writes `out[i]`.
-    unsafe { builder.launch(elementwise(count)) }.w()?;
+    if count > 0 {
+        unsafe { builder.launch(elementwise(count)) }.w()?;
+    }
     Ok((CudaStorage::wrap_cuda_slice(out, dev), a_l.shape().clone()))
 }
 
@@ -414,7 +410,9 @@ pub(crate) fn qkv_heads(
             // SAFETY: warp `w < n * all` reads head `w` of the projection (`d` values), the
             // two norm weights and its row's `d / 2` rotation values, all inside the checked
             // ranges (shapes checked by the caller), and writes its head's `d` outputs.
-            unsafe { b.launch(cfg) }.w()?;
+            if warps > 0 {
+                unsafe { b.launch(cfg) }.w()?;
+            }
             CudaStorage::wrap_cuda_slice(out, dev.clone())
         }};
     }

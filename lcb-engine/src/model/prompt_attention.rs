@@ -201,10 +201,16 @@ impl candle_core::CustomOp3 for PromptAttention {
                     for g in 0..group {
                         let index = (row * kv_heads + head) * group + g;
                         let query = &q[index * head_dim..(index + 1) * head_dim];
-                        attend(query, |j| &k[at(j)], |j| &v[at(j)], &mut scores, &mut state);
                         let mine = &own[index * (head_dim + 1)..(index + 1) * (head_dim + 1)];
+                        let out = &mut out[(head * group + g) * head_dim..][..head_dim];
+                        if len == 0 {
+                            // No prompt keys: the row's own state alone, as the kernel gives.
+                            out.copy_from_slice(&mine[..head_dim]);
+                            continue;
+                        }
+                        attend(query, |j| &k[at(j)], |j| &v[at(j)], &mut scores, &mut state);
                         merge_state(
-                            &mut out[(head * group + g) * head_dim..][..head_dim],
+                            out,
                             &state[..head_dim],
                             state[head_dim],
                             &mine[..head_dim],
