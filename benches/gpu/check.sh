@@ -52,6 +52,11 @@ LCB_CUDA_KERNELS=1 timeout 90 "$W/lcb" bench --device cuda:0 --shape 0.6b --samp
     --new-tokens 128 >"$OUT/bench-0.6b-512x128-kernels.json"
 echo "rc=$?"; cat "$OUT/bench-0.6b-512x128-kernels.json"
 
+# The ratio to transformers is one of the figures the GPU issue asks for: before the extras.
+step "transformers' batched generate on the same workload (the peer)"
+PYTHONUNBUFFERED=1 timeout 100 python3 "$D/hf_peer.py" 512 128 "$OUT/hf-0.6b-512x128.json"
+echo "rc=$?"
+
 # Where a step's time goes: each phase alone, device synchronised around it (METHOD.md's
 # "time variants"), rows 256 tokens into their answers, both attention paths.
 step "time per phase of a decode step, Qwen3-0.6B shape, bf16, 512 rows at own token 256"
@@ -65,10 +70,6 @@ step "2,048 samples x 128 new tokens, kernel on, as many at once as the memory h
 LCB_CUDA_KERNELS=1 timeout 120 "$W/lcb" bench --device cuda:0 --shape 0.6b --samples 2048 \
     --new-tokens 128 >"$OUT/bench-0.6b-2048x128-kernels.json"
 echo "rc=$?"; cat "$OUT/bench-0.6b-2048x128-kernels.json"
-
-step "transformers' batched generate on the same workload (the peer)"
-PYTHONUNBUFFERED=1 timeout 100 python3 "$D/hf_peer.py" 512 128 "$OUT/hf-0.6b-512x128.json"
-echo "rc=$?"
 
 # The sweep records joules per generated sample and per solved problem in run_summary.json.
 step "the embedded default sweep on the GPU"
