@@ -48,7 +48,10 @@ fn time_phases_reports_every_phase_of_both_paths() {
         assert!(!names.contains(&"prefill attention"), "{path}: {names:?}");
         let total: f64 = phases.values().map(ms).sum();
         assert!(phases.values().all(|v| ms(v) > 0.0), "{path}: {at}");
-        assert!((ms(&at["phases_total_ms"]) - total).abs() < 1e-6, "{path}: {at}");
+        assert!(
+            (ms(&at["phases_total_ms"]) - total).abs() < 1e-6,
+            "{path}: {at}"
+        );
         let step = ms(&at["step_ms"]);
         assert!(step > 0.0, "{path}: {at}");
         let rate = ms(&at["output_tokens_per_s"]);
