@@ -4,7 +4,7 @@
 use candle_core::{DType, Device};
 use lcb_engine::config::Qwen3Config;
 use lcb_engine::model::op_count::count_decode_step;
-use lcb_engine::model::DecodeAttention;
+use lcb_engine::model::{DecodeAttention, StepShape};
 
 fn shape(layers: usize) -> Qwen3Config {
     Qwen3Config {
@@ -27,16 +27,14 @@ fn shape(layers: usize) -> Qwen3Config {
 #[test]
 fn the_count_grows_by_the_same_ops_per_layer_and_with_attention_calls() {
     let count_with = |layers: usize, rows: usize, budget: Option<usize>, mode| {
-        count_decode_step(
-            &shape(layers),
-            DType::F32,
-            &Device::Cpu,
+        let step = StepShape {
             rows,
-            40,
-            budget,
-            mode,
-        )
-        .unwrap()
+            prompt_tokens: 40,
+            own_tokens: 0,
+            attention_budget: budget,
+            attention: mode,
+        };
+        count_decode_step(&shape(layers), DType::F32, &Device::Cpu, step).unwrap()
     };
     let count = |layers, rows, budget| count_with(layers, rows, budget, DecodeAttention::Shared);
     let (one, two, three) = (count(1, 8, None), count(2, 8, None), count(3, 8, None));

@@ -25,7 +25,7 @@ use lcb_engine::engine::{EngineParts, MemoryPlan, Weights};
 use lcb_engine::loader::{ModelFiles, ModelSource};
 use lcb_engine::model::op_count::count_decode_step;
 use lcb_engine::model::step_phases::time_decode_steps;
-use lcb_engine::model::DecodeAttention;
+use lcb_engine::model::{DecodeAttention, StepShape};
 use lcb_engine::rng::SplitMix64;
 use lcb_engine::scheduler::RequestTiming;
 use lcb_engine::synthetic::{random_weights, tiny_config};
@@ -269,6 +269,22 @@ impl MeasuredStep {
         })
     }
 
+    /// The step of the workload's rows and prompt, at own token `own_tokens`.
+    fn shape(
+        &self,
+        options: &BenchOptions,
+        own_tokens: usize,
+        attention: DecodeAttention,
+    ) -> StepShape {
+        StepShape {
+            rows: self.rows,
+            prompt_tokens: options.prompt_tokens,
+            own_tokens,
+            attention_budget: Some(self.attention_budget),
+            attention,
+        }
+    }
+
     /// The settings every report of the step carries.
     fn settings(&self, options: &BenchOptions) -> Value {
         json!({
@@ -296,15 +312,7 @@ fn with_fields(mut base: Value, extra: Value) -> Value {
 pub fn count_ops(options: &BenchOptions) -> Result<Value> {
     let step = MeasuredStep::new(options)?;
     let count = |cfg: &Qwen3Config, attention| {
-        count_decode_step(
-            cfg,
-            step.dtype,
-            &step.on,
-            step.rows,
-            options.prompt_tokens,
-            Some(step.attention_budget),
-            attention,
-        )
+        count_decode_step(cfg, step.dtype, &step.on, step.shape(options, 0, attention))
     };
     let layers = |n: usize| Qwen3Config {
         num_hidden_layers: n,
@@ -344,17 +352,8 @@ const PHASE_STEPS: usize = 5;
 pub fn time_phases(options: &BenchOptions) -> Result<Value> {
     let step = MeasuredStep::new(options)?;
     let time = |attention| -> Result<Value> {
-        let times = time_decode_steps(
-            &step.cfg,
-            step.dtype,
-            &step.on,
-            step.rows,
-            options.prompt_tokens,
-            options.new_tokens,
-            Some(step.attention_budget),
-            attention,
-            PHASE_STEPS,
-        )?;
+        let shape = step.shape(options, options.new_tokens, attention);
+        let times = time_decode_steps(&step.cfg, step.dtype, &step.on, shape, PHASE_STEPS)?;
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         let phased: f64 = times.phases.iter().map(|(_, d)| ms(*d)).sum();
         let phases: serde_json::Map<String, Value> = times

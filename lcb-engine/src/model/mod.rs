@@ -25,6 +25,7 @@ pub mod step_phases;
 
 pub use kv::{blocks_for, KvPool, PromptKv, BLOCK_TOKENS};
 pub use qwen3::{DecodeAttention, Qwen3Model, StepLogits};
+pub use step_fixture::StepShape;
 
 /// One decode row: the token a sample feeds next, and where its own keys live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,8 +13,7 @@
 
 use candle_core::{DType, Device, Tensor};
 
-use super::step_fixture::DecodeStepFixture;
-use super::DecodeAttention;
+use super::step_fixture::{DecodeStepFixture, StepShape};
 use crate::config::Qwen3Config;
 use crate::error::{Error, Result};
 use crate::sampling::sample_tensor_rows;
@@ -56,30 +55,15 @@ fn tensors_created<T>(f: impl FnOnce() -> Result<T>) -> Result<(usize, T)> {
     Ok((after - before, out))
 }
 
-/// Counts one decode step of `rows` samples of one `prompt_tokens`-token prompt (each at its
-/// first generated token) through a random-weight model of shape `cfg` on `device`, sampled
-/// at temperature 1, attending as `attention` says (the engine's default is
-/// [`DecodeAttention::Shared`]). The attention budget is the model's (`attention_budget`, or
-/// unlimited).
+/// Counts one decode step of `shape` through a random-weight model of shape `cfg` on
+/// `device`, sampled at temperature 1.
 pub fn count_decode_step(
     cfg: &Qwen3Config,
     dtype: DType,
     device: &Device,
-    rows: usize,
-    prompt_tokens: usize,
-    attention_budget: Option<usize>,
-    attention: DecodeAttention,
+    shape: StepShape,
 ) -> Result<DecodeStepOps> {
-    let fixture = DecodeStepFixture::new(
-        cfg,
-        dtype,
-        device,
-        rows,
-        prompt_tokens,
-        0,
-        attention_budget,
-        attention,
-    )?;
+    let fixture = DecodeStepFixture::new(cfg, dtype, device, shape)?;
     // A first step warms whatever is created once (kernels loaded, caches).
     fixture.forward()?;
     let (forward, logits) = tensors_created(|| fixture.forward())?;

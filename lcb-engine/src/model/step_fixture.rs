@@ -14,6 +14,19 @@ use crate::error::{Error, Result};
 use crate::rng::DrawKey;
 use crate::sampling::SamplerParams;
 
+/// The decode step to measure: `rows` samples of one `prompt_tokens`-token prompt, each
+/// feeding its `own_tokens`-th own token (0: its first), attending as `attention` says (the
+/// engine's default is [`DecodeAttention::Shared`]) within `attention_budget` (or without
+/// limit).
+#[derive(Debug, Clone, Copy)]
+pub struct StepShape {
+    pub rows: usize,
+    pub prompt_tokens: usize,
+    pub own_tokens: usize,
+    pub attention_budget: Option<usize>,
+    pub attention: DecodeAttention,
+}
+
 /// The model, cache and rows of a measured decode step.
 pub(crate) struct DecodeStepFixture {
     pub model: Qwen3Model,
@@ -21,29 +34,22 @@ pub(crate) struct DecodeStepFixture {
     prompt_blocks: Vec<u32>,
     /// Each row's own blocks.
     own: Vec<Vec<u32>>,
-    prompt_tokens: usize,
-    suffix_tokens: usize,
+    shape: StepShape,
     /// Temperature 1, no filtering, for every row.
     pub params: Vec<SamplerParams>,
     pub keys: Vec<DrawKey>,
 }
 
 impl DecodeStepFixture {
-    /// `rows` samples of one `prompt_tokens`-token prompt, each feeding its
-    /// `suffix_tokens`-th own token (0: its first), through a random-weight model of shape
-    /// `cfg` on `device`, attending as `attention` says (the engine's default is
-    /// [`DecodeAttention::Shared`]), with the attention budget given (or unlimited).
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        cfg: &Qwen3Config,
-        dtype: DType,
-        device: &Device,
-        rows: usize,
-        prompt_tokens: usize,
-        suffix_tokens: usize,
-        attention_budget: Option<usize>,
-        attention: DecodeAttention,
-    ) -> Result<Self> {
+    /// The step `shape` through a random-weight model of shape `cfg` on `device`.
+    pub fn new(cfg: &Qwen3Config, dtype: DType, device: &Device, shape: StepShape) -> Result<Self> {
+        let StepShape {
+            rows,
+            prompt_tokens,
+            own_tokens,
+            attention_budget,
+            attention,
+        } = shape;
         if rows == 0 || prompt_tokens == 0 {
             return Err(Error::Invalid(
                 "a decode step needs at least one row and one prompt token".into(),
@@ -56,7 +62,7 @@ impl DecodeStepFixture {
         }
         model.set_decode_attention(attention);
         let prompt_blocks: Vec<u32> = (0..blocks_for(prompt_tokens) as u32).collect();
-        let per_row = blocks_for(suffix_tokens + 1);
+        let per_row = blocks_for(own_tokens + 1);
         let first_own = prompt_blocks.len();
         let own: Vec<Vec<u32>> = (0..rows)
             .map(|r| {
@@ -85,8 +91,7 @@ impl DecodeStepFixture {
             pool,
             prompt_blocks,
             own,
-            prompt_tokens,
-            suffix_tokens,
+            shape,
             params,
             keys,
         })
@@ -94,21 +99,21 @@ impl DecodeStepFixture {
 
     /// The step's batch: every row in the prompt's one group.
     fn batch(&self) -> Batch<'_> {
-        debug_assert!(self.prompt_blocks.len() * BLOCK_TOKENS >= self.prompt_tokens);
+        debug_assert!(self.prompt_blocks.len() * BLOCK_TOKENS >= self.shape.prompt_tokens);
         Batch {
             decode: self
                 .own
                 .iter()
                 .map(|blocks| DecodeRow {
                     token: 0,
-                    suffix_pos: self.suffix_tokens,
+                    suffix_pos: self.shape.own_tokens,
                     blocks,
                 })
                 .collect(),
             groups: vec![DecodeGroup {
                 prefix: PromptKv {
                     blocks: &self.prompt_blocks,
-                    len: self.prompt_tokens,
+                    len: self.shape.prompt_tokens,
                 },
                 rows: (0..self.own.len()).collect(),
             }],

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use candle_core::{DType, Device};
 
-use super::step_fixture::DecodeStepFixture;
-use super::DecodeAttention;
+use super::step_fixture::{DecodeStepFixture, StepShape};
 use crate::config::Qwen3Config;
 use crate::error::Result;
 use crate::sampling::sample_tensor_rows;
@@ -82,32 +81,17 @@ pub struct StepTimes {
     pub phases: Vec<(&'static str, Duration)>,
 }
 
-/// Times decode steps of `rows` samples of one `prompt_tokens`-token prompt, each at its
-/// `suffix_tokens`-th own token, through a random-weight model of shape `cfg` on `device`
-/// (one warm-up step, then `steps` untimed steps for the step's time and `steps` with every
-/// phase timed). Sampling is a phase of its own.
-#[allow(clippy::too_many_arguments)]
+/// Times decode steps of `shape` through a random-weight model of shape `cfg` on `device`:
+/// one warm-up step, then `steps` untimed steps for the step's time and `steps` with every
+/// phase timed. Sampling is a phase of its own.
 pub fn time_decode_steps(
     cfg: &Qwen3Config,
     dtype: DType,
     device: &Device,
-    rows: usize,
-    prompt_tokens: usize,
-    suffix_tokens: usize,
-    attention_budget: Option<usize>,
-    attention: DecodeAttention,
+    shape: StepShape,
     steps: usize,
 ) -> Result<StepTimes> {
-    let mut fixture = DecodeStepFixture::new(
-        cfg,
-        dtype,
-        device,
-        rows,
-        prompt_tokens,
-        suffix_tokens,
-        attention_budget,
-        attention,
-    )?;
+    let mut fixture = DecodeStepFixture::new(cfg, dtype, device, shape)?;
     let steps = steps.max(1);
     let run = |fixture: &DecodeStepFixture| -> Result<()> {
         let logits = fixture.forward()?;
