@@ -24,11 +24,13 @@ pub(crate) fn cpu_slice<'a, T: WithDType>(
     Ok(&storage.as_slice::<T>()?[contiguous_range(op, layout)?])
 }
 
-/// An output buffer of `len` elements for a CUDA kernel that writes every one of them.
-/// `alloc_zeros` would clear it first: one more launch (a memset) per op, per layer.
+/// An output buffer of `len` elements for a CUDA kernel that writes every element that is
+/// ever read. `alloc_zeros` would clear it first: one more launch (a memset) per op, per
+/// layer.
 ///
 /// # Safety
-/// The kernel launched next must write all `len` elements before anything reads them.
+/// The kernel launched next must write each element before anything reads it (elements
+/// nothing reads, such as the suffix kernel's unused pieces, may stay unset).
 #[cfg(feature = "cuda")]
 pub(crate) unsafe fn kernel_output<T: candle_core::cuda_backend::cudarc::driver::DeviceRepr>(
     dev: &candle_core::cuda_backend::CudaDevice,

@@ -106,9 +106,7 @@ impl BenchOptions {
             ),
         }
     }
-}
 
-impl BenchOptions {
     /// The dtype the engine computes in on `device`: the one asked for or the device's
     /// default, as the device can compute it.
     fn dtype(&self, device: DeviceSpec) -> DType {
